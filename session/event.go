@@ -1,0 +1,45 @@
+package session
+
+import "time"
+
+// EventKind names something that happened to a session. The values are
+// stable and suitable for an audit log.
+type EventKind string
+
+const (
+	// EventCreated: a user authenticated and received a new session.
+	EventCreated EventKind = "session_created"
+	// EventRotated: the session's token was replaced by a new one.
+	EventRotated EventKind = "session_rotated"
+	// EventDestroyed: the session was ended by its user (logout), or
+	// replaced by a new session at login.
+	EventDestroyed EventKind = "session_destroyed"
+	// EventExpired: a request presented a session past its idle or absolute
+	// deadline; Detail says which.
+	EventExpired EventKind = "session_expired"
+	// EventRevoked: sessions were ended through the per-user index; Detail
+	// gives the count.
+	EventRevoked EventKind = "session_revoked"
+	// EventUnknownToken: a request presented a token the store does not know,
+	// or one that is not a well-formed token; Detail says which. The request
+	// proceeded as anonymous and the cookie was cleared.
+	EventUnknownToken EventKind = "session_unknown_token"
+	// EventDuplicateCookie: a request carried the session cookie more than
+	// once. It proceeded as anonymous and the cookie was cleared.
+	EventDuplicateCookie EventKind = "session_duplicate_cookie"
+	// EventTokenInURL: a request carried a session-looking parameter in its
+	// query, path or form; Detail names it. The parameter was not read.
+	EventTokenInURL EventKind = "session_token_in_url"
+)
+
+// Event is reported through Options.OnEvent. It never holds a token: Session
+// is a short prefix of the session's ID.
+type Event struct {
+	Kind      EventKind
+	Time      time.Time
+	UserID    string // when known
+	Session   string // ID.Short(), when known
+	ClientIP  string
+	UserAgent string
+	Detail    string
+}

@@ -1,0 +1,429 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults for Options.
+const (
+	DefaultCookieName      = "__Host-cb_session"
+	DefaultIdleTimeout     = 30 * time.Minute
+	DefaultAbsoluteTimeout = 12 * time.Hour
+)
+
+// Limits on the metadata a session keeps, so that a hostile header cannot
+// bloat the store.
+const (
+	maxUserIDLen    = 255
+	maxIPLen        = 64
+	maxUserAgentLen = 512
+	sweepBatch      = 500
+)
+
+// ErrNoSession is returned by operations that need the request to carry an
+// authenticated session when it does not.
+var ErrNoSession = errors.New("session: request has no session")
+
+// Options configure a Manager. The zero value gives the documented defaults.
+type Options struct {
+	// CookieName is the session cookie's name; DefaultCookieName if empty.
+	CookieName string
+	// IdleTimeout ends a session that has not been used for this long;
+	// DefaultIdleTimeout if zero.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after it was created,
+	// however much it is used; DefaultAbsoluteTimeout if zero.
+	AbsoluteTimeout time.Duration
+	// TouchInterval is the least time between two writes of a session's
+	// last-seen time; IdleTimeout/30 if zero. It may be at most a quarter
+	// of IdleTimeout. The idle timeout is enforced to within this interval.
+	TouchInterval time.Duration
+	// Now returns the current time; time.Now if nil.
+	Now func() time.Time
+	// ClientIP returns the client address of a request; the host part of
+	// RemoteAddr if nil. Set it when running behind a trusted proxy.
+	ClientIP func(*http.Request) string
+	// OnEvent receives every Event; if nil, events are logged at Info level.
+	// It runs on the request's goroutine and should not block for long.
+	OnEvent func(context.Context, Event)
+	// Logger receives store failures; slog.Default() if nil.
+	Logger *slog.Logger
+	// Unauthorized answers requests that RequireUser turns away; a plain
+	// 401 if nil.
+	Unauthorized http.Handler
+	// OnError answers a request whose session could not be loaded because
+	// the store failed; a plain 503 if nil. The error has been logged.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Manager creates, loads, rotates and destroys sessions. It is safe for
+// concurrent use.
+type Manager struct {
+	store  Store
+	opts   Options
+	params []string // lowercase parameter names reported as tokens in URLs
+}
+
+// New returns a Manager for store. It fails when the options are
+// inconsistent.
+func New(store Store, opts Options) (*Manager, error) {
+	if store == nil {
+		return nil, errors.New("session: nil store")
+	}
+	if opts.CookieName == "" {
+		opts.CookieName = DefaultCookieName
+	}
+	if !validCookieName(opts.CookieName) {
+		return nil, fmt.Errorf("session: invalid cookie name %q", opts.CookieName)
+	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.AbsoluteTimeout == 0 {
+		opts.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	if opts.IdleTimeout < time.Second || opts.AbsoluteTimeout < time.Second {
+		return nil, errors.New("session: timeouts must be at least one second")
+	}
+	if opts.AbsoluteTimeout < opts.IdleTimeout {
+		return nil, errors.New("session: absolute timeout is shorter than the idle timeout")
+	}
+	if opts.TouchInterval == 0 {
+		opts.TouchInterval = opts.IdleTimeout / 30
+	}
+	if opts.TouchInterval < 0 || opts.TouchInterval > opts.IdleTimeout/4 {
+		return nil, errors.New("session: touch interval must be positive and at most a quarter of the idle timeout")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ClientIP == nil {
+		opts.ClientIP = RemoteIP
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Unauthorized == nil {
+		opts.Unauthorized = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "Sign in to see this page.", http.StatusUnauthorized)
+		})
+	}
+	if opts.OnError == nil {
+		opts.OnError = func(w http.ResponseWriter, _ *http.Request, _ error) {
+			w.Header().Set("Retry-After", "5")
+			http.Error(w, "The service is temporarily unavailable. Please try again shortly.", http.StatusServiceUnavailable)
+		}
+	}
+	return &Manager{store: store, opts: opts, params: paramNames(opts.CookieName)}, nil
+}
+
+// CookieName returns the name of the session cookie.
+func (m *Manager) CookieName() string { return m.opts.CookieName }
+
+// IdleTimeout returns the configured idle timeout.
+func (m *Manager) IdleTimeout() time.Duration { return m.opts.IdleTimeout }
+
+// AbsoluteTimeout returns the configured absolute timeout.
+func (m *Manager) AbsoluteTimeout() time.Duration { return m.opts.AbsoluteTimeout }
+
+// now returns the current time at the precision stores keep.
+func (m *Manager) now() time.Time {
+	return m.opts.Now().UTC().Truncate(time.Microsecond)
+}
+
+// Create starts a session for userID, who has just authenticated. It
+// destroys any session the request carried, stores a new session under a
+// brand-new token and sets the cookie on w. Call it before writing the
+// response body.
+func (m *Manager) Create(w http.ResponseWriter, r *http.Request, userID string) (Session, error) {
+	if userID == "" || len(userID) > maxUserIDLen {
+		return Session{}, fmt.Errorf("session: user id must be 1 to %d bytes", maxUserIDLen)
+	}
+	ctx := r.Context()
+	if err := m.destroyCarried(ctx, r, "replaced by a new login"); err != nil {
+		return Session{}, err
+	}
+	now := m.now()
+	ip := clip(m.opts.ClientIP(r), maxIPLen)
+	tok, id := newToken()
+	s := Session{
+		ID:               id,
+		UserID:           userID,
+		CreatedAt:        now,
+		LastSeenAt:       now,
+		IdleDeadline:     now.Add(m.opts.IdleTimeout),
+		AbsoluteDeadline: now.Add(m.opts.AbsoluteTimeout),
+		CreatedIP:        ip,
+		UserAgent:        clip(r.UserAgent(), maxUserAgentLen),
+		LastIP:           ip,
+	}
+	if err := m.store.Create(ctx, s); err != nil {
+		return Session{}, fmt.Errorf("session: create: %w", err)
+	}
+	m.setCookie(w, tok)
+	if st := stateFrom(ctx); st != nil {
+		st.sess, st.ok = s, true
+	}
+	m.emit(ctx, r, Event{Kind: EventCreated, UserID: userID, Session: id.Short()})
+	return s, nil
+}
+
+// destroyCarried deletes every session the request refers to: the one
+// loaded by the middleware and any well-formed token in its cookies.
+func (m *Manager) destroyCarried(ctx context.Context, r *http.Request, why string) error {
+	var ids []ID
+	if st := stateFrom(ctx); st != nil && st.ok {
+		ids = append(ids, st.sess.ID)
+		st.ok = false
+	}
+	forEachCookie(r.Header["Cookie"], m.opts.CookieName, func(v string) {
+		if id, ok := parseToken(v); ok {
+			ids = append(ids, id)
+		}
+	})
+	for i, id := range ids {
+		if i > 0 && id == ids[0] {
+			continue
+		}
+		s, err := m.store.Find(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("session: find: %w", err)
+		}
+		switch err := m.store.Delete(ctx, id); {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("session: delete: %w", err)
+		default:
+			m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: s.UserID, Session: id.Short(), Detail: why})
+		}
+	}
+	return nil
+}
+
+// Rotate replaces the token of the request's session with a new one and sets
+// the new cookie; the old token stops working at once. Call it on every
+// change of privilege. It returns ErrNoSession if the request has no
+// session, and ErrNotFound if the session ended meanwhile (the cookie is
+// then cleared).
+func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (Session, error) {
+	ctx := r.Context()
+	st := stateFrom(ctx)
+	if st == nil || !st.ok {
+		return Session{}, ErrNoSession
+	}
+	tok, id := newToken()
+	old := st.sess.ID
+	if err := m.store.Rotate(ctx, old, id, m.now()); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			st.ok = false
+			m.clearCookie(w)
+		}
+		return Session{}, fmt.Errorf("session: rotate: %w", err)
+	}
+	st.sess.ID = id
+	m.setCookie(w, tok)
+	m.emit(ctx, r, Event{Kind: EventRotated, UserID: st.sess.UserID, Session: id.Short(), Detail: "replaces " + old.Short()})
+	return st.sess, nil
+}
+
+// Destroy ends the request's session: it is deleted from the store, the
+// cookie is expired and the browser is asked to clear the site's data.
+// It succeeds (and still clears the cookie) when there was no session.
+func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
+	m.clearCookie(w)
+	w.Header().Set("Clear-Site-Data", `"cache", "cookies", "storage"`)
+	return m.destroyCarried(r.Context(), r, "logout")
+}
+
+// Sessions lists the live sessions of userID, most recent first.
+func (m *Manager) Sessions(ctx context.Context, userID string) ([]Session, error) {
+	ss, err := m.store.List(ctx, userID, m.now())
+	if err != nil {
+		return nil, fmt.Errorf("session: list: %w", err)
+	}
+	return ss, nil
+}
+
+// Revoke ends one session of userID. It returns ErrNotFound if userID has no
+// session with that ID.
+func (m *Manager) Revoke(ctx context.Context, userID string, id ID) error {
+	if err := m.store.DeleteForUser(ctx, userID, id); err != nil {
+		return fmt.Errorf("session: revoke: %w", err)
+	}
+	m.emit(ctx, nil, Event{Kind: EventRevoked, UserID: userID, Session: id.Short(), Detail: "1"})
+	return nil
+}
+
+// RevokeOthers ends every session of the request's user except the
+// request's own, and returns how many it ended.
+func (m *Manager) RevokeOthers(r *http.Request) (int, error) {
+	st := stateFrom(r.Context())
+	if st == nil || !st.ok {
+		return 0, ErrNoSession
+	}
+	return m.revokeAll(r.Context(), r, st.sess.UserID, st.sess.ID)
+}
+
+// RevokeAll ends every session of userID (on a password change, account
+// deletion or by an administrator) and returns how many it ended.
+func (m *Manager) RevokeAll(ctx context.Context, userID string) (int, error) {
+	return m.revokeAll(ctx, nil, userID, ID{})
+}
+
+func (m *Manager) revokeAll(ctx context.Context, r *http.Request, userID string, except ID) (int, error) {
+	n, err := m.store.DeleteAllForUser(ctx, userID, except)
+	if err != nil {
+		return 0, fmt.Errorf("session: revoke: %w", err)
+	}
+	if n > 0 {
+		m.emit(ctx, r, Event{Kind: EventRevoked, UserID: userID, Detail: strconv.Itoa(n)})
+	}
+	return n, nil
+}
+
+// Sweep deletes expired sessions in batches until none is left, and returns
+// how many it deleted.
+func (m *Manager) Sweep(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := m.store.DeleteExpired(ctx, m.now(), sweepBatch)
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("session: sweep: %w", err)
+		}
+		if n < sweepBatch {
+			return total, nil
+		}
+	}
+}
+
+// RunSweeper calls Sweep every interval until ctx is done.
+func (m *Manager) RunSweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := m.Sweep(ctx)
+			if err != nil && ctx.Err() == nil {
+				m.opts.Logger.Error("sweeping expired sessions", "err", err)
+			}
+			if n > 0 {
+				m.opts.Logger.Info("swept expired sessions", "count", n)
+			}
+		}
+	}
+}
+
+// setCookie sets the session cookie, replacing any Set-Cookie for the same
+// name already on w, and keeps the response out of caches.
+func (m *Manager) setCookie(w http.ResponseWriter, tok string) {
+	m.writeCookie(w, &http.Cookie{
+		Name:     m.opts.CookieName,
+		Value:    tok,
+		Path:     "/",
+		Secure:   true,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// clearCookie expires the session cookie (Max-Age=0).
+func (m *Manager) clearCookie(w http.ResponseWriter) {
+	m.writeCookie(w, &http.Cookie{
+		Name:     m.opts.CookieName,
+		Value:    "",
+		Path:     "/",
+		MaxAge:   -1,
+		Secure:   true,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (m *Manager) writeCookie(w http.ResponseWriter, c *http.Cookie) {
+	h := w.Header()
+	prefix := m.opts.CookieName + "="
+	kept := h["Set-Cookie"][:0]
+	for _, line := range h["Set-Cookie"] {
+		if !strings.HasPrefix(line, prefix) {
+			kept = append(kept, line)
+		}
+	}
+	h["Set-Cookie"] = append(kept, c.String())
+	h.Set("Cache-Control", "no-store")
+}
+
+// emit fills in the request's details and reports ev. r may be nil for
+// operations that are not tied to a request.
+func (m *Manager) emit(ctx context.Context, r *http.Request, ev Event) {
+	ev.Time = m.now()
+	if r != nil {
+		ev.ClientIP = clip(m.opts.ClientIP(r), maxIPLen)
+		ev.UserAgent = clip(r.UserAgent(), maxUserAgentLen)
+	}
+	if m.opts.OnEvent != nil {
+		m.opts.OnEvent(ctx, ev)
+		return
+	}
+	m.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "session event",
+		slog.String("event", string(ev.Kind)),
+		slog.String("user_id", ev.UserID),
+		slog.String("session", ev.Session),
+		slog.String("client_ip", ev.ClientIP),
+		slog.String("user_agent", ev.UserAgent),
+		slog.String("detail", ev.Detail))
+}
+
+// RemoteIP returns the host part of r.RemoteAddr.
+func RemoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// clip shortens s to at most n bytes of valid UTF-8.
+func clip(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+		for len(s) > n {
+			_, size := utf8.DecodeLastRuneInString(s)
+			s = s[:len(s)-size]
+		}
+	}
+	return s
+}
+
+// validCookieName reports whether name is a valid cookie name (an RFC 7230
+// token).
+func validCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,220 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// tokenParams are parameter names that carry session tokens in other
+// software. A request that carries one is reported; its value is never read.
+var tokenParams = []string{"session_id", "sessionid", "sid", "jsessionid", "phpsessid"}
+
+type ctxKey struct{}
+
+// state is what the middleware puts in a request's context. Create, Rotate
+// and Destroy update it, so later calls in the same request see the change.
+type state struct {
+	sess Session
+	ok   bool
+}
+
+func stateFrom(ctx context.Context) *state {
+	st, _ := ctx.Value(ctxKey{}).(*state)
+	return st
+}
+
+// FromContext returns the session of the request whose context is ctx, if it
+// is authenticated.
+func FromContext(ctx context.Context) (Session, bool) {
+	if st := stateFrom(ctx); st != nil && st.ok {
+		return st.sess, true
+	}
+	return Session{}, false
+}
+
+// UserID returns the authenticated user of the request whose context is
+// ctx, or "" if it is anonymous.
+func UserID(ctx context.Context) string {
+	if st := stateFrom(ctx); st != nil && st.ok {
+		return st.sess.UserID
+	}
+	return ""
+}
+
+// Middleware loads the session named by the request's cookie and makes it
+// available through FromContext and UserID. Requests without a valid
+// session proceed as anonymous. If the store fails, the request is answered
+// by Options.OnError.
+func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.reportURLParams(r)
+		st := &state{}
+		if err := m.load(w, r, st); err != nil {
+			m.opts.Logger.ErrorContext(r.Context(), "loading session", "err", err)
+			m.opts.OnError(w, r, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))
+		next.ServeHTTP(w, r)
+		if r.PostForm != nil || r.MultipartForm != nil {
+			m.reportFormParams(r)
+		}
+	})
+}
+
+// RequireUser lets only authenticated requests through to next; the rest
+// are answered by Options.Unauthorized. Use it inside Middleware.
+func (m *Manager) RequireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := stateFrom(r.Context()); st == nil || !st.ok {
+			m.opts.Unauthorized.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// load fills st from the request's cookie. Anything but exactly one cookie
+// holding the token of a live session leaves st anonymous; anything
+// suspicious is reported and the cookie is cleared. Only a store failure is
+// returned as an error.
+func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error {
+	var value string
+	n := 0
+	forEachCookie(r.Header["Cookie"], m.opts.CookieName, func(v string) {
+		if n == 0 {
+			value = v
+		}
+		n++
+	})
+	switch {
+	case n == 0:
+		return nil
+	case n > 1:
+		m.reject(w, r, Event{Kind: EventDuplicateCookie, Detail: "cookie sent more than once"})
+		return nil
+	}
+	id, ok := parseToken(value)
+	if !ok {
+		m.reject(w, r, Event{Kind: EventUnknownToken, Detail: "malformed token"})
+		return nil
+	}
+	ctx := r.Context()
+	s, err := m.store.Find(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		m.reject(w, r, Event{Kind: EventUnknownToken, Session: id.Short(), Detail: "unknown token"})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	now := m.now()
+	if !s.ValidAt(now) {
+		why := "idle timeout"
+		if !now.Before(s.AbsoluteDeadline) {
+			why = "absolute timeout"
+		}
+		if err := m.store.Delete(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		m.reject(w, r, Event{Kind: EventExpired, UserID: s.UserID, Session: id.Short(), Detail: why})
+		return nil
+	}
+	if now.Sub(s.LastSeenAt) >= m.opts.TouchInterval {
+		ip := clip(m.opts.ClientIP(r), maxIPLen)
+		idle := now.Add(m.opts.IdleTimeout)
+		err := m.store.Touch(ctx, id, now, idle, ip)
+		if errors.Is(err, ErrNotFound) {
+			// Ended between Find and Touch: a concurrent logout or revocation.
+			m.reject(w, r, Event{Kind: EventUnknownToken, UserID: s.UserID, Session: id.Short(), Detail: "session ended during the request"})
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		s.LastSeenAt, s.IdleDeadline, s.LastIP = now, idle, ip
+	}
+	st.sess, st.ok = s, true
+	return nil
+}
+
+// reject reports ev and clears the cookie; the request goes on anonymous.
+func (m *Manager) reject(w http.ResponseWriter, r *http.Request, ev Event) {
+	m.clearCookie(w)
+	m.emit(r.Context(), r, ev)
+}
+
+// reportURLParams reports session-looking parameters in the query string or
+// as path parameters (";jsessionid=..."). Their values are never used.
+func (m *Manager) reportURLParams(r *http.Request) {
+	if q := r.URL.RawQuery; q != "" {
+		vals, _ := url.ParseQuery(q) // a malformed query still yields what parsed
+		m.reportParams(r, vals, "query")
+	}
+	if p := r.URL.EscapedPath(); strings.IndexByte(p, ';') >= 0 {
+		lower := strings.ToLower(p)
+		for _, name := range m.params {
+			if strings.Contains(lower, ";"+name+"=") {
+				m.emit(r.Context(), r, Event{Kind: EventTokenInURL, UserID: UserID(r.Context()), Detail: "path parameter " + name})
+			}
+		}
+	}
+}
+
+// reportFormParams reports session-looking fields in a form the handler
+// parsed.
+func (m *Manager) reportFormParams(r *http.Request) {
+	m.reportParams(r, r.PostForm, "form")
+	if r.MultipartForm != nil {
+		m.reportParams(r, r.MultipartForm.Value, "form")
+	}
+}
+
+func (m *Manager) reportParams(r *http.Request, vals map[string][]string, where string) {
+	names := m.params
+	for k := range vals {
+		lk := strings.ToLower(k)
+		for _, name := range names {
+			if lk == name {
+				m.emit(r.Context(), r, Event{Kind: EventTokenInURL, UserID: UserID(r.Context()), Detail: where + " parameter " + k})
+				break
+			}
+		}
+	}
+}
+
+// paramNames returns the lowercase parameter names reported for a cookie
+// name: the common ones, the cookie's own and the cookie's without a
+// __Host- or __Secure- prefix.
+func paramNames(cookie string) []string {
+	names := append([]string(nil), tokenParams...)
+	lc := strings.ToLower(cookie)
+	names = append(names, lc)
+	for _, p := range []string{"__host-", "__secure-"} {
+		if rest, ok := strings.CutPrefix(lc, p); ok && rest != "" {
+			names = append(names, rest)
+		}
+	}
+	return names
+}
+
+// forEachCookie calls f with the value of every cookie called name in the
+// given Cookie header lines, valid or not. Unlike http.Request.Cookie, it
+// neither drops malformed values nor stops at the first match, so duplicate
+// and malformed session cookies are seen.
+func forEachCookie(lines []string, name string, f func(value string)) {
+	for _, line := range lines {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimLeft(part, " \t")
+			k, v, ok := strings.Cut(part, "=")
+			if ok && strings.TrimRight(k, " \t") == name {
+				f(strings.TrimRight(v, " \t"))
+			}
+		}
+	}
+}

@@ -1,0 +1,169 @@
+// Package storetest is the conformance suite for session stores. Every
+// store in this module passes it, and a store written elsewhere can run it
+// from its own tests:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, "mystore", func(t *testing.T) storetest.Harness { ... })
+//	}
+//
+// The suite checks the Store contract directly (create, find, touch, rotate,
+// delete, list, revocation, expiry, no resurrection, concurrency) and then
+// end to end through a session.Manager with an injected clock (planted,
+// rotated and logged-out tokens are not adopted, timeouts, the logout race,
+// raw tokens never reach the store).
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/connectbook/connectbook/session"
+)
+
+// Harness is what a backend gives the suite.
+type Harness struct {
+	// Store is an empty store, used by one subtest only.
+	Store session.Store
+	// Dump returns every byte the backend holds for Store (all rows, or all
+	// key names and values) so that the suite can search it for raw tokens.
+	Dump func(ctx context.Context) ([]byte, error)
+}
+
+// Run runs the suite as subtests named backend/case. newHarness is called
+// once per subtest; it must return an empty store and clean up after itself
+// with t.Cleanup.
+func Run(t *testing.T, backend string, newHarness func(t *testing.T) Harness) {
+	t.Run(backend, func(t *testing.T) {
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) { c.run(t, newHarness(t)) })
+		}
+	})
+}
+
+var cases = []struct {
+	name string
+	run  func(*testing.T, Harness)
+}{
+	{"create_find", testCreateFind},
+	{"create_existing", testCreateExisting},
+	{"find_missing", testFindMissing},
+	{"touch", testTouch},
+	{"touch_expired", testTouchExpired},
+	{"rotate", testRotate},
+	{"rotate_expired", testRotateExpired},
+	{"delete", testDelete},
+	{"delete_for_user", testDeleteForUser},
+	{"list", testList},
+	{"revoke_others", testRevokeOthers},
+	{"revoke_all", testRevokeAll},
+	{"delete_expired", testDeleteExpired},
+	{"no_resurrection", testNoResurrection},
+	{"concurrent", testConcurrent},
+	{"manager_planted_token", testManagerPlantedToken},
+	{"manager_login_replaces_session", testManagerLoginReplaces},
+	{"manager_rotate", testManagerRotate},
+	{"manager_logout", testManagerLogout},
+	{"manager_idle_timeout", testManagerIdleTimeout},
+	{"manager_absolute_timeout", testManagerAbsoluteTimeout},
+	{"manager_touch_interval", testManagerTouchInterval},
+	{"manager_logout_race", testManagerLogoutRace},
+	{"manager_revoke", testManagerRevoke},
+	{"manager_raw_token_not_stored", testManagerRawTokenNotStored},
+	{"manager_sweep", testManagerSweep},
+}
+
+// Clock is a settable clock for Options.Now. It is safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock set to the current time, to the microsecond.
+func NewClock() *Clock {
+	return &Clock{now: time.Now().UTC().Truncate(time.Microsecond)}
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newID(t testing.TB) session.ID {
+	t.Helper()
+	var id session.ID
+	rand.Read(id[:])
+	return id
+}
+
+// sample returns a session created at now with the default timeouts.
+func sample(t testing.TB, userID string, now time.Time) session.Session {
+	return session.Session{
+		ID:               newID(t),
+		UserID:           userID,
+		CreatedAt:        now,
+		LastSeenAt:       now,
+		IdleDeadline:     now.Add(30 * time.Minute),
+		AbsoluteDeadline: now.Add(12 * time.Hour),
+		CreatedIP:        "192.0.2.10",
+		UserAgent:        "Mozilla/5.0 (conformance; ü)",
+		LastIP:           "192.0.2.10",
+	}
+}
+
+func create(t testing.TB, st session.Store, s session.Session) session.Session {
+	t.Helper()
+	if err := st.Create(context.Background(), s); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	return s
+}
+
+func mustFind(t testing.TB, st session.Store, id session.ID) session.Session {
+	t.Helper()
+	s, err := st.Find(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Find(%s): %v", id.Short(), err)
+	}
+	return s
+}
+
+func mustBeGone(t testing.TB, st session.Store, id session.ID) {
+	t.Helper()
+	if s, err := st.Find(context.Background(), id); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Find(%s) = %+v, %v; want ErrNotFound", id.Short(), s, err)
+	}
+}
+
+func wantErr(t testing.TB, what string, got, want error) {
+	t.Helper()
+	if !errors.Is(got, want) {
+		t.Fatalf("%s: got error %v, want %v", what, got, want)
+	}
+}
+
+func equal(a, b session.Session) bool {
+	return a.ID == b.ID && a.UserID == b.UserID &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.LastSeenAt.Equal(b.LastSeenAt) &&
+		a.IdleDeadline.Equal(b.IdleDeadline) && a.AbsoluteDeadline.Equal(b.AbsoluteDeadline) &&
+		a.CreatedIP == b.CreatedIP && a.UserAgent == b.UserAgent && a.LastIP == b.LastIP
+}
+
+func wantSession(t testing.TB, got, want session.Session) {
+	t.Helper()
+	if !equal(got, want) {
+		t.Fatalf("got session\n\t%+v\nwant\n\t%+v", got, want)
+	}
+}
