@@ -50,10 +50,11 @@ type Options struct {
 
 // Store is a session.Store on SQLite.
 type Store struct {
-	db    *sql.DB
-	table string
-	find  *sql.Stmt
-	touch *sql.Stmt
+	db       *sql.DB
+	table    string
+	readers  chan *reader // see reader.go
+	nreaders int
+	touch    *sql.Stmt
 }
 
 var _ session.Store = (*Store)(nil)
@@ -61,7 +62,9 @@ var _ session.Store = (*Store)(nil)
 var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // New creates the sessions table if it does not exist and returns a Store on
-// it. The caller keeps ownership of db.
+// it. The caller keeps ownership of db, and must not limit its open
+// connections below 12: the Store holds up to 8 of them for reads (see
+// reader.go) until Close.
 func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	table := opts.Table
 	if table == "" {
@@ -89,20 +92,21 @@ CREATE INDEX IF NOT EXISTS %[1]s_expiry ON %[1]s (min(idle_deadline, abs_deadlin
 	}
 	s := &Store{db: db, table: table}
 	var err error
-	if s.find, err = db.PrepareContext(ctx, s.q(`SELECT `+columns+` FROM %s WHERE id = ?`)); err != nil {
-		return nil, fmt.Errorf("sqlitestore: prepare: %w", err)
-	}
 	if s.touch, err = db.PrepareContext(ctx, s.q(`UPDATE %s SET last_seen_at = ?, idle_deadline = ?, last_ip = ?
 		WHERE id = ? AND idle_deadline > ? AND abs_deadline > ?`)); err != nil {
-		s.find.Close()
+		return nil, fmt.Errorf("sqlitestore: prepare: %w", err)
+	}
+	if err := s.openReaders(ctx); err != nil {
+		s.touch.Close()
 		return nil, fmt.Errorf("sqlitestore: prepare: %w", err)
 	}
 	return s, nil
 }
 
-// Close releases the prepared statements; it does not close the database.
+// Close releases the connections and statements the Store holds; it does
+// not close the database.
 func (s *Store) Close() error {
-	return errors.Join(s.find.Close(), s.touch.Close())
+	return errors.Join(s.closeReaders(), s.touch.Close())
 }
 
 // Table returns the name of the sessions table.
@@ -117,14 +121,6 @@ func (s *Store) Create(ctx context.Context, ss session.Session) error {
 		ss.ID[:], ss.UserID, micros(ss.CreatedAt), micros(ss.LastSeenAt), micros(ss.IdleDeadline),
 		micros(ss.AbsoluteDeadline), ss.CreatedIP, ss.UserAgent, ss.LastIP)
 	return mapErr(err)
-}
-
-func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error) {
-	ss, err := scan(s.find.QueryRowContext(ctx, id[:]))
-	if err != nil {
-		return session.Session{}, mapErr(err)
-	}
-	return ss, nil
 }
 
 func (s *Store) Touch(ctx context.Context, id session.ID, now, idleDeadline time.Time, lastIP string) error {

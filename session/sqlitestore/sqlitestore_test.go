@@ -79,3 +79,17 @@ func TestInvalidTable(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRequest(b *testing.B) {
+	db, err := sqlitestore.Open(filepath.Join(b.TempDir(), "sessions.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	st, err := sqlitestore.New(context.Background(), db, sqlitestore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	storetest.Benchmark(b, st, nil)
+}

@@ -1,0 +1,506 @@
+package session_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/connectbook/connectbook/session"
+	"github.com/connectbook/connectbook/session/sqlitestore"
+)
+
+// env is a Manager on a fresh SQLite store, with a handler that reports
+// who the request is and records every event.
+type env struct {
+	t  testing.TB
+	m  *session.Manager
+	st session.Store
+	h  http.Handler
+
+	mu     sync.Mutex
+	events []session.Event
+}
+
+func newStore(t testing.TB) *sqlitestore.Store {
+	t.Helper()
+	db, err := sqlitestore.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlitestore.New(context.Background(), db, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close(); db.Close() })
+	return st
+}
+
+func newEnv(t testing.TB, opts session.Options) *env {
+	t.Helper()
+	e := &env{t: t}
+	if e.st == nil {
+		e.st = newStore(t)
+	}
+	if opts.OnEvent == nil {
+		opts.OnEvent = func(_ context.Context, ev session.Event) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.events = append(e.events, ev)
+		}
+	}
+	m, err := session.New(e.st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := m.Create(w, r, "alice"); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { // /whoami, and any path
+		if r.Method == "POST" {
+			r.ParseForm()
+		}
+		io.WriteString(w, "user="+session.UserID(r.Context()))
+	})
+	mux.Handle("GET /private", m.RequireUser(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "secret")
+	})))
+	mux.HandleFunc("POST /rotate", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := m.Rotate(w, r); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+		}
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Destroy(w, r); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	e.h = m.Middleware(mux)
+	return e
+}
+
+func (e *env) serve(r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	return w
+}
+
+func (e *env) login() string {
+	e.t.Helper()
+	w := e.serve(httptest.NewRequest("POST", "/login", nil))
+	if w.Code != 200 {
+		e.t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	for _, c := range w.Result().Cookies() {
+		if c.Name == e.m.CookieName() {
+			return c.Value
+		}
+	}
+	e.t.Fatal("login set no cookie")
+	return ""
+}
+
+func (e *env) whoami(r *http.Request) (string, *httptest.ResponseRecorder) {
+	e.t.Helper()
+	w := e.serve(r)
+	if w.Code != 200 {
+		e.t.Fatalf("%s %s: status %d: %s", r.Method, r.URL, w.Code, w.Body)
+	}
+	return strings.TrimPrefix(w.Body.String(), "user="), w
+}
+
+func (e *env) eventsOf(kind session.EventKind) []session.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []session.Event
+	for _, ev := range e.events {
+		if ev.Kind == kind {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func withCookie(r *http.Request, name, value string) *http.Request {
+	r.Header.Add("Cookie", name+"="+value)
+	return r
+}
+
+var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+func TestCookieAttributes(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	w := e.serve(httptest.NewRequest("POST", "/login", nil))
+	lines := w.Result().Header["Set-Cookie"]
+	if len(lines) != 1 {
+		t.Fatalf("Set-Cookie lines = %q, want 1", lines)
+	}
+	name, rest, _ := strings.Cut(lines[0], "=")
+	value, attrs, _ := strings.Cut(rest, "; ")
+	if name != "__Host-cb_session" {
+		t.Errorf("cookie name = %q", name)
+	}
+	if !tokenRE.MatchString(value) {
+		t.Errorf("token %q is not 43 characters of base64url", value)
+	}
+	if raw, err := base64.RawURLEncoding.DecodeString(value); err != nil || len(raw) != 32 {
+		t.Errorf("token decodes to %d bytes (%v), want 32", len(raw), err)
+	}
+	if attrs != "Path=/; HttpOnly; Secure; SameSite=Lax" {
+		t.Errorf("attributes = %q, want exactly Path=/; HttpOnly; Secure; SameSite=Lax (no Domain, Expires or Max-Age)", attrs)
+	}
+	if got := w.Header().Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
+
+	w = e.serve(withCookie(httptest.NewRequest("POST", "/logout", nil), e.m.CookieName(), value))
+	lines = w.Result().Header["Set-Cookie"]
+	want := "__Host-cb_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
+	if len(lines) != 1 || lines[0] != want {
+		t.Errorf("logout Set-Cookie = %q, want [%q]", lines, want)
+	}
+}
+
+func TestTokensAreFreshAndDistinct(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	seen := map[string]bool{}
+	for range 200 {
+		tok := e.login()
+		if seen[tok] {
+			t.Fatalf("token %q issued twice", tok)
+		}
+		seen[tok] = true
+	}
+}
+
+// The token is read from the cookie only: a valid token in the query, the
+// path or a form is ignored, and the attempt is reported.
+func TestTokenOutsideCookieIgnored(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	tok := e.login()
+	for _, tc := range []struct {
+		name   string
+		req    func() *http.Request
+		detail string
+	}{
+		{"query session_id", func() *http.Request { return httptest.NewRequest("GET", "/whoami?session_id="+tok, nil) }, "query parameter session_id"},
+		{"query cookie name", func() *http.Request { return httptest.NewRequest("GET", "/whoami?__Host-cb_session="+tok, nil) }, "query parameter __Host-cb_session"},
+		{"query bare cookie name", func() *http.Request { return httptest.NewRequest("GET", "/whoami?cb_session="+tok, nil) }, "query parameter cb_session"},
+		{"query PHPSESSID", func() *http.Request { return httptest.NewRequest("GET", "/whoami?PHPSESSID="+tok, nil) }, "query parameter PHPSESSID"},
+		{"query sid", func() *http.Request { return httptest.NewRequest("GET", "/whoami?x=1&sid="+tok, nil) }, "query parameter sid"},
+		{"path jsessionid", func() *http.Request { return httptest.NewRequest("GET", "/whoami;jsessionid="+tok, nil) }, "path parameter jsessionid"},
+		{"form session_id", func() *http.Request {
+			r := httptest.NewRequest("POST", "/whoami", strings.NewReader(url.Values{"session_id": {tok}}.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return r
+		}, "form parameter session_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(e.eventsOf(session.EventTokenInURL))
+			user, _ := e.whoami(tc.req())
+			if user != "" {
+				t.Fatalf("token outside the cookie authenticated the request as %q", user)
+			}
+			evs := e.eventsOf(session.EventTokenInURL)
+			if len(evs) != before+1 || evs[len(evs)-1].Detail != tc.detail {
+				t.Fatalf("events = %+v, want one %q", evs[before:], tc.detail)
+			}
+			if strings.Contains(evs[len(evs)-1].Detail, tok) {
+				t.Fatal("the event holds the token")
+			}
+		})
+	}
+	// An ordinary query is not reported.
+	before := len(e.eventsOf(session.EventTokenInURL))
+	e.whoami(httptest.NewRequest("GET", "/whoami?q=sessions&page=2", nil))
+	if n := len(e.eventsOf(session.EventTokenInURL)); n != before {
+		t.Fatalf("an ordinary query was reported")
+	}
+}
+
+func TestDuplicateCookies(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	tok := e.login()
+	planted := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	name := e.m.CookieName()
+	for _, tc := range []struct {
+		name  string
+		lines []string
+	}{
+		{"same token twice", []string{name + "=" + tok + "; " + name + "=" + tok}},
+		{"planted first", []string{name + "=" + planted + "; " + name + "=" + tok}},
+		{"planted last", []string{name + "=" + tok + "; other=1; " + name + "=" + planted}},
+		{"two header lines", []string{name + "=" + tok, name + "=" + planted}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/whoami", nil)
+			r.Header["Cookie"] = tc.lines
+			before := len(e.eventsOf(session.EventDuplicateCookie))
+			user, w := e.whoami(r)
+			if user != "" {
+				t.Fatalf("duplicate cookies authenticated as %q", user)
+			}
+			if len(e.eventsOf(session.EventDuplicateCookie)) != before+1 {
+				t.Fatal("duplicate cookies were not reported")
+			}
+			if !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
+				t.Fatalf("cookie not cleared: %q", w.Header()["Set-Cookie"])
+			}
+		})
+	}
+	// The real session is untouched by the rejection.
+	if user, _ := e.whoami(withCookie(httptest.NewRequest("GET", "/whoami", nil), name, tok)); user != "alice" {
+		t.Fatalf("after duplicate cookies the session authenticates as %q", user)
+	}
+}
+
+func TestMalformedTokens(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	tok := e.login()
+	for _, v := range []string{
+		"",
+		"x",
+		tok[:42],
+		tok + "A",
+		tok[:42] + "+",                // not base64url
+		tok[:42] + "B",                // non-canonical: the last character has bits beyond 256 set (if tok ends in A)
+		`"` + tok + `"`,               // quoted
+		strings.Repeat("é", 21) + "A", // 43 bytes, not ASCII
+		strings.Repeat("A", 4096),     // long
+		tok[:20] + "\x00" + tok[21:],  // NUL
+		"session1",                    // the seeds' ids
+		"123456",
+	} {
+		r := httptest.NewRequest("GET", "/whoami", nil)
+		r.Header.Set("Cookie", e.m.CookieName()+"="+v)
+		user, w := e.whoami(r)
+		if user != "" && v != tok {
+			t.Errorf("cookie %q authenticated as %q", v, user)
+		}
+		if user == "" && !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
+			t.Errorf("cookie %q not cleared", v)
+		}
+	}
+}
+
+// A well-formed token the store does not know is never adopted, including
+// through login (session fixation).
+func TestPlantedTokenNotAdopted(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	planted := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	user, w := e.whoami(withCookie(httptest.NewRequest("GET", "/whoami", nil), e.m.CookieName(), planted))
+	if user != "" || !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatalf("planted token: user %q, Set-Cookie %q", user, w.Header()["Set-Cookie"])
+	}
+	evs := e.eventsOf(session.EventUnknownToken)
+	if len(evs) != 1 || evs[0].ClientIP != "192.0.2.1" || evs[0].Detail != "unknown token" {
+		t.Fatalf("events = %+v", evs)
+	}
+	lw := e.serve(withCookie(httptest.NewRequest("POST", "/login", nil), e.m.CookieName(), planted))
+	for _, c := range lw.Result().Cookies() {
+		if c.Value == planted {
+			t.Fatal("login re-issued the planted token")
+		}
+	}
+	if user, _ := e.whoami(withCookie(httptest.NewRequest("GET", "/whoami", nil), e.m.CookieName(), planted)); user != "" {
+		t.Fatalf("planted token authenticates as %q after login", user)
+	}
+}
+
+func TestRequireUser(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	if w := e.serve(httptest.NewRequest("GET", "/private", nil)); w.Code != http.StatusUnauthorized {
+		t.Fatalf("anonymous: status %d, want 401", w.Code)
+	}
+	tok := e.login()
+	w := e.serve(withCookie(httptest.NewRequest("GET", "/private", nil), e.m.CookieName(), tok))
+	if w.Code != 200 || w.Body.String() != "secret" {
+		t.Fatalf("authenticated: %d %q", w.Code, w.Body)
+	}
+}
+
+func TestRotateAndLogoutWithoutSession(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	if w := e.serve(httptest.NewRequest("POST", "/rotate", nil)); w.Code != http.StatusConflict {
+		t.Fatalf("rotate without a session: %d", w.Code)
+	}
+	w := e.serve(httptest.NewRequest("POST", "/logout", nil))
+	if w.Code != 200 || !strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatalf("logout without a session: %d %q", w.Code, w.Header()["Set-Cookie"])
+	}
+}
+
+// failingStore fails every call.
+type failingStore struct{ session.Store }
+
+var errDown = errors.New("store is down")
+
+func (failingStore) Find(context.Context, session.ID) (session.Session, error) {
+	return session.Session{}, errDown
+}
+
+func TestStoreFailureIs503(t *testing.T) {
+	m, err := session.New(failingStore{}, session.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	h := m.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true }))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", m.CookieName()+"="+base64.RawURLEncoding.EncodeToString(make([]byte, 32)))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusServiceUnavailable || called {
+		t.Fatalf("status %d, handler called %v; want 503 and not called", w.Code, called)
+	}
+	if strings.Contains(w.Body.String(), errDown.Error()) {
+		t.Fatal("the internal error reached the client")
+	}
+	if strings.Contains(w.Header().Get("Set-Cookie"), "Max-Age=0") {
+		t.Fatal("a store failure cleared the cookie")
+	}
+}
+
+func TestOptionsValidated(t *testing.T) {
+	st := newStore(t)
+	for _, o := range []session.Options{
+		{CookieName: "bad name"},
+		{CookieName: "a;b"},
+		{IdleTimeout: time.Millisecond},
+		{IdleTimeout: time.Hour, AbsoluteTimeout: time.Minute},
+		{TouchInterval: 20 * time.Minute},
+		{TouchInterval: -time.Second},
+	} {
+		if _, err := session.New(st, o); err == nil {
+			t.Errorf("New accepted %+v", o)
+		}
+	}
+	if _, err := session.New(nil, session.Options{}); err == nil {
+		t.Error("New accepted a nil store")
+	}
+	m, err := session.New(st, session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.IdleTimeout() != 30*time.Minute || m.AbsoluteTimeout() != 12*time.Hour || m.CookieName() != "__Host-cb_session" {
+		t.Fatalf("defaults: %v %v %q", m.IdleTimeout(), m.AbsoluteTimeout(), m.CookieName())
+	}
+}
+
+func TestCreateRejectsBadUserID(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	for _, id := range []string{"", strings.Repeat("x", 256)} {
+		if _, err := e.m.Create(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil), id); err == nil {
+			t.Errorf("Create accepted user id of %d bytes", len(id))
+		}
+	}
+}
+
+// Hostile metadata is clipped to valid UTF-8 of bounded size.
+func TestMetadataClipped(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	r := httptest.NewRequest("POST", "/login", nil)
+	r.Header.Set("User-Agent", strings.Repeat("é", 400)+"\xff\xfe")
+	s, err := e.m.Create(httptest.NewRecorder(), r, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.UserAgent) > 512 || !utf8Valid(s.UserAgent) {
+		t.Fatalf("user agent of %d bytes, valid UTF-8 %v", len(s.UserAgent), utf8Valid(s.UserAgent))
+	}
+}
+
+func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+// With no OnEvent hook, events go to the logger; neither the log nor any
+// event ever holds a raw token.
+func TestNoTokenInLogs(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEnv(t, session.Options{Logger: logger, OnEvent: func(context.Context, session.Event) {}})
+	// Replace the hook so events are logged.
+	m, err := session.New(e.st, session.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.m = m
+	var tokens []string
+	rec := httptest.NewRecorder()
+	if _, err := m.Create(rec, httptest.NewRequest("POST", "/", nil), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	tok := rec.Result().Cookies()[0].Value
+	tokens = append(tokens, tok)
+	planted := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+	tokens = append(tokens, planted)
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/rotate" {
+			if _, err := m.Rotate(w, r); err != nil {
+				t.Error(err)
+			}
+			tokens = append(tokens, w.Header().Get("Set-Cookie"))
+		}
+		if r.URL.Path == "/logout" {
+			m.Destroy(w, r)
+		}
+	}))
+	for _, r := range []*http.Request{
+		withCookie(httptest.NewRequest("GET", "/x?session_id="+tok, nil), m.CookieName(), planted),
+		withCookie(httptest.NewRequest("POST", "/rotate", nil), m.CookieName(), tok),
+		withCookie(httptest.NewRequest("POST", "/logout", nil), m.CookieName(), tok),
+	} {
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	log := buf.String()
+	for _, want := range []string{"session_created", "session_unknown_token", "session_token_in_url", "session_rotated"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %s:\n%s", want, log)
+		}
+	}
+	for _, tok := range tokens {
+		v := tok
+		if name, rest, ok := strings.Cut(tok, "="); ok && name == m.CookieName() {
+			v, _, _ = strings.Cut(rest, ";")
+		}
+		if len(v) != 43 {
+			t.Fatalf("bad token %q", v)
+		}
+		if strings.Contains(log, v) {
+			t.Fatalf("the log holds a raw token:\n%s", log)
+		}
+	}
+}
+
+func TestParseID(t *testing.T) {
+	id, ok := session.IDOfToken(base64.RawURLEncoding.EncodeToString(make([]byte, 32)))
+	if !ok {
+		t.Fatal("IDOfToken rejected a valid token")
+	}
+	got, err := session.ParseID(id.String())
+	if err != nil || got != id {
+		t.Fatalf("ParseID(%s) = %v, %v", id, got, err)
+	}
+	for _, s := range []string{"", "zz", id.String()[:63], id.String() + "0", strings.Repeat("g", 64)} {
+		if _, err := session.ParseID(s); !errors.Is(err, session.ErrBadID) {
+			t.Errorf("ParseID(%q) = %v, want ErrBadID", s, err)
+		}
+	}
+	if len(id.Short()) != 12 || !strings.HasPrefix(id.String(), id.Short()) {
+		t.Fatalf("Short() = %q", id.Short())
+	}
+}
