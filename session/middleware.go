@@ -210,10 +210,9 @@ func forEachCookie(lines []string, name string, f func(value string)) {
 		for len(line) > 0 {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimLeft(part, " \t")
-			k, v, ok := strings.Cut(part, "=")
-			if ok && strings.TrimRight(k, " \t") == name {
-				f(strings.TrimRight(v, " \t"))
+			k, v, ok := strings.Cut(strings.Trim(part, " \t"), "=")
+			if ok && k == name {
+				f(v)
 			}
 		}
 	}

@@ -1,0 +1,56 @@
+package session_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/connectbook/connectbook/session"
+)
+
+// FuzzMiddleware feeds arbitrary Cookie headers and query strings through
+// the middleware. Whatever the input, the request is answered 200 by the
+// handler (never a panic or a 5xx), and it is authenticated only when the
+// header carries the one valid token exactly once.
+//
+//	go test -fuzz FuzzMiddleware ./session/
+func FuzzMiddleware(f *testing.F) {
+	e := newEnv(f, session.Options{OnEvent: func(_ context.Context, _ session.Event) {}})
+	tok := e.login()
+	name := e.m.CookieName()
+	for _, seed := range []struct{ cookie, query string }{
+		{name + "=" + tok, ""},
+		{name + "=" + tok + "; " + name + "=" + tok, ""},
+		{"a=b; " + name + "=" + tok + "; c=d", "session_id=" + tok},
+		{name + "=" + tok[:42], ""},
+		{name + `="` + tok + `"`, ""},
+		{name + "=", "jsessionid=x;sid=%zz"},
+		{";;; ;" + name, "%"},
+		{name + "=\xff\xfe" + tok[2:], "a=\x00"},
+		{strings.Repeat(name+"=x;", 100), strings.Repeat("&", 100)},
+	} {
+		f.Add(seed.cookie, seed.query)
+	}
+	f.Fuzz(func(t *testing.T, cookie, query string) {
+		r := httptest.NewRequest("GET", "/whoami", nil)
+		r.URL.RawQuery = query
+		r.Header.Set("Cookie", cookie)
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Fatalf("status %d for cookie %q query %q", w.Code, cookie, query)
+		}
+		user := strings.TrimPrefix(w.Body.String(), "user=")
+		if user == "" {
+			return
+		}
+		if user != "alice" {
+			t.Fatalf("authenticated as %q", user)
+		}
+		if n := strings.Count(cookie, tok); n != 1 || strings.Count(cookie, name+"=") != 1 {
+			t.Fatalf("authenticated by cookie header %q", cookie)
+		}
+	})
+}

@@ -1,0 +1,95 @@
+package sqlitestore
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connectbook/connectbook/session"
+)
+
+// Values that could confuse the single-value record: separators, digits,
+// NUL, multi-byte characters, empty strings.
+func TestFindRoundTripsAwkwardValues(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := New(context.Background(), db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.UnixMicro(1_700_000_000_123_456).UTC()
+	for i, v := range []string{"", " ", "1 2 3 ", "a\x00b", "ü 🌍 ", strings.Repeat("9", 600), "line\nbreak"} {
+		s := session.Session{
+			UserID: "u" + v, CreatedAt: now, LastSeenAt: now.Add(time.Second),
+			IdleDeadline: now.Add(time.Minute), AbsoluteDeadline: now.Add(time.Hour),
+			CreatedIP: v, UserAgent: v + v, LastIP: v,
+		}
+		s.ID[0], s.ID[1] = byte(i), 0xAA
+		if err := st.Create(context.Background(), s); err != nil {
+			t.Fatalf("Create %q: %v", v, err)
+		}
+		got, err := st.Find(context.Background(), s.ID)
+		if err != nil {
+			t.Fatalf("Find %q: %v", v, err)
+		}
+		if got != s {
+			t.Fatalf("Find %q = %+v, want %+v", v, got, s)
+		}
+	}
+}
+
+func TestDecodeRecordRejectsCorruption(t *testing.T) {
+	good := "1 2 3 4 1 0 2 1 aUAi"
+	if s, ok := decodeRecord(good); !ok || s.UserID != "a" || s.UserAgent != "UA" || s.LastIP != "i" || s.CreatedIP != "" {
+		t.Fatalf("decodeRecord(%q) = %+v, %v", good, s, ok)
+	}
+	for _, rec := range []string{
+		"", "1 2 3 4", "1 2 3 4 1 0 2 1 ", "1 2 3 4 1 0 2 1 aUAiX", "1 2 3 4 -1 0 2 1 aUAi",
+		"x 2 3 4 1 0 2 1 aUAi", "1 2 3 4 99 0 2 1 aUAi", "1 2 3 4 1 0 2 1aUAi",
+	} {
+		if _, ok := decodeRecord(rec); ok {
+			t.Errorf("decodeRecord accepted %q", rec)
+		}
+	}
+}
+
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add("1 2 3 4 1 0 2 1 aUAi")
+	f.Fuzz(func(t *testing.T, rec string) { decodeRecord(rec) })
+}
+
+func TestFindHonoursContext(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := New(context.Background(), db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Hold every reader, so Find can only wait.
+	var held []*reader
+	for range st.nreaders {
+		held = append(held, <-st.readers)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := st.Find(ctx, session.ID{1}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Find with every reader busy = %v, want the context's error", err)
+	}
+	for _, r := range held {
+		st.readers <- r
+	}
+	if _, err := st.Find(context.Background(), session.ID{1}); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Find = %v, want ErrNotFound", err)
+	}
+}
