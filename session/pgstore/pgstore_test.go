@@ -113,5 +113,12 @@ func (c countingConn) Write(p []byte) (int, error) {
 func BenchmarkRequest(b *testing.B) {
 	var writes atomic.Int64
 	pool := newPool(b, func(c net.Conn) net.Conn { return countingConn{c, &writes} })
-	storetest.Benchmark(b, newStore(b, pool), writes.Load)
+	// Baseline: the smallest query, one round trip.
+	storetest.Benchmark(b, newStore(b, pool), storetest.BenchOptions{
+		RoundTrips: writes.Load,
+		Baseline: func(ctx context.Context) error {
+			var n int
+			return pool.QueryRow(ctx, "SELECT 1").Scan(&n)
+		},
+	})
 }

@@ -18,11 +18,46 @@ import (
 //   - touch: an authenticated request whose touch is due: the same, plus
 //     the conditional write of last-seen.
 //
-// roundTrips, if not nil, returns a running count of round trips to the
-// backend; the benchmark then reports roundtrips/op.
-func Benchmark(b *testing.B, st session.Store, roundTrips func() int64) {
-	b.Run("load", func(b *testing.B) { benchRequest(b, st, roundTrips, false) })
-	b.Run("touch", func(b *testing.B) { benchRequest(b, st, roundTrips, true) })
+//   - baseline: BenchOptions.Baseline, the cheapest read the backend can
+//     do (one round trip, or one bare query), measured in the same run so
+//     that the others can be read as ratios on a noisy machine.
+func Benchmark(b *testing.B, st session.Store, o BenchOptions) {
+	if o.Baseline != nil {
+		b.Run("baseline", func(b *testing.B) { benchBaseline(b, o) })
+	}
+	b.Run("load", func(b *testing.B) { benchRequest(b, st, o.RoundTrips, false) })
+	b.Run("touch", func(b *testing.B) { benchRequest(b, st, o.RoundTrips, true) })
+}
+
+// BenchOptions configure Benchmark.
+type BenchOptions struct {
+	// RoundTrips, if not nil, returns a running count of round trips to the
+	// backend; the benchmarks then report roundtrips/op.
+	RoundTrips func() int64
+	// Baseline, if not nil, is the backend's cheapest read.
+	Baseline func(context.Context) error
+}
+
+func benchBaseline(b *testing.B, o BenchOptions) {
+	ctx := context.Background()
+	if err := o.Baseline(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var before int64
+	if o.RoundTrips != nil {
+		before = o.RoundTrips()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := o.Baseline(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if o.RoundTrips != nil {
+		b.ReportMetric(float64(o.RoundTrips()-before)/float64(b.N), "roundtrips/op")
+	}
 }
 
 func benchRequest(b *testing.B, st session.Store, roundTrips func() int64, touch bool) {

@@ -1,0 +1,33 @@
+package web
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+
+	"github.com/connectbook/connectbook/internal/web/ui"
+)
+
+type pages struct{ t map[string]*template.Template }
+
+func mustParsePages() *pages {
+	p := &pages{t: map[string]*template.Template{}}
+	for _, name := range []string{"home.html"} {
+		p.t[name] = template.Must(template.ParseFS(ui.Files, "templates/base.html", "templates/"+name))
+	}
+	return p
+}
+
+// render writes a page, rendered into a buffer first so that a template
+// error becomes a clean 500 rather than half a page.
+func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := a.pages.t[name].ExecuteTemplate(&buf, "base", data); err != nil {
+		a.Logger.ErrorContext(r.Context(), "rendering page", "page", name, "err", err)
+		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
