@@ -15,6 +15,7 @@ import (
 //
 //   - load: an authenticated request whose touch is not due: parse the
 //     cookie, find the session, check its deadlines. A read only.
+//
 //   - touch: an authenticated request whose touch is due: the same, plus
 //     the conditional write of last-seen.
 //
