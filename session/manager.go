@@ -171,7 +171,7 @@ func (m *Manager) Create(w http.ResponseWriter, r *http.Request, userID string) 
 	}
 	m.setCookie(w, tok)
 	if st := stateFrom(ctx); st != nil {
-		st.sess, st.ok = s, true
+		st.sess, st.ok, st.token = s, true, tok
 	}
 	m.emit(ctx, r, Event{Kind: EventCreated, UserID: userID, Session: id.Short()})
 	return s, nil
@@ -232,7 +232,7 @@ func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (Session, error
 		}
 		return Session{}, fmt.Errorf("session: rotate: %w", err)
 	}
-	st.sess.ID = id
+	st.sess.ID, st.token = id, tok
 	m.setCookie(w, tok)
 	m.emit(ctx, r, Event{Kind: EventRotated, UserID: st.sess.UserID, Session: id.Short(), Detail: "replaces " + old.Short()})
 	return st.sess, nil

@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/url"
@@ -17,8 +19,9 @@ type ctxKey struct{}
 // state is what the middleware puts in a request's context. Create, Rotate
 // and Destroy update it, so later calls in the same request see the change.
 type state struct {
-	sess Session
-	ok   bool
+	sess  Session
+	ok    bool
+	token string // the raw token, kept in memory for CSRFToken only
 }
 
 func stateFrom(ctx context.Context) *state {
@@ -33,6 +36,21 @@ func FromContext(ctx context.Context) (Session, bool) {
 		return st.sess, true
 	}
 	return Session{}, false
+}
+
+// CSRFToken returns a token for the forms of the request's session, or ""
+// if the request is anonymous. It is derived from the session's raw token,
+// which only the browser holding the cookie knows, so a cross-site page
+// cannot compute it; it is not the store's ID, so a copy of the store does
+// not reveal it either; and it changes whenever the session's token does.
+// Compare it with a submitted value using crypto/subtle.
+func CSRFToken(ctx context.Context) string {
+	st := stateFrom(ctx)
+	if st == nil || !st.ok || st.token == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("connectbook session csrf\x00" + st.token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // UserID returns the authenticated user of the request whose context is
@@ -137,7 +155,7 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 		}
 		s.LastSeenAt, s.IdleDeadline, s.LastIP = now, idle, ip
 	}
-	st.sess, st.ok = s, true
+	st.sess, st.ok, st.token = s, true, value
 	return nil
 }
 

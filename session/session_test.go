@@ -504,3 +504,45 @@ func TestParseID(t *testing.T) {
 		t.Fatalf("Short() = %q", id.Short())
 	}
 }
+
+func TestCSRFToken(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	if got := session.CSRFToken(context.Background()); got != "" {
+		t.Fatalf("anonymous CSRF token = %q", got)
+	}
+	var seen []string
+	h := e.m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, session.CSRFToken(r.Context()))
+		if r.URL.Path == "/rotate" {
+			if _, err := e.m.Rotate(w, r); err != nil {
+				t.Error(err)
+			}
+			seen = append(seen, session.CSRFToken(r.Context()))
+		}
+	}))
+	tok := e.login()
+	other := e.login()
+	for _, path := range []string{"/a", "/a", "/rotate"} {
+		h.ServeHTTP(httptest.NewRecorder(), withCookie(httptest.NewRequest("POST", path, nil), e.m.CookieName(), tok))
+	}
+	h.ServeHTTP(httptest.NewRecorder(), withCookie(httptest.NewRequest("GET", "/", nil), e.m.CookieName(), other))
+	// seen: tok, tok, tok (before rotation), rotated, other
+	if len(seen) != 5 || seen[0] == "" || seen[0] != seen[1] || seen[1] != seen[2] {
+		t.Fatalf("CSRF tokens = %q: want a stable token per session", seen)
+	}
+	if seen[3] == seen[2] || seen[3] == "" {
+		t.Fatal("the CSRF token did not change with the session token")
+	}
+	if seen[4] == seen[0] {
+		t.Fatal("two sessions share a CSRF token")
+	}
+	id, _ := session.IDOfToken(tok)
+	if strings.Contains(seen[0], tok) || seen[0] == id.String() {
+		t.Fatal("the CSRF token reveals the session token or its stored ID")
+	}
+	// Anonymous requests get none.
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	if seen[len(seen)-1] != "" {
+		t.Fatal("an anonymous request got a CSRF token")
+	}
+}

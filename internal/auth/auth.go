@@ -1,0 +1,187 @@
+// Package auth signs people up and in: argon2id password hashing under a
+// CPU-sized bound, throttling of failed logins per account and per client
+// IP kept in the database, and identical work and answers for unknown users
+// and wrong passwords.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/connectbook/connectbook/internal/data"
+)
+
+// ErrInvalidCredentials is the one answer to an unknown username and to a
+// wrong password.
+var ErrInvalidCredentials = errors.New("auth: invalid username or password")
+
+// ThrottledError means the login was refused without checking the password
+// because of earlier failures.
+type ThrottledError struct {
+	RetryAfter time.Duration
+	Scope      string // data.ScopeAccount or data.ScopeIP
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("auth: too many failed logins for this %s; retry in %v", e.Scope, e.RetryAfter)
+}
+
+// Policy is a throttling rule: after Free failures, each attempt must wait
+// Base, doubling with each further failure, up to Max. A failure more than
+// Window after the previous one starts the count again.
+type Policy struct {
+	Free   int
+	Base   time.Duration
+	Max    time.Duration
+	Window time.Duration
+}
+
+// Delay returns the wait imposed after n failures.
+func (p Policy) Delay(n int) time.Duration {
+	if n < p.Free {
+		return 0
+	}
+	d := p.Base
+	for i := p.Free; i < n && d < p.Max; i++ {
+		d *= 2
+	}
+	return min(d, p.Max)
+}
+
+// The default policies. The account's wait is short (at most a minute), so
+// an attacker guessing against someone's account cannot lock its owner
+// out; the client IP's grows to 15 minutes.
+var (
+	AccountPolicy = Policy{Free: 5, Base: time.Second, Max: time.Minute, Window: time.Hour}
+	IPPolicy      = Policy{Free: 10, Base: time.Second, Max: 15 * time.Minute, Window: time.Hour}
+)
+
+// Service authenticates against the users in DB.
+type Service struct {
+	DB      *data.DB
+	Hasher  *Hasher
+	Now     func() time.Time
+	Account Policy
+	IP      Policy
+}
+
+// NewService returns a Service with the default hashing parameters and
+// throttling policies.
+func NewService(db *data.DB) *Service {
+	return &Service{DB: db, Hasher: NewHasher(DefaultParams), Now: time.Now, Account: AccountPolicy, IP: IPPolicy}
+}
+
+// SignUp creates an account. Problems with the input are *InputError.
+func (s *Service) SignUp(ctx context.Context, username, password, confirm string) (data.User, error) {
+	u, err := NormalizeUsername(username)
+	if err != nil {
+		return data.User{}, err
+	}
+	if err := CheckNewPassword(password, confirm, u); err != nil {
+		return data.User{}, err
+	}
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return data.User{}, err
+	}
+	user, err := s.DB.CreateUser(ctx, u, u, hash, s.Now())
+	if errors.Is(err, data.ErrUsernameTaken) {
+		return data.User{}, &InputError{"username", "That username is taken. Please choose another."}
+	}
+	return user, err
+}
+
+// throttleSubject bounds what an arbitrary username adds to the database.
+func throttleSubject(username string) string {
+	s := strings.ToLower(username)
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
+// Login checks a username and password from clientIP. It returns the user,
+// ErrInvalidCredentials (unknown user or wrong password, after the same
+// work), *ThrottledError, or ErrBusy.
+func (s *Service) Login(ctx context.Context, username, password, clientIP string) (data.User, error) {
+	subject := throttleSubject(username)
+	now := s.Now()
+	account, ip, err := s.DB.LoginFailures(ctx, subject, clientIP)
+	if err != nil {
+		return data.User{}, err
+	}
+	if wait := until(account, s.Account, now); wait > 0 {
+		return data.User{}, &ThrottledError{RetryAfter: wait, Scope: data.ScopeAccount}
+	}
+	if wait := until(ip, s.IP, now); wait > 0 {
+		return data.User{}, &ThrottledError{RetryAfter: wait, Scope: data.ScopeIP}
+	}
+
+	user, ok, err := s.check(ctx, username, password)
+	if err != nil {
+		return data.User{}, err
+	}
+	if !ok {
+		if _, err := s.DB.RecordLoginFailure(ctx, data.ScopeAccount, subject, now, s.Account.Window); err != nil {
+			return data.User{}, err
+		}
+		if _, err := s.DB.RecordLoginFailure(ctx, data.ScopeIP, clientIP, now, s.IP.Window); err != nil {
+			return data.User{}, err
+		}
+		return data.User{}, ErrInvalidCredentials
+	}
+	if err := s.DB.ClearLoginFailures(ctx, data.ScopeAccount, subject); err != nil {
+		return data.User{}, err
+	}
+	if s.Hasher.NeedsRehash(user.PasswordHash) {
+		if hash, err := s.Hasher.Hash(ctx, password); err == nil {
+			s.DB.UpdatePassword(ctx, user.ID, hash, now) // best effort; the login stands
+		}
+	}
+	return user, nil
+}
+
+// check verifies the password, doing the same work whether or not the
+// user exists.
+func (s *Service) check(ctx context.Context, username, password string) (data.User, bool, error) {
+	u, err := NormalizeUsername(username)
+	var user data.User
+	if err == nil {
+		user, err = s.DB.UserByUsername(ctx, u)
+	}
+	if err != nil {
+		var ie *InputError
+		if !errors.Is(err, data.ErrNotFound) && !errors.As(err, &ie) {
+			return data.User{}, false, err
+		}
+		return data.User{}, false, s.Hasher.VerifyDummy(ctx, password)
+	}
+	if len(password) > MaxPassword || !utf8.ValidString(password) {
+		return data.User{}, false, s.Hasher.VerifyDummy(ctx, password[:min(len(password), MaxPassword)])
+	}
+	ok, err := s.Hasher.Verify(ctx, user.PasswordHash, password)
+	return user, ok, err
+}
+
+func until(f data.Failures, p Policy, now time.Time) time.Duration {
+	if f.Count == 0 || now.Sub(f.Last) > p.Window {
+		return 0
+	}
+	return f.Last.Add(p.Delay(f.Count)).Sub(now)
+}
+
+// SetPassword changes a user's password after checking it.
+func (s *Service) SetPassword(ctx context.Context, user data.User, password, confirm string) error {
+	if err := CheckNewPassword(password, confirm, user.Username); err != nil {
+		return err
+	}
+	hash, err := s.Hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	return s.DB.UpdatePassword(ctx, user.ID, hash, s.Now())
+}

@@ -1,0 +1,164 @@
+// Package config loads ConnectBook's settings from flags and CONNECTBOOK_*
+// environment variables, and validates them. There are no globals: Load
+// returns a value that main passes on.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything "connectbook serve" can be told.
+type Config struct {
+	Addr            string
+	DB              string // SQLite file path, or a postgres:// URL
+	SessionStore    string // "" for the database; or a redis:// URL
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	TLSCert         string
+	TLSKey          string
+	TLSSelfSigned   bool
+	BehindProxy     bool
+	LogFormat       string // json or text
+}
+
+// Defaults.
+const (
+	DefaultAddr = "127.0.0.1:8080"
+	DefaultDB   = "connectbook.db"
+)
+
+// Flag describes one setting, for help and the README.
+type Flag struct {
+	Name, Env, Default, Usage string
+}
+
+// Load parses args (the arguments after "serve"), with each flag's default
+// taken from its environment variable when set. getenv is os.Getenv in
+// production. Help goes to out.
+func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var errs []error
+	str := func(p *string, name, def, usage string) {
+		env := envName(name)
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" ("+env+")")
+	}
+	dur := func(p *time.Duration, name string, def time.Duration, usage string) {
+		env := envName(name)
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 30m or 12h", env, v))
+			} else {
+				def = d
+			}
+		}
+		fs.DurationVar(p, name, def, usage+" ("+env+")")
+	}
+	boolean := func(p *bool, name, usage string) {
+		env := envName(name)
+		def := false
+		if v := getenv(env); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not true or false", env, v))
+			}
+			def = b
+		}
+		fs.BoolVar(p, name, def, usage+" ("+env+")")
+	}
+	str(&c.Addr, "addr", DefaultAddr, "address to listen on")
+	str(&c.DB, "db", DefaultDB, "SQLite database file (created on first start) or a postgres:// URL")
+	str(&c.SessionStore, "session-store", "", "where sessions live: empty for the database, or a redis:// URL")
+	dur(&c.IdleTimeout, "idle-timeout", 30*time.Minute, "end a session after this long without use")
+	dur(&c.AbsoluteTimeout, "absolute-timeout", 12*time.Hour, "end a session this long after sign-in")
+	str(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
+	str(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+	boolean(&c.TLSSelfSigned, "tls-self-signed", "serve HTTPS with a certificate generated in memory, to try HTTPS locally")
+	boolean(&c.BehindProxy, "behind-proxy", "trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy")
+	str(&c.LogFormat, "log-format", "text", "log format: text or json")
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.Validate()
+}
+
+func envName(flagName string) string {
+	return "CONNECTBOOK_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// TLS reports whether the server terminates TLS itself.
+func (c Config) TLS() bool { return c.TLSSelfSigned || c.TLSCert != "" }
+
+// Postgres reports whether the database is PostgreSQL.
+func (c Config) Postgres() bool { return IsPostgresURL(c.DB) }
+
+// IsPostgresURL reports whether s names a PostgreSQL database.
+func IsPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// Validate checks the settings against each other.
+func (c Config) Validate() error {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: want host:port, such as 127.0.0.1:8080", c.Addr)
+	}
+	if c.DB == "" {
+		return errors.New("--db is empty: give a SQLite file path or a postgres:// URL")
+	}
+	if c.SessionStore != "" && !strings.HasPrefix(c.SessionStore, "redis://") && !strings.HasPrefix(c.SessionStore, "rediss://") {
+		return fmt.Errorf("--session-store %q: leave it empty to keep sessions in the database, or give a redis:// URL", c.SessionStore)
+	}
+	if c.IdleTimeout < time.Minute {
+		return fmt.Errorf("--idle-timeout %v is too short: use at least 1m", c.IdleTimeout)
+	}
+	if c.AbsoluteTimeout < c.IdleTimeout {
+		return fmt.Errorf("--absolute-timeout %v is shorter than --idle-timeout %v", c.AbsoluteTimeout, c.IdleTimeout)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both, or neither")
+	}
+	if c.TLSSelfSigned && c.TLSCert != "" {
+		return errors.New("--tls-self-signed and --tls-cert exclude each other: choose one")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format %q: use text or json", c.LogFormat)
+	}
+	if !c.TLS() && !c.BehindProxy && !isLoopback(host) {
+		return fmt.Errorf("refusing to serve plain HTTP on %s: session cookies would cross the network unencrypted.\n"+
+			"Do one of these:\n"+
+			"  - serve HTTPS: --tls-cert FILE --tls-key FILE (or --tls-self-signed to try it out)\n"+
+			"  - run behind a TLS-terminating reverse proxy and pass --behind-proxy\n"+
+			"  - listen on loopback only: --addr 127.0.0.1:8080", c.Addr)
+	}
+	return nil
+}
+
+// isLoopback reports whether host is a loopback address or localhost. An
+// empty host means every interface, which is not loopback.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

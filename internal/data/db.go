@@ -1,0 +1,126 @@
+// Package data stores ConnectBook's users, login throttling state and
+// security events, in SQLite by default or in PostgreSQL. One set of
+// queries serves both: they are written with ? placeholders, which are
+// rewritten to $n for PostgreSQL, and the migrations are templates with the
+// few dialect differences filled in.
+package data
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/connectbook/connectbook/internal/config"
+	"github.com/connectbook/connectbook/session/sqlitestore"
+)
+
+// Errors shared by both databases.
+var (
+	ErrNotFound      = errors.New("data: not found")
+	ErrUsernameTaken = errors.New("data: username taken")
+)
+
+// DB is ConnectBook's database.
+type DB struct {
+	SQL      *sql.DB
+	postgres bool
+	queries  sync.Map // query with ? → query for this database
+}
+
+// Open opens the database named by dsn (a SQLite file path or a postgres://
+// URL) and brings its schema up to date.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	db := &DB{postgres: config.IsPostgresURL(dsn)}
+	var err error
+	if db.postgres {
+		db.SQL, err = sql.Open("pgx", dsn)
+		if err == nil {
+			db.SQL.SetMaxOpenConns(20)
+			db.SQL.SetMaxIdleConns(20)
+			err = db.SQL.PingContext(ctx)
+		}
+	} else {
+		db.SQL, err = sqlitestore.Open(dsn)
+	}
+	if err != nil {
+		if db.SQL != nil {
+			db.SQL.Close()
+		}
+		return nil, fmt.Errorf("data: open database: %w", err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.SQL.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Postgres reports whether the database is PostgreSQL.
+func (db *DB) Postgres() bool { return db.postgres }
+
+// Close closes the database.
+func (db *DB) Close() error { return db.SQL.Close() }
+
+// q returns query in this database's placeholder style.
+func (db *DB) q(query string) string {
+	if !db.postgres {
+		return query
+	}
+	if v, ok := db.queries.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	db.queries.Store(query, b.String())
+	return b.String()
+}
+
+func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := db.SQL.ExecContext(ctx, db.q(query), args...)
+	return res, mapErr(err)
+}
+
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.SQL.QueryRowContext(ctx, db.q(query), args...)
+}
+
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := db.SQL.QueryContext(ctx, db.q(query), args...)
+	return rows, mapErr(err)
+}
+
+// mapErr maps both drivers' errors onto the package's sentinels.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
+		return ErrUsernameTaken
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return ErrUsernameTaken
+	}
+	return fmt.Errorf("data: %w", err)
+}

@@ -1,0 +1,61 @@
+package data
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Event is one entry of the security event log.
+type Event struct {
+	ID        int64
+	At        time.Time
+	Kind      string
+	UserID    int64 // 0 when no user is known
+	Username  string
+	ClientIP  string
+	UserAgent string
+	Session   string // a short prefix of the session's hash, never a token
+	Detail    string
+}
+
+// InsertEvent appends an event to the log.
+func (db *DB) InsertEvent(ctx context.Context, e Event) error {
+	var uid sql.NullInt64
+	if e.UserID != 0 {
+		uid = sql.NullInt64{Int64: e.UserID, Valid: true}
+	}
+	_, err := db.exec(ctx, `INSERT INTO security_events (at, kind, user_id, username, client_ip, user_agent, session, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.At.UnixMicro(), e.Kind, uid, e.Username, e.ClientIP, e.UserAgent, e.Session, e.Detail)
+	return err
+}
+
+// Events returns up to limit events, newest first: every user's when
+// userID is 0, else that user's.
+func (db *DB) Events(ctx context.Context, userID int64, limit int) ([]Event, error) {
+	const cols = `SELECT id, at, kind, user_id, username, client_ip, user_agent, session, detail FROM security_events`
+	var rows *sql.Rows
+	var err error
+	if userID == 0 {
+		rows, err = db.query(ctx, cols+` ORDER BY id DESC LIMIT ?`, limit)
+	} else {
+		rows, err = db.query(ctx, cols+` WHERE user_id = ? ORDER BY id DESC LIMIT ?`, userID, limit)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []Event{}
+	for rows.Next() {
+		var e Event
+		var at int64
+		var uid sql.NullInt64
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &uid, &e.Username, &e.ClientIP, &e.UserAgent, &e.Session, &e.Detail); err != nil {
+			return nil, mapErr(err)
+		}
+		e.At, e.UserID = time.UnixMicro(at).UTC(), uid.Int64
+		list = append(list, e)
+	}
+	return list, mapErr(rows.Err())
+}
