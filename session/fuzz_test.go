@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,7 +11,8 @@ import (
 	"github.com/connectbook/connectbook/session"
 )
 
-// FuzzMiddleware feeds arbitrary Cookie headers and query strings through
+// FuzzMiddleware feeds arbitrary Cookie headers, query strings, paths and
+// User-Agents through
 // the middleware. Whatever the input, the request is answered 200 by the
 // handler (never a panic or a 5xx), and it is authenticated only when the
 // header carries the one valid token exactly once.
@@ -20,6 +22,10 @@ func FuzzMiddleware(f *testing.F) {
 	e := newEnv(f, session.Options{OnEvent: func(_ context.Context, _ session.Event) {}})
 	tok := e.login()
 	name := e.m.CookieName()
+	// The middleware alone, without a mux that would redirect odd paths.
+	h := e.m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "user="+session.UserID(r.Context()))
+	}))
 	for _, seed := range []struct{ cookie, query string }{
 		{name + "=" + tok, ""},
 		{name + "=" + tok + "; " + name + "=" + tok, ""},
@@ -31,14 +37,17 @@ func FuzzMiddleware(f *testing.F) {
 		{name + "=\xff\xfe" + tok[2:], "a=\x00"},
 		{strings.Repeat(name+"=x;", 100), strings.Repeat("&", 100)},
 	} {
-		f.Add(seed.cookie, seed.query)
+		f.Add(seed.cookie, seed.query, "/whoami;jsessionid=1", "Mozilla/5.0")
 	}
-	f.Fuzz(func(t *testing.T, cookie, query string) {
+	f.Add(name+"="+tok, "", "/%zz;SID=", "\xff\x00"+strings.Repeat("é", 600))
+	f.Fuzz(func(t *testing.T, cookie, query, path, ua string) {
 		r := httptest.NewRequest("GET", "/whoami", nil)
 		r.URL.RawQuery = query
+		r.URL.Path, r.URL.RawPath = path, ""
 		r.Header.Set("Cookie", cookie)
+		r.Header.Set("User-Agent", ua)
 		w := httptest.NewRecorder()
-		e.h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 		if w.Code != http.StatusOK {
 			t.Fatalf("status %d for cookie %q query %q", w.Code, cookie, query)
 		}

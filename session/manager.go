@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ var ErrNoSession = errors.New("session: request has no session")
 // Options configure a Manager. The zero value gives the documented defaults.
 type Options struct {
 	// CookieName is the session cookie's name; DefaultCookieName if empty.
+	// It must start with __Host-.
 	CookieName string
 	// IdleTimeout ends a session that has not been used for this long;
 	// DefaultIdleTimeout if zero.
@@ -82,8 +84,9 @@ func New(store Store, opts Options) (*Manager, error) {
 	if opts.CookieName == "" {
 		opts.CookieName = DefaultCookieName
 	}
-	if !validCookieName(opts.CookieName) {
-		return nil, fmt.Errorf("session: invalid cookie name %q", opts.CookieName)
+	if !validCookieName(opts.CookieName) || !strings.HasPrefix(opts.CookieName, "__Host-") || opts.CookieName == "__Host-" {
+		return nil, fmt.Errorf("session: invalid cookie name %q: it must be a cookie token starting with __Host-, "+
+			"so that browsers only accept it from this host, over HTTPS, for every path", opts.CookieName)
 	}
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
@@ -177,37 +180,45 @@ func (m *Manager) Create(w http.ResponseWriter, r *http.Request, userID string) 
 	return s, nil
 }
 
-// destroyCarried deletes every session the request refers to: the one
-// loaded by the middleware and any well-formed token in its cookies.
+// maxCarried bounds how many tokens from one request's cookies are
+// destroyed, so that a huge Cookie header cannot turn one request into
+// thousands of store operations. A browser sends one; the middleware
+// rejects requests with more.
+const maxCarried = 2
+
+// destroyCarried deletes the sessions the request refers to: the one loaded
+// by the middleware and the first well-formed tokens in its cookies.
 func (m *Manager) destroyCarried(ctx context.Context, r *http.Request, why string) error {
-	var ids []ID
-	if st := stateFrom(ctx); st != nil && st.ok {
-		ids = append(ids, st.sess.ID)
-		st.ok = false
+	type carried struct {
+		id   ID
+		user string
 	}
+	var list []carried
+	st := stateFrom(ctx)
+	if st != nil && st.ok {
+		list = append(list, carried{st.sess.ID, st.sess.UserID})
+	}
+	fromCookies := 0
 	forEachCookie(r.Header["Cookie"], m.opts.CookieName, func(v string) {
-		if id, ok := parseToken(v); ok {
-			ids = append(ids, id)
+		if fromCookies == maxCarried {
+			return
+		}
+		if id, ok := parseToken(v); ok && !slices.ContainsFunc(list, func(c carried) bool { return c.id == id }) {
+			list = append(list, carried{id: id})
+			fromCookies++
 		}
 	})
-	for i, id := range ids {
-		if i > 0 && id == ids[0] {
-			continue
-		}
-		s, err := m.store.Find(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("session: find: %w", err)
-		}
-		switch err := m.store.Delete(ctx, id); {
+	for _, c := range list {
+		switch err := m.store.Delete(ctx, c.id); {
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
 			return fmt.Errorf("session: delete: %w", err)
 		default:
-			m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: s.UserID, Session: id.Short(), Detail: why})
+			m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: c.user, Session: c.id.Short(), Detail: why})
 		}
+	}
+	if st != nil {
+		st.ok = false
 	}
 	return nil
 }
@@ -238,13 +249,19 @@ func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (Session, error
 	return st.sess, nil
 }
 
-// Destroy ends the request's session: it is deleted from the store, the
-// cookie is expired and the browser is asked to clear the site's data.
-// It succeeds (and still clears the cookie) when there was no session.
+// Destroy ends the request's session: it is deleted from the store, then
+// the cookie is expired and the browser is asked to clear the site's data
+// (Clear-Site-Data applies to every cookie of the registrable domain).
+// It succeeds, and clears the cookie, when there was no session. If the
+// store fails, the cookie is left alone and the error returned, so that the
+// user can try again rather than believe a session is over that is not.
 func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
+	if err := m.destroyCarried(r.Context(), r, "logout"); err != nil {
+		return err
+	}
 	m.clearCookie(w)
 	w.Header().Set("Clear-Site-Data", `"cache", "cookies", "storage"`)
-	return m.destroyCarried(r.Context(), r, "logout")
+	return nil
 }
 
 // Sessions lists the live sessions of userID, most recent first.
@@ -277,7 +294,10 @@ func (m *Manager) RevokeOthers(r *http.Request) (int, error) {
 }
 
 // RevokeAll ends every session of userID (on a password change, account
-// deletion or by an administrator) and returns how many it ended.
+// deletion or by an administrator) and returns how many it ended. If it is
+// called while serving a request of userID, that request's own session is
+// ended too, but the request still sees it through FromContext; call Create
+// to give the user a new session, or Destroy to clear the cookie.
 func (m *Manager) RevokeAll(ctx context.Context, userID string) (int, error) {
 	return m.revokeAll(ctx, nil, userID, ID{})
 }
@@ -309,8 +329,12 @@ func (m *Manager) Sweep(ctx context.Context) (int, error) {
 	}
 }
 
-// RunSweeper calls Sweep every interval until ctx is done.
+// RunSweeper calls Sweep every interval (a minute if every is not
+// positive) until ctx is done.
 func (m *Manager) RunSweeper(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		every = time.Minute
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -19,9 +20,10 @@ type ctxKey struct{}
 // state is what the middleware puts in a request's context. Create, Rotate
 // and Destroy update it, so later calls in the same request see the change.
 type state struct {
-	sess  Session
-	ok    bool
-	token string // the raw token, kept in memory for CSRFToken only
+	sess         Session
+	ok           bool
+	token        string // the raw token, kept in memory for CSRFToken only
+	formReported bool
 }
 
 func stateFrom(ctx context.Context) *state {
@@ -68,7 +70,6 @@ func UserID(ctx context.Context) string {
 // by Options.OnError.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.reportURLParams(r)
 		st := &state{}
 		if err := m.load(w, r, st); err != nil {
 			m.opts.Logger.ErrorContext(r.Context(), "loading session", "err", err)
@@ -76,9 +77,10 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))
+		m.reportURLParams(r)
 		next.ServeHTTP(w, r)
-		if r.PostForm != nil || r.MultipartForm != nil {
-			m.reportFormParams(r)
+		if !st.formReported && (r.PostForm != nil || r.MultipartForm != nil) {
+			m.ReportFormParams(r)
 		}
 	})
 }
@@ -144,7 +146,7 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 	if now.Sub(s.LastSeenAt) >= m.opts.TouchInterval {
 		ip := clip(m.opts.ClientIP(r), maxIPLen)
 		idle := now.Add(m.opts.IdleTimeout)
-		err := m.store.Touch(ctx, id, now, idle, ip)
+		err := m.store.Touch(ctx, id, now, now.Add(-m.opts.TouchInterval), idle, ip)
 		if errors.Is(err, ErrNotFound) {
 			// Ended between Find and Touch: a concurrent logout or revocation.
 			m.reject(w, r, Event{Kind: EventUnknownToken, UserID: s.UserID, Session: id.Short(), Detail: "session ended during the request"})
@@ -166,42 +168,73 @@ func (m *Manager) reject(w http.ResponseWriter, r *http.Request, ev Event) {
 }
 
 // reportURLParams reports session-looking parameters in the query string or
-// as path parameters (";jsessionid=..."). Their values are never used.
+// as path parameters (";jsessionid=..."), in one event per request. Their
+// values are never used.
 func (m *Manager) reportURLParams(r *http.Request) {
+	var found []string
 	if q := r.URL.RawQuery; q != "" {
 		vals, _ := url.ParseQuery(q) // a malformed query still yields what parsed
-		m.reportParams(r, vals, "query")
+		found = m.matchParams(found, vals, "query")
 	}
 	if p := r.URL.EscapedPath(); strings.IndexByte(p, ';') >= 0 {
 		lower := strings.ToLower(p)
 		for _, name := range m.params {
 			if strings.Contains(lower, ";"+name+"=") {
-				m.emit(r.Context(), r, Event{Kind: EventTokenInURL, UserID: UserID(r.Context()), Detail: "path parameter " + name})
+				found = append(found, "path parameter "+name)
 			}
 		}
 	}
+	m.reportFound(r, found)
 }
 
-// reportFormParams reports session-looking fields in a form the handler
-// parsed.
-func (m *Manager) reportFormParams(r *http.Request) {
-	m.reportParams(r, r.PostForm, "form")
-	if r.MultipartForm != nil {
-		m.reportParams(r, r.MultipartForm.Value, "form")
+// ReportFormParams reports session-looking fields of the request's parsed
+// form (r.PostForm and r.MultipartForm), once per request. The middleware
+// calls it after the handler when the handler parsed the form on the
+// request it was given; a handler that parses a copy of the request (for
+// instance one made by another middleware's WithContext) should call it
+// itself after parsing.
+func (m *Manager) ReportFormParams(r *http.Request) {
+	if st := stateFrom(r.Context()); st != nil {
+		if st.formReported {
+			return
+		}
+		st.formReported = true
 	}
+	found := m.matchParams(nil, r.PostForm, "form")
+	if r.MultipartForm != nil {
+		found = m.matchParams(found, r.MultipartForm.Value, "form")
+	}
+	m.reportFound(r, found)
 }
 
-func (m *Manager) reportParams(r *http.Request, vals map[string][]string, where string) {
-	names := m.params
+// maxReported bounds the names listed in one event.
+const maxReported = 5
+
+// matchParams appends "<where> parameter <name>" for each distinct
+// session-looking name among vals' keys, compared without case.
+func (m *Manager) matchParams(found []string, vals map[string][]string, where string) []string {
 	for k := range vals {
 		lk := strings.ToLower(k)
-		for _, name := range names {
-			if lk == name {
-				m.emit(r.Context(), r, Event{Kind: EventTokenInURL, UserID: UserID(r.Context()), Detail: where + " parameter " + k})
-				break
-			}
+		if !slices.Contains(m.params, lk) {
+			continue
+		}
+		entry := where + " parameter " + lk
+		if !slices.Contains(found, entry) {
+			found = append(found, entry)
 		}
 	}
+	return found
+}
+
+func (m *Manager) reportFound(r *http.Request, found []string) {
+	if len(found) == 0 {
+		return
+	}
+	slices.Sort(found)
+	if len(found) > maxReported {
+		found = append(found[:maxReported], "...")
+	}
+	m.emit(r.Context(), r, Event{Kind: EventTokenInURL, UserID: UserID(r.Context()), Detail: strings.Join(found, ", ")})
 }
 
 // paramNames returns the lowercase parameter names reported for a cookie

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -199,9 +201,9 @@ func TestTokenOutsideCookieIgnored(t *testing.T) {
 		detail string
 	}{
 		{"query session_id", func() *http.Request { return httptest.NewRequest("GET", "/whoami?session_id="+tok, nil) }, "query parameter session_id"},
-		{"query cookie name", func() *http.Request { return httptest.NewRequest("GET", "/whoami?__Host-cb_session="+tok, nil) }, "query parameter __Host-cb_session"},
+		{"query cookie name", func() *http.Request { return httptest.NewRequest("GET", "/whoami?__Host-cb_session="+tok, nil) }, "query parameter __host-cb_session"},
 		{"query bare cookie name", func() *http.Request { return httptest.NewRequest("GET", "/whoami?cb_session="+tok, nil) }, "query parameter cb_session"},
-		{"query PHPSESSID", func() *http.Request { return httptest.NewRequest("GET", "/whoami?PHPSESSID="+tok, nil) }, "query parameter PHPSESSID"},
+		{"query PHPSESSID", func() *http.Request { return httptest.NewRequest("GET", "/whoami?PHPSESSID="+tok, nil) }, "query parameter phpsessid"},
 		{"query sid", func() *http.Request { return httptest.NewRequest("GET", "/whoami?x=1&sid="+tok, nil) }, "query parameter sid"},
 		{"path jsessionid", func() *http.Request { return httptest.NewRequest("GET", "/whoami;jsessionid="+tok, nil) }, "path parameter jsessionid"},
 		{"form session_id", func() *http.Request {
@@ -225,8 +227,25 @@ func TestTokenOutsideCookieIgnored(t *testing.T) {
 			}
 		})
 	}
-	// An ordinary query is not reported.
+	// Many spellings of the names make one event, which names the user of a
+	// signed-in request.
+	var q []string
+	for _, k := range []string{"sid", "SID", "sId", "Sid", "session_id", "SESSION_ID", "jsessionid", "x"} {
+		for i := range 50 {
+			q = append(q, k+"="+strconv.Itoa(i))
+		}
+	}
 	before := len(e.eventsOf(session.EventTokenInURL))
+	r := withCookie(httptest.NewRequest("GET", "/whoami?"+strings.Join(q, "&")+";jsessionid=1", nil), e.m.CookieName(), tok)
+	if user, _ := e.whoami(r); user != "alice" {
+		t.Fatalf("user = %q", user)
+	}
+	evs := e.eventsOf(session.EventTokenInURL)[before:]
+	if len(evs) != 1 || evs[0].UserID != "alice" || evs[0].Detail != "query parameter jsessionid, query parameter session_id, query parameter sid" {
+		t.Fatalf("events = %+v, want one naming alice and three parameters", evs)
+	}
+	// An ordinary query is not reported.
+	before = len(e.eventsOf(session.EventTokenInURL))
 	e.whoami(httptest.NewRequest("GET", "/whoami?q=sessions&page=2", nil))
 	if n := len(e.eventsOf(session.EventTokenInURL)); n != before {
 		t.Fatalf("an ordinary query was reported")
@@ -380,6 +399,9 @@ func TestOptionsValidated(t *testing.T) {
 	st := newStore(t)
 	for _, o := range []session.Options{
 		{CookieName: "bad name"},
+		{CookieName: "cb_session"},
+		{CookieName: "__Host-"},
+		{CookieName: "__Secure-cb"},
 		{CookieName: "a;b"},
 		{IdleTimeout: time.Millisecond},
 		{IdleTimeout: time.Hour, AbsoluteTimeout: time.Minute},
@@ -544,5 +566,118 @@ func TestCSRFToken(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	if seen[len(seen)-1] != "" {
 		t.Fatal("an anonymous request got a CSRF token")
+	}
+}
+
+// A handler behind another middleware parses a copy of the request; it
+// reports the form itself, once.
+func TestReportFormParamsOnCopy(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	h := e.m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), struct{}{}, 1))
+		r.ParseForm()
+		e.m.ReportFormParams(r)
+		e.m.ReportFormParams(r)
+	}))
+	r := httptest.NewRequest("POST", "/", strings.NewReader("PHPSESSID=abc&sid=1&name=x"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	evs := e.eventsOf(session.EventTokenInURL)
+	if len(evs) != 1 || evs[0].Detail != "form parameter phpsessid, form parameter sid" {
+		t.Fatalf("events = %+v", evs)
+	}
+}
+
+// A request with many copies of the cookie costs a bounded number of store
+// operations at logout.
+func TestDestroyBoundsCarriedTokens(t *testing.T) {
+	e := newEnv(t, session.Options{})
+	cs := &countingDeletes{Store: e.st}
+	m, err := session.New(cs, session.Options{OnEvent: func(context.Context, session.Event) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for range 1000 {
+		parts = append(parts, m.CookieName()+"="+base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{byte(len(parts))}, 32)))
+	}
+	r := httptest.NewRequest("POST", "/logout", nil)
+	r.Header.Set("Cookie", strings.Join(parts, "; "))
+	if err := m.Destroy(httptest.NewRecorder(), r); err != nil {
+		t.Fatal(err)
+	}
+	if cs.deletes > 2 || cs.finds > 0 {
+		t.Fatalf("logout with 1000 cookies did %d deletes and %d finds, want at most 2 and 0", cs.deletes, cs.finds)
+	}
+}
+
+type countingDeletes struct {
+	session.Store
+	deletes, finds int
+}
+
+func (c *countingDeletes) Delete(ctx context.Context, id session.ID) error {
+	c.deletes++
+	return c.Store.Delete(ctx, id)
+}
+
+func (c *countingDeletes) Find(ctx context.Context, id session.ID) (session.Session, error) {
+	c.finds++
+	return c.Store.Find(ctx, id)
+}
+
+// Only the canonical encoding of 32 bytes is a token: a last character
+// with stray low bits decodes to the same bytes without Strict, and must
+// be refused.
+func TestNonCanonicalTokenRefused(t *testing.T) {
+	canonical := strings.Repeat("A", 43)
+	if _, ok := session.IDOfToken(canonical); !ok {
+		t.Fatal("canonical token refused")
+	}
+	for _, tok := range []string{strings.Repeat("A", 42) + "B", strings.Repeat("A", 42) + "D", strings.Repeat("A", 42) + "-"} {
+		if _, ok := session.IDOfToken(tok); ok {
+			t.Errorf("non-canonical token %q accepted", tok)
+		}
+	}
+}
+
+// A real token sent in a malformed cookie (quoted, cut short, with junk)
+// is refused, and it reaches neither the events nor the log.
+func TestMalformedCookieNotLogged(t *testing.T) {
+	var buf bytes.Buffer
+	var events []session.Event
+	st := newStore(t)
+	m, err := session.New(st, session.Options{
+		Logger:  slog.New(slog.NewTextHandler(&buf, nil)),
+		OnEvent: func(_ context.Context, ev session.Event) { events = append(events, ev) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	if _, err := m.Create(rec, httptest.NewRequest("POST", "/", nil), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	tok := rec.Result().Cookies()[0].Value
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if session.UserID(r.Context()) != "" {
+			t.Errorf("malformed cookie authenticated: %q", r.Header.Get("Cookie"))
+		}
+	}))
+	for _, v := range []string{`"` + tok + `"`, tok[:40], tok + "x", " " + tok + "\x00"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", m.CookieName()+"="+v)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if len(events) != 5 { // created + four refusals
+		t.Fatalf("%d events, want 5", len(events))
+	}
+	for _, ev := range events {
+		if strings.Contains(fmt.Sprintf("%+v", ev), tok[:20]) {
+			t.Fatalf("event holds the token: %+v", ev)
+		}
+	}
+	if strings.Contains(buf.String(), tok[:20]) {
+		t.Fatalf("log holds the token:\n%s", buf.String())
 	}
 }

@@ -57,9 +57,12 @@ type Store interface {
 
 	// Touch records use of the session: it sets LastSeenAt to now, the idle
 	// deadline to idleDeadline and LastIP to lastIP, only if the session
-	// exists and is valid at now. Otherwise it changes nothing and returns
-	// ErrNotFound.
-	Touch(ctx context.Context, id ID, now, idleDeadline time.Time, lastIP string) error
+	// exists and is valid at now, and only if its LastSeenAt is not after
+	// seenBefore; a session touched since then (by a concurrent request, or
+	// one that arrived out of order) is left as it is and Touch returns nil.
+	// If the session does not exist or is not valid at now, Touch changes
+	// nothing and returns ErrNotFound.
+	Touch(ctx context.Context, id ID, now, seenBefore, idleDeadline time.Time, lastIP string) error
 
 	// Rotate moves the session from oldID to newID in one atomic step, only
 	// if it exists and is valid at now; everything else about it is kept.

@@ -5,14 +5,26 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/connectbook/connectbook/internal/data"
 	"github.com/connectbook/connectbook/internal/web/ui"
+	"github.com/connectbook/connectbook/session"
 )
+
+// common is what every page's layout needs.
+type common struct {
+	Viewer *data.User
+	CSRF   string
+}
+
+func (a *app) common(r *http.Request) common {
+	return common{Viewer: viewer(r), CSRF: session.CSRFToken(r.Context())}
+}
 
 type pages struct{ t map[string]*template.Template }
 
 func mustParsePages() *pages {
 	p := &pages{t: map[string]*template.Template{}}
-	for _, name := range []string{"home.html"} {
+	for _, name := range []string{"home.html", "signup.html", "login.html", "profile.html", "user.html", "error.html"} {
 		p.t[name] = template.Must(template.ParseFS(ui.Files, "templates/base.html", "templates/"+name))
 	}
 	return p
@@ -24,7 +36,7 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 	var buf bytes.Buffer
 	if err := a.pages.t[name].ExecuteTemplate(&buf, "base", data); err != nil {
 		a.Logger.ErrorContext(r.Context(), "rendering page", "page", name, "err", err)
-		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
+		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

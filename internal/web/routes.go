@@ -7,21 +7,47 @@ import (
 	"github.com/connectbook/connectbook/internal/web/ui"
 )
 
+// routes reads as the access policy: which routes are public, which need a
+// signed-in user, and which protections wrap them.
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
-	static, _ := fs.Sub(ui.Files, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	static, err := fs.Sub(ui.Files, "static")
+	if err != nil {
+		panic(err)
+	}
+	mux.Handle("GET /static/", cacheStatic(http.StripPrefix("/static/", http.FileServerFS(static))))
 
-	dynamic := chain(a.Sessions.Middleware)
+	// Every page: the session (if any), the signed-in user, no caching.
+	dynamic := chain(a.Sessions.Middleware, a.loadViewer, noStore)
 	mux.Handle("GET /{$}", dynamic.then(http.HandlerFunc(a.home)))
+	mux.Handle("GET /signup", dynamic.then(http.HandlerFunc(a.signupForm)))
+	mux.Handle("POST /signup", dynamic.then(http.HandlerFunc(a.signupSubmit)))
+	mux.Handle("GET /login", dynamic.then(http.HandlerFunc(a.loginForm)))
+	mux.Handle("POST /login", dynamic.then(http.HandlerFunc(a.loginSubmit)))
+	mux.Handle("GET /u/{username}", dynamic.then(http.HandlerFunc(a.userShow)))
 
-	return chain(securityHeaders).then(mux)
+	// Signed-in users only; state changes carry the session's CSRF token.
+	protected := dynamic.append(a.requireUser)
+	changes := protected.append(a.requireCSRFToken)
+	mux.Handle("GET /profile", protected.then(http.HandlerFunc(a.profileForm)))
+	mux.Handle("POST /profile", changes.then(http.HandlerFunc(a.profileSubmit)))
+	mux.Handle("POST /logout", changes.then(http.HandlerFunc(a.logout)))
+
+	mux.Handle("/", dynamic.then(http.HandlerFunc(a.notFound)))
+
+	// Every request: panics become 500s, security headers, cross-origin
+	// requests that change state are refused, bodies are bounded.
+	return chain(a.recoverPanic, a.securityHeaders, a.crossOrigin, limitBody).then(mux)
 }
 
 // middlewares compose left to right: chain(a, b).then(h) is a(b(h)).
 type middlewares []func(http.Handler) http.Handler
 
 func chain(m ...func(http.Handler) http.Handler) middlewares { return m }
+
+func (ms middlewares) append(m ...func(http.Handler) http.Handler) middlewares {
+	return append(ms[:len(ms):len(ms)], m...)
+}
 
 func (ms middlewares) then(h http.Handler) http.Handler {
 	for i := len(ms) - 1; i >= 0; i-- {

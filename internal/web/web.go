@@ -1,17 +1,35 @@
-// Package web is ConnectBook's HTTP layer: routes, middleware and handlers.
+// Package web is ConnectBook's HTTP layer: routes, middleware and one file
+// of handlers per resource. Handlers parse and validate input, make one
+// call into a domain package and respond; every bad input gets a 4xx page
+// a person can understand.
 package web
 
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strings"
+	"time"
 
+	"github.com/connectbook/connectbook/internal/audit"
+	"github.com/connectbook/connectbook/internal/auth"
+	"github.com/connectbook/connectbook/internal/data"
 	"github.com/connectbook/connectbook/session"
 )
 
 // Deps is everything the handlers need.
 type Deps struct {
+	DB       *data.DB
+	Auth     *auth.Service
 	Sessions *session.Manager
+	Audit    *audit.Log
 	Logger   *slog.Logger
+	// TLS is true when the app is reached over HTTPS (served directly, or
+	// through a proxy that terminates TLS); it turns on HSTS.
+	TLS bool
+	// BehindProxy trusts X-Forwarded-For for the client's address.
+	BehindProxy bool
+	Now         func() time.Time
 }
 
 type app struct {
@@ -21,6 +39,29 @@ type app struct {
 
 // New returns the app's handler.
 func New(d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
 	a := &app{Deps: d, pages: mustParsePages()}
 	return a.routes()
+}
+
+// ClientIP returns a function that gives a request's client address: the
+// peer's, or with behindProxy the one the proxy appended to
+// X-Forwarded-For (the last entry; earlier ones are the client's word).
+func ClientIP(behindProxy bool) func(*http.Request) string {
+	return func(r *http.Request) string {
+		if behindProxy {
+			if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+				last := xff[len(xff)-1]
+				if i := strings.LastIndexByte(last, ','); i >= 0 {
+					last = last[i+1:]
+				}
+				if ip, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
+					return ip.String()
+				}
+			}
+		}
+		return session.RemoteIP(r)
+	}
 }

@@ -32,7 +32,7 @@ type Store struct {
 	pool  *pgxpool.Pool
 	table string
 	// Queries with the table name filled in, built once.
-	qCreate, qFind, qTouch, qRotate, qDelete, qDeleteFor, qDeleteAll, qList, qSweep string
+	qCreate, qFind, qTouch, qAlive, qRotate, qDelete, qDeleteFor, qDeleteAll, qList, qSweep string
 }
 
 var _ session.Store = (*Store)(nil)
@@ -60,7 +60,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		table:      table,
 		qCreate:    q(`INSERT INTO %s (` + columns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
 		qFind:      q(`SELECT ` + columns + ` FROM %s WHERE id = $1`),
-		qTouch:     q(`UPDATE %s SET last_seen_at = $2, idle_deadline = $3, last_ip = $4 WHERE id = $1 AND idle_deadline > $2 AND abs_deadline > $2`),
+		qTouch:     q(`UPDATE %s SET last_seen_at = $2, idle_deadline = $3, last_ip = $4 WHERE id = $1 AND idle_deadline > $2 AND abs_deadline > $2 AND last_seen_at <= $5`),
+		qAlive:     q(`SELECT 1 FROM %s WHERE id = $1 AND idle_deadline > $2 AND abs_deadline > $2`),
 		qRotate:    q(`UPDATE %s SET id = $2 WHERE id = $1 AND idle_deadline > $3 AND abs_deadline > $3`),
 		qDelete:    q(`DELETE FROM %s WHERE id = $1`),
 		qDeleteFor: q(`DELETE FROM %s WHERE id = $1 AND user_id = $2`),
@@ -118,8 +119,14 @@ func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error
 	return ss, nil
 }
 
-func (s *Store) Touch(ctx context.Context, id session.ID, now, idleDeadline time.Time, lastIP string) error {
-	return affected(s.pool.Exec(ctx, s.qTouch, id[:], now, idleDeadline, lastIP))
+func (s *Store) Touch(ctx context.Context, id session.ID, now, seenBefore, idleDeadline time.Time, lastIP string) error {
+	err := affected(s.pool.Exec(ctx, s.qTouch, id[:], now, idleDeadline, lastIP, seenBefore))
+	if !errors.Is(err, session.ErrNotFound) {
+		return err
+	}
+	// Nothing written: gone, or touched since seenBefore.
+	var one int
+	return mapErr(s.pool.QueryRow(ctx, s.qAlive, id[:], now).Scan(&one))
 }
 
 func (s *Store) Rotate(ctx context.Context, oldID, newID session.ID, now time.Time) error {

@@ -24,6 +24,13 @@
 // indexes catch up in List, DeleteAllForUser and DeleteExpired, so
 // DeleteExpired should run periodically (the Manager's sweeper does).
 //
+// The Redis server must not evict keys (maxmemory-policy noeviction, the
+// default): an evicted user set would let a revocation miss sessions, and
+// an evicted session hash would log its user out. Store.Check verifies it.
+// With replicas, a failover can lose writes not yet replicated, a logout
+// among them; deployments that fail over should also replicate
+// synchronously enough for that (for instance WAIT in a client hook).
+//
 // Scripts derive the user set's key from the session hash, so all keys must
 // live on one node: with Redis Cluster the prefix must carry a hash tag,
 // such as "{cb:session}:".
@@ -165,12 +172,15 @@ redis.call('ZADD', KEYS[3], earlier(ARGV[5], ARGV[6]), ARGV[1] .. ':' .. ARGV[2]
 return 1
 `)
 
-// touchScript: KEYS session, expiry; ARGV hex id, now, idle deadline, last IP.
+// touchScript: KEYS session, expiry; ARGV hex id, now, idle deadline, last
+// IP, seen before. Returns 0 when the session is gone or not valid at now,
+// 2 when it was touched after seen before (nothing written), 1 when touched.
 var touchScript = redis.NewScript(lib + `
-local f = redis.call('HMGET', KEYS[1], 'user_id', 'idle_deadline', 'abs_deadline')
-if not f[1] and not f[2] and not f[3] then return 0 end
-if not (f[1] and f[2] and f[3]) then return corrupt(KEYS[1]) end
+local f = redis.call('HMGET', KEYS[1], 'user_id', 'idle_deadline', 'abs_deadline', 'last_seen_at')
+if not f[1] and not f[2] and not f[3] and not f[4] then return 0 end
+if not (f[1] and f[2] and f[3] and f[4]) then return corrupt(KEYS[1]) end
 if not (lt(ARGV[2], f[2]) and lt(ARGV[2], f[3])) then return 0 end
+if lt(ARGV[5], f[4]) then return 2 end
 redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[2], 'idle_deadline', ARGV[3], 'last_ip', ARGV[4])
 redis.call('ZADD', KEYS[2], 'XX', earlier(ARGV[3], f[3]), ARGV[1] .. ':' .. f[1])
 return 1
@@ -318,9 +328,9 @@ func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error
 	return parse(id, vals)
 }
 
-func (s *Store) Touch(ctx context.Context, id session.ID, now, idleDeadline time.Time, lastIP string) error {
+func (s *Store) Touch(ctx context.Context, id session.ID, now, seenBefore, idleDeadline time.Time, lastIP string) error {
 	return found(touchScript.Run(ctx, s.c, []string{s.sessionKey(id), s.expiry},
-		id.String(), micros(now), micros(idleDeadline), lastIP).Int())
+		id.String(), micros(now), micros(idleDeadline), lastIP, micros(seenBefore)).Int())
 }
 
 func (s *Store) Rotate(ctx context.Context, oldID, newID session.ID, now time.Time) error {
@@ -458,3 +468,24 @@ func mapErr(err error) error {
 	}
 	return fmt.Errorf("redisstore: %w", err)
 }
+
+// Check verifies the server settings the store's guarantees rest on: the
+// eviction policy must be noeviction. A server that refuses CONFIG GET (as
+// some managed services do) is assumed to be configured correctly.
+func (s *Store) Check(ctx context.Context) error {
+	vals, err := s.c.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("redisstore: %w", err)
+		}
+		return nil
+	}
+	if policy, ok := vals["maxmemory-policy"]; ok && !evictionSafe(policy) {
+		return fmt.Errorf("redisstore: the server's maxmemory-policy is %q; set it to noeviction, or an evicted index could let a revocation miss sessions", policy)
+	}
+	return nil
+}
+
+// evictionSafe reports whether a maxmemory-policy never evicts the store's
+// keys.
+func evictionSafe(policy string) bool { return policy == "noeviction" }

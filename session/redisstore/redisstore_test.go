@@ -237,7 +237,7 @@ func TestKeyExpiresAtAbsoluteDeadline(t *testing.T) {
 	}
 
 	// Touch leaves the TTL; Rotate carries it to the new key.
-	if err := f.st.Touch(ctx, s.ID, start.Add(time.Minute), start.Add(31*time.Minute), "x"); err != nil {
+	if err := f.st.Touch(ctx, s.ID, start.Add(time.Minute), start.Add(time.Minute), start.Add(31*time.Minute), "x"); err != nil {
 		t.Fatalf("Touch: %v", err)
 	}
 	var moved session.ID
@@ -360,7 +360,7 @@ func TestWritesAfterEndLeaveNoKey(t *testing.T) {
 		if err := end.kill(s.ID); err != nil {
 			t.Fatalf("%s: %v", end.name, err)
 		}
-		if err := f.st.Touch(ctx, s.ID, at, at.Add(time.Hour), "x"); !errors.Is(err, session.ErrNotFound) {
+		if err := f.st.Touch(ctx, s.ID, at, at, at.Add(time.Hour), "x"); !errors.Is(err, session.ErrNotFound) {
 			t.Errorf("%s: Touch = %v, want ErrNotFound", end.name, err)
 		}
 		var fresh session.ID
@@ -445,7 +445,7 @@ func TestCorruptHash(t *testing.T) {
 	if _, err := f.st.Find(ctx, s.ID); err == nil || errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Find of a missing field = %v, want a corruption error", err)
 	}
-	if err := f.st.Touch(ctx, s.ID, at, at.Add(time.Hour), "x"); err == nil || errors.Is(err, session.ErrNotFound) {
+	if err := f.st.Touch(ctx, s.ID, at, at, at.Add(time.Hour), "x"); err == nil || errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Touch of a missing field = %v, want a corruption error", err)
 	}
 	if err := f.st.Delete(ctx, s.ID); err != nil {
@@ -544,7 +544,7 @@ func BenchmarkTouch(b *testing.B) {
 		b.Fatal(err)
 	}
 	// Load the script outside the count.
-	if err := f.st.Touch(ctx, s.ID, at, at.Add(30*time.Minute), "192.0.2.1"); err != nil {
+	if err := f.st.Touch(ctx, s.ID, at, at, at.Add(30*time.Minute), "192.0.2.1"); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -552,7 +552,7 @@ func BenchmarkTouch(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		t := at.Add(time.Duration(i) * time.Microsecond)
-		if err := f.st.Touch(ctx, s.ID, t, t.Add(30*time.Minute), "192.0.2.1"); err != nil {
+		if err := f.st.Touch(ctx, s.ID, t, t, t.Add(30*time.Minute), "192.0.2.1"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -574,4 +574,19 @@ func BenchmarkRequest(b *testing.B) {
 			return nil
 		},
 	})
+}
+
+func TestCheckAcceptsNoEviction(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	policy, err := f.c.ConfigGet(context.Background(), "maxmemory-policy").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.st.Check(context.Background())
+	if policy["maxmemory-policy"] == "noeviction" && err != nil {
+		t.Fatalf("Check on a noeviction server = %v", err)
+	}
+	if policy["maxmemory-policy"] != "noeviction" && err == nil {
+		t.Fatalf("Check accepted policy %q", policy["maxmemory-policy"])
+	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/connectbook/connectbook/session"
 )
 
+var errClosed = errors.New("sqlitestore: store is closed")
+
 // Find is on every authenticated request. Through database/sql the driver
 // allocates for every column of a result (its name, its declared type, the
 // boxed value) and database/sql adds its own bookkeeping: over forty
@@ -44,9 +46,17 @@ type reader struct {
 	run   func(any) error // r.query, bound once so that calls do not allocate
 }
 
+// spareConns is how many connections the Store leaves to everything else
+// that uses the database.
+const spareConns = 4
+
 // openReaders opens the readers; on failure it closes those it opened.
 func (s *Store) openReaders(ctx context.Context) (err error) {
 	n := min(max(runtime.GOMAXPROCS(0), 2), 8)
+	if limit := s.db.Stats().MaxOpenConnections; limit > 0 && limit < n+spareConns {
+		return fmt.Errorf("the database allows %d open connections; the store needs %d of them for reads and at least %d left for writes: raise SetMaxOpenConns or leave it unlimited",
+			limit, n, spareConns)
+	}
 	s.readers = make(chan *reader, n)
 	defer func() {
 		if err != nil {
@@ -87,13 +97,15 @@ func (s *Store) openReaders(ctx context.Context) (err error) {
 	return nil
 }
 
-// closeReaders closes every reader, waiting for those in use.
+// closeReaders closes every reader, waiting for those in use. Find fails
+// afterwards.
 func (s *Store) closeReaders() error {
 	var errs []error
 	for ; s.nreaders > 0; s.nreaders-- {
 		r := <-s.readers
 		errs = append(errs, r.conn.Raw(func(any) error { return r.stmt.Close() }), r.conn.Close())
 	}
+	close(s.readers)
 	return errors.Join(errs...)
 }
 
@@ -115,6 +127,9 @@ func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error
 	var r *reader
 	select {
 	case r = <-s.readers:
+		if r == nil {
+			return session.Session{}, errClosed
+		}
 	case <-ctx.Done():
 		return session.Session{}, fmt.Errorf("sqlitestore: %w", ctx.Err())
 	}

@@ -93,3 +93,28 @@ func TestFindHonoursContext(t *testing.T) {
 		t.Fatalf("Find = %v, want ErrNotFound", err)
 	}
 }
+
+func TestNewRefusesTooFewConnections(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := New(ctx, db, Options{}); err == nil || !strings.Contains(err.Error(), "SetMaxOpenConns") {
+		t.Fatalf("New with one connection allowed = %v, want an error naming SetMaxOpenConns", err)
+	}
+	db.SetMaxOpenConns(0)
+	st, err := New(ctx, db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Find(ctx, session.ID{1}); !errors.Is(err, errClosed) {
+		t.Fatalf("Find after Close = %v, want errClosed", err)
+	}
+}

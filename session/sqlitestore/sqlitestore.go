@@ -55,6 +55,7 @@ type Store struct {
 	readers  chan *reader // see reader.go
 	nreaders int
 	touch    *sql.Stmt
+	alive    *sql.Stmt
 }
 
 var _ session.Store = (*Store)(nil)
@@ -62,9 +63,10 @@ var _ session.Store = (*Store)(nil)
 var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // New creates the sessions table if it does not exist and returns a Store on
-// it. The caller keeps ownership of db, and must not limit its open
-// connections below 12: the Store holds up to 8 of them for reads (see
-// reader.go) until Close.
+// it. The caller keeps ownership of db. The Store holds up to 8 of db's
+// connections for reads (see reader.go) until Close; New fails if db's
+// SetMaxOpenConns leaves fewer than 4 others, and db's limit must not be
+// lowered afterwards.
 func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	table := opts.Table
 	if table == "" {
@@ -93,11 +95,16 @@ CREATE INDEX IF NOT EXISTS %[1]s_expiry ON %[1]s (min(idle_deadline, abs_deadlin
 	s := &Store{db: db, table: table}
 	var err error
 	if s.touch, err = db.PrepareContext(ctx, s.q(`UPDATE %s SET last_seen_at = ?, idle_deadline = ?, last_ip = ?
-		WHERE id = ? AND idle_deadline > ? AND abs_deadline > ?`)); err != nil {
+		WHERE id = ? AND idle_deadline > ? AND abs_deadline > ? AND last_seen_at <= ?`)); err != nil {
+		return nil, fmt.Errorf("sqlitestore: prepare: %w", err)
+	}
+	if s.alive, err = db.PrepareContext(ctx, s.q(`SELECT 1 FROM %s WHERE id = ? AND idle_deadline > ? AND abs_deadline > ?`)); err != nil {
+		s.touch.Close()
 		return nil, fmt.Errorf("sqlitestore: prepare: %w", err)
 	}
 	if err := s.openReaders(ctx); err != nil {
 		s.touch.Close()
+		s.alive.Close()
 		return nil, fmt.Errorf("sqlitestore: prepare: %w", err)
 	}
 	return s, nil
@@ -106,7 +113,7 @@ CREATE INDEX IF NOT EXISTS %[1]s_expiry ON %[1]s (min(idle_deadline, abs_deadlin
 // Close releases the connections and statements the Store holds; it does
 // not close the database.
 func (s *Store) Close() error {
-	return errors.Join(s.closeReaders(), s.touch.Close())
+	return errors.Join(s.closeReaders(), s.touch.Close(), s.alive.Close())
 }
 
 // Table returns the name of the sessions table.
@@ -123,9 +130,14 @@ func (s *Store) Create(ctx context.Context, ss session.Session) error {
 	return mapErr(err)
 }
 
-func (s *Store) Touch(ctx context.Context, id session.ID, now, idleDeadline time.Time, lastIP string) error {
-	res, err := s.touch.ExecContext(ctx, micros(now), micros(idleDeadline), lastIP, id[:], micros(now), micros(now))
-	return affected(res, err)
+func (s *Store) Touch(ctx context.Context, id session.ID, now, seenBefore, idleDeadline time.Time, lastIP string) error {
+	res, err := s.touch.ExecContext(ctx, micros(now), micros(idleDeadline), lastIP, id[:], micros(now), micros(now), micros(seenBefore))
+	if err := affected(res, err); !errors.Is(err, session.ErrNotFound) {
+		return err
+	}
+	// Nothing written: gone, or touched since seenBefore.
+	var one int
+	return mapErr(s.alive.QueryRowContext(ctx, id[:], micros(now), micros(now)).Scan(&one))
 }
 
 func (s *Store) Rotate(ctx context.Context, oldID, newID session.ID, now time.Time) error {

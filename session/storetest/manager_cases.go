@@ -325,9 +325,9 @@ func (s *countingStore) Find(ctx context.Context, id session.ID) (session.Sessio
 	return ss, err
 }
 
-func (s *countingStore) Touch(ctx context.Context, id session.ID, now, idle time.Time, ip string) error {
+func (s *countingStore) Touch(ctx context.Context, id session.ID, now, before, idle time.Time, ip string) error {
 	s.touches.Add(1)
-	err := s.Store.Touch(ctx, id, now, idle, ip)
+	err := s.Store.Touch(ctx, id, now, before, idle, ip)
 	if errors.Is(err, session.ErrNotFound) {
 		s.misses.Add(1)
 	}

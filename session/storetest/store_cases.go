@@ -38,7 +38,7 @@ func testTouch(t *testing.T, h Harness) {
 	now := NewClock().Now()
 	s := create(t, h.Store, sample(t, "alice", now))
 	later := now.Add(5 * time.Minute)
-	if err := h.Store.Touch(ctx, s.ID, later, later.Add(30*time.Minute), "198.51.100.7"); err != nil {
+	if err := h.Store.Touch(ctx, s.ID, later, later, later.Add(30*time.Minute), "198.51.100.7"); err != nil {
 		t.Fatalf("Touch: %v", err)
 	}
 	want := s
@@ -46,8 +46,49 @@ func testTouch(t *testing.T, h Harness) {
 	wantSession(t, mustFind(t, h.Store, s.ID), want)
 
 	missing := newID(t)
-	wantErr(t, "Touch of a missing session", h.Store.Touch(ctx, missing, later, later.Add(time.Hour), "x"), session.ErrNotFound)
+	wantErr(t, "Touch of a missing session", h.Store.Touch(ctx, missing, later, later, later.Add(time.Hour), "x"), session.ErrNotFound)
 	mustBeGone(t, h.Store, missing)
+}
+
+// Touch writes at most once per interval, and never moves last-seen back.
+func testTouchSeenRecently(t *testing.T, h Harness) {
+	ctx := context.Background()
+	now := NewClock().Now()
+	s := create(t, h.Store, sample(t, "alice", now))
+	first := now.Add(2 * time.Minute)
+	if err := h.Store.Touch(ctx, s.ID, first, first.Add(-time.Minute), first.Add(30*time.Minute), "198.51.100.1"); err != nil {
+		t.Fatalf("Touch: %v", err)
+	}
+	want := s
+	want.LastSeenAt, want.IdleDeadline, want.LastIP = first, first.Add(30*time.Minute), "198.51.100.1"
+	for _, at := range []time.Duration{10 * time.Second, -30 * time.Second} { // a concurrent request; a late one
+		t2 := first.Add(at)
+		if err := h.Store.Touch(ctx, s.ID, t2, t2.Add(-time.Minute), t2.Add(30*time.Minute), "198.51.100.2"); err != nil {
+			t.Fatalf("Touch of a session touched since seenBefore = %v, want nil", err)
+		}
+		wantSession(t, mustFind(t, h.Store, s.ID), want)
+	}
+}
+
+// The absolute deadline binds on its own, even when the idle deadline lies
+// beyond it.
+func testAbsoluteDeadlineAlone(t *testing.T, h Harness) {
+	ctx := context.Background()
+	now := NewClock().Now()
+	s := sample(t, "alice", now)
+	s.IdleDeadline = now.Add(20 * time.Hour)
+	create(t, h.Store, s)
+	at := now.Add(12*time.Hour + time.Minute)
+	wantErr(t, "Touch after the absolute deadline", h.Store.Touch(ctx, s.ID, at, at, at.Add(time.Hour), "x"), session.ErrNotFound)
+	wantErr(t, "Rotate after the absolute deadline", h.Store.Rotate(ctx, s.ID, newID(t), at), session.ErrNotFound)
+	wantSession(t, mustFind(t, h.Store, s.ID), s)
+	if list, err := h.Store.List(ctx, "alice", at); err != nil || len(list) != 0 {
+		t.Fatalf("List after the absolute deadline = %v, %v; want none", ids(list), err)
+	}
+	if n, err := h.Store.DeleteExpired(ctx, at, 10); err != nil || n != 1 {
+		t.Fatalf("DeleteExpired after the absolute deadline = %d, %v; want 1", n, err)
+	}
+	mustBeGone(t, h.Store, s.ID)
 }
 
 func testTouchExpired(t *testing.T, h Harness) {
@@ -63,7 +104,7 @@ func testTouchExpired(t *testing.T, h Harness) {
 	} {
 		s := create(t, h.Store, sample(t, "alice", now))
 		at := now.Add(tc.at)
-		err := h.Store.Touch(ctx, s.ID, at, at.Add(30*time.Minute), "203.0.113.9")
+		err := h.Store.Touch(ctx, s.ID, at, at, at.Add(30*time.Minute), "203.0.113.9")
 		if !errors.Is(err, session.ErrNotFound) {
 			t.Fatalf("%s: Touch = %v, want ErrNotFound", tc.name, err)
 		}
@@ -87,7 +128,7 @@ func testRotate(t *testing.T, h Harness) {
 	// The old ID is dead for every operation.
 	third := newID(t)
 	wantErr(t, "Rotate of the old ID", h.Store.Rotate(ctx, s.ID, third, now.Add(2*time.Minute)), session.ErrNotFound)
-	wantErr(t, "Touch of the old ID", h.Store.Touch(ctx, s.ID, now, now.Add(time.Hour), "x"), session.ErrNotFound)
+	wantErr(t, "Touch of the old ID", h.Store.Touch(ctx, s.ID, now, now, now.Add(time.Hour), "x"), session.ErrNotFound)
 	mustBeGone(t, h.Store, s.ID)
 	mustBeGone(t, h.Store, third)
 
@@ -249,7 +290,7 @@ func testDeleteExpired(t *testing.T, h Harness) {
 	dead = append(dead, create(t, h.Store, abs).ID)
 	// Touched recently: its idle deadline moved out, so it survives.
 	touched := create(t, h.Store, sample(t, "carol", now.Add(-20*time.Minute)))
-	if err := h.Store.Touch(ctx, touched.ID, now, now.Add(30*time.Minute), "x"); err != nil {
+	if err := h.Store.Touch(ctx, touched.ID, now, now, now.Add(30*time.Minute), "x"); err != nil {
 		t.Fatalf("Touch: %v", err)
 	}
 
@@ -302,7 +343,7 @@ func testNoResurrection(t *testing.T, h Harness) {
 			at = now // the in-flight request still believes it is alive
 		}
 		// ...and the request now writes to it.
-		wantErr(t, name+": Touch", h.Store.Touch(ctx, loaded.ID, at, at.Add(30*time.Minute), "x"), session.ErrNotFound)
+		wantErr(t, name+": Touch", h.Store.Touch(ctx, loaded.ID, at, at, at.Add(30*time.Minute), "x"), session.ErrNotFound)
 		wantErr(t, name+": Rotate", h.Store.Rotate(ctx, loaded.ID, newID(t), at), session.ErrNotFound)
 		mustBeGone(t, h.Store, loaded.ID)
 		list, err := h.Store.List(ctx, s.UserID, at)
@@ -344,7 +385,7 @@ func testConcurrent(t *testing.T, h Harness) {
 					var race sync.WaitGroup
 					var touchErr, delErr error
 					race.Add(2)
-					go func() { defer race.Done(); touchErr = h.Store.Touch(ctx, s.ID, at, at.Add(time.Hour), "x") }()
+					go func() { defer race.Done(); touchErr = h.Store.Touch(ctx, s.ID, at, at, at.Add(time.Hour), "x") }()
 					go func() { defer race.Done(); delErr = h.Store.Delete(ctx, s.ID) }()
 					race.Wait()
 					if touchErr != nil && !errors.Is(touchErr, session.ErrNotFound) {

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/connectbook/connectbook/internal/audit"
+	"github.com/connectbook/connectbook/internal/auth"
+	"github.com/connectbook/connectbook/internal/data"
+	"github.com/connectbook/connectbook/session"
+	"github.com/connectbook/connectbook/session/pgstore"
+	"github.com/connectbook/connectbook/session/redisstore"
+	"github.com/connectbook/connectbook/session/sqlitestore"
+)
+
+// stores holds ConnectBook's open databases and the services on them.
+type stores struct {
+	DB       *data.DB
+	Sessions *session.Manager
+	Audit    *audit.Log
+	Auth     *auth.Service
+	closers  []func() error
+}
+
+type storeOptions struct {
+	DB              string
+	SessionStore    string
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	ClientIP        func(*http.Request) string
+	Logger          *slog.Logger
+}
+
+// openStores opens the database (migrating it) and the session store.
+func openStores(ctx context.Context, o storeOptions) (_ *stores, err error) {
+	s := &stores{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.DB, err = data.Open(ctx, o.DB); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.DB.Close)
+	var st session.Store
+	switch {
+	case o.SessionStore != "":
+		opt, err := redis.ParseURL(o.SessionStore)
+		if err != nil {
+			return nil, fmt.Errorf("session store: %w", err)
+		}
+		client := redis.NewClient(opt)
+		s.closers = append(s.closers, client.Close)
+		if err := client.Ping(ctx).Err(); err != nil {
+			return nil, fmt.Errorf("session store: %w", err)
+		}
+		rs, err := redisstore.New(client, redisstore.Options{})
+		if err != nil {
+			return nil, err
+		}
+		if err := rs.Check(ctx); err != nil {
+			return nil, err
+		}
+		st = rs
+	case s.DB.Postgres():
+		pool, err := pgxpool.New(ctx, o.DB)
+		if err != nil {
+			return nil, fmt.Errorf("session store: %w", err)
+		}
+		s.closers = append(s.closers, func() error { pool.Close(); return nil })
+		if st, err = pgstore.New(ctx, pool, pgstore.Options{}); err != nil {
+			return nil, err
+		}
+	default:
+		sq, err := sqlitestore.New(ctx, s.DB.SQL, sqlitestore.Options{})
+		if err != nil {
+			return nil, err
+		}
+		st = sq
+		// Closed before the database it reads from.
+		s.closers = append(s.closers, sq.Close)
+	}
+	s.Audit = &audit.Log{DB: s.DB, Logger: o.Logger, Now: time.Now}
+	s.Sessions, err = session.New(st, session.Options{
+		IdleTimeout:     o.IdleTimeout,
+		AbsoluteTimeout: o.AbsoluteTimeout,
+		ClientIP:        o.ClientIP,
+		OnEvent:         s.Audit.SessionEvent,
+		Logger:          o.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Auth = auth.NewService(s.DB)
+	return s, nil
+}
+
+// Close closes everything, last opened first.
+func (s *stores) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}

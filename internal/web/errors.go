@@ -1,0 +1,101 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/connectbook/connectbook/internal/auth"
+)
+
+type errorPage struct {
+	common
+	Title, Message string
+}
+
+// clientError renders a 4xx page with a message a person can act on.
+func (a *app) clientError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	a.render(w, r, status, "error.html", &errorPage{common: a.common(r), Title: title, Message: msg})
+}
+
+// serverError logs err and renders a 500 page that says nothing of it.
+func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	a.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	a.render(w, r, http.StatusInternalServerError, "error.html", &errorPage{common: a.common(r),
+		Title: "Something went wrong", Message: "ConnectBook hit a problem on its side. Please try again in a moment."})
+}
+
+// busy answers 503 when password hashing is at capacity.
+func (a *app) busy(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "2")
+	a.render(w, r, http.StatusServiceUnavailable, "error.html", &errorPage{common: a.common(r),
+		Title: "Too busy right now", Message: "ConnectBook is handling a lot of sign-ins at the moment. Please try again in a few seconds."})
+}
+
+// handleAuthError answers the errors shared by sign-up and login that are
+// not about the form's content; it reports false for the others.
+func (a *app) handleAuthError(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case errors.Is(err, auth.ErrBusy):
+		a.busy(w, r)
+	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
+		// The client went away; nobody reads the answer.
+		w.WriteHeader(http.StatusServiceUnavailable)
+	default:
+		return false
+	}
+	return true
+}
+
+func (a *app) notFound(w http.ResponseWriter, r *http.Request) {
+	a.clientError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
+}
+
+// parseForm parses a POST form within the body limit. Oversized bodies,
+// malformed encodings and text that is not UTF-8 get a 4xx page; it
+// reports whether the handler should go on.
+func (a *app) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	if r.PostForm != nil {
+		return true
+	}
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			a.clientError(w, r, http.StatusRequestEntityTooLarge, "Too much data",
+				"The form sent more data than ConnectBook accepts ("+strconv.Itoa(maxBody>>10)+" KB). Please shorten what you typed.")
+			return false
+		}
+		a.clientError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Please reload the page and try again.")
+		return false
+	}
+	for k, vs := range r.PostForm {
+		if !utf8.ValidString(k) {
+			a.clientError(w, r, http.StatusBadRequest, "Bad request", "The form contained text that is not valid UTF-8.")
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				a.clientError(w, r, http.StatusBadRequest, "Bad request", "The form contained text that is not valid UTF-8.")
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func retryAfter(w http.ResponseWriter, d time.Duration) int {
+	secs := int((d + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return secs
+}
+
+// clip shortens s to n bytes of valid UTF-8.
+func clip(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ToValidUTF8(s, "")
+}
