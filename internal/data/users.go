@@ -78,4 +78,3 @@ func affectedOne(res interface{ RowsAffected() (int64, error) }, err error) erro
 	}
 	return nil
 }
-
