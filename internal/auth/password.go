@@ -57,13 +57,24 @@ type Hasher struct {
 
 	dummyOnce sync.Once
 	dummy     string
+	computed  atomic.Int64
 }
 
-// NewHasher returns a Hasher with the given parameters, sized to the CPUs.
+// NewHasher returns a Hasher with the given parameters, running one hash
+// per CPU at a time with twice as many waiting.
 func NewHasher(p Params) *Hasher {
 	n := runtime.GOMAXPROCS(0)
-	return &Hasher{params: p, slots: make(chan struct{}, n), queue: int32(2 * n), maxWait: 3 * time.Second}
+	return NewHasherLimits(p, n, 2*n, 3*time.Second)
 }
+
+// NewHasherLimits returns a Hasher that runs at most concurrent hashes at a
+// time, lets at most queue more wait, each for at most maxWait.
+func NewHasherLimits(p Params, concurrent, queue int, maxWait time.Duration) *Hasher {
+	return &Hasher{params: p, slots: make(chan struct{}, max(concurrent, 1)), queue: int32(queue), maxWait: maxWait}
+}
+
+// Computed returns how many argon2id computations the Hasher has run.
+func (h *Hasher) Computed() int64 { return h.computed.Load() }
 
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
@@ -96,6 +107,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer h.release()
+	h.computed.Add(1)
 	return hashPHC(password, h.params), nil
 }
 
@@ -117,6 +129,7 @@ func (h *Hasher) Verify(ctx context.Context, phc, password string) (bool, error)
 		return false, err
 	}
 	defer h.release()
+	h.computed.Add(1)
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
 }

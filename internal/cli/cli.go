@@ -5,19 +5,28 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 )
 
 const usage = `ConnectBook: a social network whose sessions are secure by construction.
 
 Usage:
-  connectbook [serve] [flags]   serve the web app (the default)
-  connectbook help              show this help
+  connectbook [serve] [flags]           serve the web app (the default)
+  connectbook user add|passwd|delete    manage accounts
+  connectbook sessions list|revoke      see and end a user's sessions
+  connectbook events [--user U]         read the security event log
+  connectbook help [command]            show help
 
-Run "connectbook serve -h" for the serve flags.
+Run "connectbook help <command>" for a command's flags.
 `
 
-// Run runs the subcommand named by args[0] and returns the exit code.
+// Run runs the subcommand named by args[0] and returns the exit code:
+// 0 on success, 1 when the command failed, 2 when it was misused.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, args, os.Stdin, stdout, stderr)
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd, rest := "serve", args
 	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
 		cmd, rest = args[0], args[1:]
@@ -25,7 +34,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		return serve(ctx, rest, stdout, stderr)
-	case "help", "-h", "--help":
+	case "user":
+		return userCmd(ctx, rest, stdin, stdout, stderr)
+	case "sessions":
+		return sessionsCmd(ctx, rest, stdout, stderr)
+	case "events":
+		return eventsCmd(ctx, rest, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		if len(rest) > 0 && rest[0] != "help" {
+			return run(ctx, []string{rest[0], "-h"}, stdin, stdout, stdout)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:

@@ -2,90 +2,208 @@ package cli
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"runtime/debug"
 	"time"
 
+	"github.com/connectbook/connectbook/internal/config"
 	"github.com/connectbook/connectbook/internal/web"
-	"github.com/connectbook/connectbook/session"
-	"github.com/connectbook/connectbook/session/sqlitestore"
 )
 
-// env returns the value of a CONNECTBOOK_* variable, or def.
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
-}
+// memoryLimit is the Go heap's soft limit unless GOMEMLIMIT says otherwise:
+// it keeps a login flood's short-lived argon2 buffers from growing the
+// process.
+const memoryLimit = 200 << 20
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("addr", env("CONNECTBOOK_ADDR", "127.0.0.1:8080"), "listen address (CONNECTBOOK_ADDR)")
-	dbPath := fs.String("db", env("CONNECTBOOK_DB", "connectbook.db"), "SQLite database file, created on first start (CONNECTBOOK_DB)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	cfg, err := config.Load(args, os.Getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger := newLogger(cfg.LogFormat, stderr)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
+	clientIP := web.ClientIP(cfg.BehindProxy)
+	st, err := openStores(ctx, storeOptions{
+		DB: cfg.DB, SessionStore: cfg.SessionStore,
+		IdleTimeout: cfg.IdleTimeout, AbsoluteTimeout: cfg.AbsoluteTimeout,
+		ClientIP: clientIP, Logger: logger,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
+		return 1
+	}
+	defer st.Close()
 
-	db, err := sqlitestore.Open(*dbPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "connectbook: %v\n", err)
-		return 1
+	var tlsConfig *tls.Config
+	if cfg.TLS() {
+		tlsConfig, err = loadTLS(cfg, stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
+			return 1
+		}
 	}
-	defer db.Close()
-	store, err := sqlitestore.New(ctx, db, sqlitestore.Options{})
-	if err != nil {
-		fmt.Fprintf(stderr, "connectbook: %v\n", err)
-		return 1
-	}
-	defer store.Close()
-	sessions, err := session.New(store, session.Options{Logger: logger})
-	if err != nil {
-		fmt.Fprintf(stderr, "connectbook: %v\n", err)
-		return 1
-	}
-	go sessions.RunSweeper(ctx, time.Minute)
-
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "connectbook: %v\n", err)
-		return 1
-	}
+	handler := web.New(web.Deps{
+		DB: st.DB, Auth: st.Auth, Sessions: st.Sessions, Audit: st.Audit, Logger: logger,
+		TLS: cfg.TLS() || cfg.BehindProxy, BehindProxy: cfg.BehindProxy,
+	})
 	srv := &http.Server{
-		Handler:           web.New(web.Deps{Sessions: sessions, Logger: logger}),
+		Handler:           handler,
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	fmt.Fprintf(stdout, "ConnectBook is serving http://%s (database %s)\n", ln.Addr(), *dbPath)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
+		return 1
+	}
+
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	go st.Sessions.RunSweeper(bg, time.Minute)
+	go pruneLoginFailures(bg, st, logger)
+
+	scheme := "http"
+	if cfg.TLS() {
+		scheme = "https"
+	}
+	store := "the database"
+	if cfg.SessionStore != "" {
+		store = "Redis"
+	}
+	fmt.Fprintf(stdout, "ConnectBook is serving %s://%s (database %s, sessions in %s)\n", scheme, ln.Addr(), redactDSN(cfg.DB), store)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
-		fmt.Fprintf(stderr, "connectbook: %v\n", err)
+		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
 		return 1
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
-		fmt.Fprintf(stderr, "connectbook: shutdown: %v\n", err)
+		fmt.Fprintf(stderr, "connectbook serve: shutdown: %v\n", err)
 		return 1
 	}
 	fmt.Fprintln(stdout, "ConnectBook stopped")
 	return 0
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// pruneLoginFailures forgets failed-login records that can no longer slow
+// anyone down.
+func pruneLoginFailures(ctx context.Context, st *stores, logger *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			window := max(st.Auth.Account.Window, st.Auth.IP.Window)
+			if _, err := st.DB.PruneLoginFailures(ctx, time.Now().Add(-window)); err != nil && ctx.Err() == nil {
+				logger.Error("pruning login failures", "err", err)
+			}
+		}
+	}
+}
+
+// loadTLS loads the certificate, or makes a self-signed one.
+func loadTLS(cfg config.Config, stdout io.Writer) (*tls.Config, error) {
+	var cert tls.Certificate
+	var err error
+	if cfg.TLSSelfSigned {
+		cert, err = selfSigned()
+		if err == nil {
+			sum := sha256.Sum256(cert.Certificate[0])
+			fmt.Fprintf(stdout, "Using a self-signed certificate made for this run (SHA-256 %s); browsers will warn about it.\n", hex.EncodeToString(sum[:]))
+		}
+	} else {
+		cert, err = tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// selfSigned makes an ECDSA certificate for localhost, valid for a week.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{Organization: []string{"ConnectBook (self-signed)"}, CommonName: "localhost"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(7 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
+
+// redactDSN hides a password in a database URL.
+func redactDSN(dsn string) string {
+	if !config.IsPostgresURL(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://…"
+	}
+	return u.Redacted()
 }

@@ -34,13 +34,17 @@ func (db *DB) InsertEvent(ctx context.Context, e Event) error {
 // Events returns up to limit events, newest first: every user's when
 // userID is 0, else that user's.
 func (db *DB) Events(ctx context.Context, userID int64, limit int) ([]Event, error) {
-	const cols = `SELECT id, at, kind, user_id, username, client_ip, user_agent, session, detail FROM security_events`
+	// Events of the session manager know the user's ID only; the join
+	// names the user while the account exists.
+	const cols = `SELECT e.id, e.at, e.kind, e.user_id, COALESCE(NULLIF(e.username, ''), u.username, ''),
+		e.client_ip, e.user_agent, e.session, e.detail
+		FROM security_events e LEFT JOIN users u ON u.id = e.user_id`
 	var rows *sql.Rows
 	var err error
 	if userID == 0 {
-		rows, err = db.query(ctx, cols+` ORDER BY id DESC LIMIT ?`, limit)
+		rows, err = db.query(ctx, cols+` ORDER BY e.id DESC LIMIT ?`, limit)
 	} else {
-		rows, err = db.query(ctx, cols+` WHERE user_id = ? ORDER BY id DESC LIMIT ?`, userID, limit)
+		rows, err = db.query(ctx, cols+` WHERE e.user_id = ? ORDER BY e.id DESC LIMIT ?`, userID, limit)
 	}
 	if err != nil {
 		return nil, err

@@ -1,0 +1,399 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"golang.org/x/term"
+
+	"github.com/connectbook/connectbook/internal/audit"
+	"github.com/connectbook/connectbook/internal/auth"
+	"github.com/connectbook/connectbook/internal/config"
+	"github.com/connectbook/connectbook/internal/data"
+	"github.com/connectbook/connectbook/session"
+)
+
+// adminFlags are the flags every administrative command takes.
+type adminFlags struct {
+	db, sessionStore string
+}
+
+func (f *adminFlags) register(fs *flag.FlagSet) {
+	def := func(env, d string) string {
+		if v := os.Getenv(env); v != "" {
+			return v
+		}
+		return d
+	}
+	fs.StringVar(&f.db, "db", def("CONNECTBOOK_DB", config.DefaultDB), "SQLite database file or postgres:// URL (CONNECTBOOK_DB)")
+	fs.StringVar(&f.sessionStore, "session-store", def("CONNECTBOOK_SESSION_STORE", ""), "empty for the database, or a redis:// URL (CONNECTBOOK_SESSION_STORE)")
+}
+
+func (f *adminFlags) open(ctx context.Context, stderr io.Writer) (*stores, error) {
+	return openStores(ctx, storeOptions{
+		DB: f.db, SessionStore: f.sessionStore,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+}
+
+// newFlagSet returns a flag set whose -h prints usage and the flags.
+func newFlagSet(name, usage string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(out, usage)
+		fmt.Fprintln(out, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, flags and arguments in any order, and reports an exit
+// code when the command should stop. The arguments are left in fs.Args().
+func parse(fs *flag.FlagSet, args []string) (int, bool) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0, true
+			}
+			return 2, true
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	fs.Parse(append([]string{"--"}, positional...))
+	return 0, false
+}
+
+const userUsage = `Usage:
+  connectbook user add <username>       create an account
+  connectbook user passwd <username>    set a new password and end all of the user's sessions
+  connectbook user delete <username>    delete an account and end all of its sessions
+
+The password is read from the terminal (asked twice), or else from the first
+line of standard input.
+`
+
+func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		fmt.Fprint(stdout, userUsage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sub := args[0]
+	fs := newFlagSet("user "+sub, userUsage, stderr)
+	var af adminFlags
+	af.register(fs)
+	if code, stop := parse(fs, args[1:]); stop {
+		return code
+	}
+	if sub != "add" && sub != "passwd" && sub != "delete" {
+		fmt.Fprintf(stderr, "connectbook user: unknown subcommand %q\n\n%s", sub, userUsage)
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "connectbook user %s: give exactly one username\n", sub)
+		return 2
+	}
+	st, err := af.open(ctx, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "connectbook user %s: %v\n", sub, err)
+		return 1
+	}
+	defer st.Close()
+	if err := userDo(ctx, st, sub, fs.Arg(0), stdin, stdout); err != nil {
+		var ie *auth.InputError
+		if errors.As(err, &ie) {
+			fmt.Fprintf(stderr, "connectbook user %s: %s\n", sub, ie.Message)
+			return 2
+		}
+		fmt.Fprintf(stderr, "connectbook user %s: %v\n", sub, err)
+		return 1
+	}
+	return 0
+}
+
+func userDo(ctx context.Context, st *stores, sub, name string, stdin io.Reader, stdout io.Writer) error {
+	event := func(kind string, u data.User, detail string) {
+		st.Audit.Record(ctx, data.Event{Kind: kind, UserID: u.ID, Username: u.Username, ClientIP: "command line", Detail: detail})
+	}
+	if sub == "add" {
+		pw, confirm, err := readPassword(stdin, stdout)
+		if err != nil {
+			return err
+		}
+		u, err := st.Auth.SignUp(ctx, name, pw, confirm)
+		if err != nil {
+			return err
+		}
+		event(audit.SignedUp, u, "")
+		fmt.Fprintf(stdout, "Created user %s (id %d).\n", u.Username, u.ID)
+		return nil
+	}
+	u, err := findUser(ctx, st.DB, name)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "passwd":
+		pw, confirm, err := readPassword(stdin, stdout)
+		if err != nil {
+			return err
+		}
+		if err := st.Auth.SetPassword(ctx, u, pw, confirm); err != nil {
+			return err
+		}
+		n, err := st.Sessions.RevokeAll(ctx, strconv.FormatInt(u.ID, 10))
+		if err != nil {
+			return err
+		}
+		event(audit.PasswordChanged, u, fmt.Sprintf("%d sessions ended", n))
+		fmt.Fprintf(stdout, "Password of %s changed; %d sessions ended.\n", u.Username, n)
+	case "delete":
+		n, err := st.Sessions.RevokeAll(ctx, strconv.FormatInt(u.ID, 10))
+		if err != nil {
+			return err
+		}
+		if err := st.DB.DeleteUser(ctx, u.ID); err != nil {
+			return err
+		}
+		event(audit.UserDeleted, u, fmt.Sprintf("%d sessions ended", n))
+		fmt.Fprintf(stdout, "Deleted user %s; %d sessions ended.\n", u.Username, n)
+	}
+	return nil
+}
+
+func findUser(ctx context.Context, db *data.DB, name string) (data.User, error) {
+	norm, err := auth.NormalizeUsername(name)
+	if err != nil {
+		return data.User{}, err
+	}
+	u, err := db.UserByUsername(ctx, norm)
+	if errors.Is(err, data.ErrNotFound) {
+		return data.User{}, &auth.InputError{Field: "username", Message: fmt.Sprintf("there is no user %q", norm)}
+	}
+	return u, err
+}
+
+// readPassword asks twice on a terminal, or reads one line otherwise.
+func readPassword(stdin io.Reader, stdout io.Writer) (string, string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(stdout, "Password: ")
+		pw, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stdout)
+		if err != nil {
+			return "", "", err
+		}
+		fmt.Fprint(stdout, "Password again: ")
+		confirm, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(stdout)
+		return string(pw), string(confirm), err
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", "", errors.New("no password on standard input")
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	return line, line, nil
+}
+
+const sessionsUsage = `Usage:
+  connectbook sessions list --user <username>
+  connectbook sessions revoke --user <username> --session <id>
+  connectbook sessions revoke --user <username> --all
+
+list shows the user's live sessions with their ids; revoke ends one of them,
+or all of them with --all.
+`
+
+func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		fmt.Fprint(stdout, sessionsUsage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sub := args[0]
+	fs := newFlagSet("sessions "+sub, sessionsUsage, stderr)
+	var af adminFlags
+	af.register(fs)
+	user := fs.String("user", "", "the user's username")
+	all := fs.Bool("all", false, "with revoke: end every session of the user")
+	id := fs.String("session", "", "with revoke: the id of the session to end (from list)")
+	if code, stop := parse(fs, args[1:]); stop {
+		return code
+	}
+	misuse := func(msg string) int {
+		fmt.Fprintf(stderr, "connectbook sessions %s: %s\n", sub, msg)
+		return 2
+	}
+	switch {
+	case sub != "list" && sub != "revoke":
+		return misuse("unknown subcommand; use list or revoke")
+	case *user == "":
+		return misuse("--user is required")
+	case fs.NArg() > 0:
+		return misuse(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	case sub == "revoke" && *all == (*id != ""):
+		return misuse("give either --session ID or --all")
+	}
+	var sid session.ID
+	if *id != "" {
+		var err error
+		if sid, err = session.ParseID(*id); err != nil {
+			return misuse("--session takes a 64-character id as shown by list")
+		}
+	}
+	st, err := af.open(ctx, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "connectbook sessions %s: %v\n", sub, err)
+		return 1
+	}
+	defer st.Close()
+	u, err := findUser(ctx, st.DB, *user)
+	var ie *auth.InputError
+	if errors.As(err, &ie) {
+		return misuse(ie.Message)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "connectbook sessions %s: %v\n", sub, err)
+		return 1
+	}
+	key := strconv.FormatInt(u.ID, 10)
+	switch {
+	case sub == "list":
+		list, err := st.Sessions.Sessions(ctx, key)
+		if err != nil {
+			fmt.Fprintf(stderr, "connectbook sessions list: %v\n", err)
+			return 1
+		}
+		if len(list) == 0 {
+			fmt.Fprintf(stdout, "%s has no live sessions.\n", u.Username)
+			return 0
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tEXPIRES\tIP\tUSER AGENT")
+		for _, s := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, stamp(s.CreatedAt), stamp(s.LastSeenAt),
+				stamp(s.ExpiresAt()), s.LastIP, clipText(s.UserAgent, 60))
+		}
+		tw.Flush()
+	case *all:
+		n, err := st.Sessions.RevokeAll(ctx, key)
+		if err != nil {
+			fmt.Fprintf(stderr, "connectbook sessions revoke: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "Ended %d sessions of %s.\n", n, u.Username)
+	default:
+		err := st.Sessions.Revoke(ctx, key, sid)
+		if errors.Is(err, session.ErrNotFound) {
+			return misuse(fmt.Sprintf("%s has no live session with that id", u.Username))
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "connectbook sessions revoke: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "Ended session %s of %s.\n", sid.Short(), u.Username)
+	}
+	return 0
+}
+
+const eventsUsage = `Usage:
+  connectbook events [--user <username>] [--limit N]
+
+Shows the security event log, newest first.
+`
+
+func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("events", eventsUsage, stderr)
+	var af adminFlags
+	af.register(fs)
+	user := fs.String("user", "", "only this user's events")
+	limit := fs.Int("limit", 50, "how many events to show (at most 10000)")
+	if code, stop := parse(fs, args); stop {
+		return code
+	}
+	if fs.NArg() > 0 || *limit < 1 || *limit > 10000 {
+		fmt.Fprintln(stderr, "connectbook events: --limit takes 1 to 10000, and there are no arguments")
+		return 2
+	}
+	st, err := af.open(ctx, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "connectbook events: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	var uid int64
+	if *user != "" {
+		u, err := findUser(ctx, st.DB, *user)
+		var ie *auth.InputError
+		if errors.As(err, &ie) {
+			fmt.Fprintf(stderr, "connectbook events: %s\n", ie.Message)
+			return 2
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "connectbook events: %v\n", err)
+			return 1
+		}
+		uid = u.ID
+	}
+	list, err := st.DB.Events(ctx, uid, *limit)
+	if err != nil {
+		fmt.Fprintf(stderr, "connectbook events: %v\n", err)
+		return 1
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tEVENT\tUSER\tIP\tSESSION\tDETAIL")
+	for _, e := range list {
+		who := e.Username
+		if who == "" && e.UserID != 0 {
+			who = "#" + strconv.FormatInt(e.UserID, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.At), e.Kind, dash(who), dash(e.ClientIP), dash(e.Session), clipText(e.Detail, 80))
+	}
+	tw.Flush()
+	return 0
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") }
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// clipText shortens s for a table and removes characters that would break
+// the layout or the terminal.
+func clipText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
