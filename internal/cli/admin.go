@@ -40,8 +40,8 @@ func (f *adminFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sessionStore, "session-store", def("CONNECTBOOK_SESSION_STORE", ""), "empty for the database, or a redis:// URL (CONNECTBOOK_SESSION_STORE)")
 }
 
-func (f *adminFlags) open(ctx context.Context, stderr io.Writer) (*stores, error) {
-	return openStores(ctx, storeOptions{
+func (f *adminFlags) open(ctx context.Context, stderr io.Writer) (*Stores, error) {
+	return OpenStores(ctx, StoreOptions{
 		DB: f.db, SessionStore: f.sessionStore,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -130,7 +130,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	return 0
 }
 
-func userDo(ctx context.Context, st *stores, sub, name string, stdin io.Reader, stdout io.Writer) error {
+func userDo(ctx context.Context, st *Stores, sub, name string, stdin io.Reader, stdout io.Writer) error {
 	event := func(kind string, u data.User, detail string) {
 		st.Audit.Record(ctx, data.Event{Kind: kind, UserID: u.ID, Username: u.Username, ClientIP: "command line", Detail: detail})
 	}

@@ -46,7 +46,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		debug.SetMemoryLimit(memoryLimit)
 	}
 	clientIP := web.ClientIP(cfg.BehindProxy)
-	st, err := openStores(ctx, storeOptions{
+	st, err := OpenStores(ctx, StoreOptions{
 		DB: cfg.DB, SessionStore: cfg.SessionStore,
 		IdleTimeout: cfg.IdleTimeout, AbsoluteTimeout: cfg.AbsoluteTimeout,
 		ClientIP: clientIP, Logger: logger,
@@ -133,7 +133,7 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 
 // pruneLoginFailures forgets failed-login records that can no longer slow
 // anyone down.
-func pruneLoginFailures(ctx context.Context, st *stores, logger *slog.Logger) {
+func pruneLoginFailures(ctx context.Context, st *Stores, logger *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {

@@ -20,8 +20,8 @@ import (
 	"github.com/connectbook/connectbook/session/sqlitestore"
 )
 
-// stores holds ConnectBook's open databases and the services on them.
-type stores struct {
+// Stores holds ConnectBook's open databases and the services on them.
+type Stores struct {
 	DB       *data.DB
 	Sessions *session.Manager
 	Audit    *audit.Log
@@ -29,7 +29,8 @@ type stores struct {
 	closers  []func() error
 }
 
-type storeOptions struct {
+// StoreOptions say which databases to open.
+type StoreOptions struct {
 	DB              string
 	SessionStore    string
 	IdleTimeout     time.Duration
@@ -38,9 +39,10 @@ type storeOptions struct {
 	Logger          *slog.Logger
 }
 
-// openStores opens the database (migrating it) and the session store.
-func openStores(ctx context.Context, o storeOptions) (_ *stores, err error) {
-	s := &stores{}
+// OpenStores opens the database (migrating it) and the session store, and
+// builds the services on them.
+func OpenStores(ctx context.Context, o StoreOptions) (_ *Stores, err error) {
+	s := &Stores{}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -104,7 +106,7 @@ func openStores(ctx context.Context, o storeOptions) (_ *stores, err error) {
 }
 
 // Close closes everything, last opened first.
-func (s *stores) Close() error {
+func (s *Stores) Close() error {
 	var errs []error
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		errs = append(errs, s.closers[i]())

@@ -50,6 +50,13 @@ func (a *app) handleAuthError(w http.ResponseWriter, r *http.Request, err error)
 	return true
 }
 
+func (a *app) methodNotAllowed(allow string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		a.clientError(w, r, http.StatusMethodNotAllowed, "Not allowed", "This page does not accept that kind of request.")
+	})
+}
+
 func (a *app) notFound(w http.ResponseWriter, r *http.Request) {
 	a.clientError(w, r, http.StatusNotFound, "Page not found", "There is nothing at this address.")
 }

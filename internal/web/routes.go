@@ -33,6 +33,13 @@ func (a *app) routes() http.Handler {
 	mux.Handle("POST /profile", changes.then(http.HandlerFunc(a.profileSubmit)))
 	mux.Handle("POST /logout", changes.then(http.HandlerFunc(a.logout)))
 
+	// Other methods on these paths get 405 rather than the 404 below.
+	for path, allow := range map[string]string{
+		"/signup": "GET, HEAD, POST", "/login": "GET, HEAD, POST", "/profile": "GET, HEAD, POST",
+		"/logout": "POST", "/u/{username}": "GET, HEAD",
+	} {
+		mux.Handle(path, dynamic.then(a.methodNotAllowed(allow)))
+	}
 	mux.Handle("/", dynamic.then(http.HandlerFunc(a.notFound)))
 
 	// Every request: panics become 500s, security headers, cross-origin

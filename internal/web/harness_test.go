@@ -1,0 +1,287 @@
+package web_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/connectbook/connectbook/internal/auth"
+	"github.com/connectbook/connectbook/internal/cli"
+	"github.com/connectbook/connectbook/internal/web"
+	"github.com/connectbook/connectbook/session"
+	"github.com/connectbook/connectbook/session/storetest"
+)
+
+const pgEnv = "CONNECTBOOK_TEST_POSTGRES"
+
+// testParams keep argon2id cheap in tests (the race detector slows it
+// tenfold); the production parameters are tested in the auth package.
+var testParams = auth.Params{Memory: 256, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// backend gives each server a fresh database.
+type backend struct {
+	name string
+	dsn  func(t *testing.T) string
+}
+
+var backends = []backend{
+	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "connectbook.db") }},
+	{"postgres", func(t *testing.T) string {
+		base := os.Getenv(pgEnv)
+		if base == "" {
+			t.Skipf("%s is not set; set it to a postgres:// URL to run the app suite on PostgreSQL", pgEnv)
+		}
+		var b [6]byte
+		rand.Read(b[:])
+		schema := "cbtest_" + hex.EncodeToString(b[:])
+		db, err := sql.Open("pgx", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+				t.Errorf("dropping %s: %v", schema, err)
+			}
+			db.Close()
+		})
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}},
+}
+
+// forEachBackend runs each case on a fresh server per backend.
+func forEachBackend(t *testing.T, cases map[string]func(*testing.T, *server)) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			for name, run := range cases {
+				t.Run(name, func(t *testing.T) { run(t, newServer(t, be.dsn(t))) })
+			}
+		})
+	}
+}
+
+// server is ConnectBook behind an httptest TLS server.
+type server struct {
+	t     *testing.T
+	dsn   string
+	st    *cli.Stores
+	srv   *httptest.Server
+	clock *storetest.Clock
+}
+
+func newServer(t *testing.T, dsn string) *server {
+	return newServerWith(t, dsn, auth.NewHasherLimits(testParams, 2, 8, 3*time.Second))
+}
+
+func newServerWith(t *testing.T, dsn string, h *auth.Hasher) *server {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := cli.OpenStores(context.Background(), cli.StoreOptions{
+		DB: dsn, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
+		ClientIP: web.ClientIP(false), Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := storetest.NewClock()
+	st.Auth.Hasher = h
+	st.Auth.Now = clock.Now
+	srv := httptest.NewUnstartedServer(web.New(web.Deps{
+		DB: st.DB, Auth: st.Auth, Sessions: st.Sessions, Audit: st.Audit, Logger: logger, TLS: true,
+	}))
+	srv.StartTLS()
+	t.Cleanup(func() {
+		srv.Close()
+		st.Close()
+	})
+	return &server{t: t, dsn: dsn, st: st, srv: srv, clock: clock}
+}
+
+// addUser creates an account directly.
+func (s *server) addUser(name, password string) {
+	s.t.Helper()
+	if _, err := s.st.Auth.SignUp(context.Background(), name, password, password); err != nil {
+		s.t.Fatalf("adding %s: %v", name, err)
+	}
+}
+
+// events returns the kinds of the recorded security events, oldest first.
+func (s *server) events() []string {
+	s.t.Helper()
+	list, err := s.st.DB.Events(context.Background(), 0, 1000)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var kinds []string
+	for i := len(list) - 1; i >= 0; i-- {
+		kinds = append(kinds, list[i].Kind)
+	}
+	return kinds
+}
+
+func (s *server) wantEvent(kind string) {
+	s.t.Helper()
+	for _, k := range s.events() {
+		if k == kind {
+			return
+		}
+	}
+	s.t.Fatalf("no %s event among %v", kind, s.events())
+}
+
+// browser is a client with its own cookie jar that does not follow
+// redirects, so every response can be inspected.
+type browser struct {
+	t    *testing.T
+	s    *server
+	c    *http.Client
+	base *url.URL
+}
+
+func (s *server) browser() *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c := *s.srv.Client() // a copy: the server's client is shared
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	u, _ := url.Parse(s.srv.URL)
+	return &browser{t: s.t, s: s, c: &c, base: u}
+}
+
+type response struct {
+	*http.Response
+	body string
+}
+
+func (b *browser) do(req *http.Request) *response {
+	b.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusServiceUnavailable {
+		b.t.Fatalf("%s %s: status %d: %s", req.Method, req.URL, resp.StatusCode, body)
+	}
+	return &response{resp, string(body)}
+}
+
+func (b *browser) get(path string) *response {
+	b.t.Helper()
+	req, err := http.NewRequest("GET", b.s.srv.URL+path, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.do(req)
+}
+
+func (b *browser) post(path string, form url.Values, header ...string) *response {
+	b.t.Helper()
+	return b.postRaw(path, form.Encode(), header...)
+}
+
+func (b *browser) postRaw(path, body string, header ...string) *response {
+	b.t.Helper()
+	req, err := http.NewRequest("POST", b.s.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return b.do(req)
+}
+
+func (b *browser) login(user, password string) *response {
+	b.t.Helper()
+	return b.post("/login", url.Values{"username": {user}, "password": {password}})
+}
+
+func (b *browser) mustLogin(user, password string) {
+	b.t.Helper()
+	if r := b.login(user, password); r.StatusCode != http.StatusSeeOther {
+		b.t.Fatalf("login %s: status %d: %s", user, r.StatusCode, r.body)
+	}
+}
+
+// token returns the session token in the jar, or "".
+func (b *browser) token() string {
+	for _, c := range b.c.Jar.Cookies(b.base) {
+		if c.Name == session.DefaultCookieName {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// setToken puts a session cookie in the jar, as an attacker who can write
+// cookies for the site would.
+func (b *browser) setToken(v string) {
+	b.c.Jar.SetCookies(b.base, []*http.Cookie{{Name: session.DefaultCookieName, Value: v, Path: "/", Secure: true}})
+}
+
+// signedInAs reports whose /profile the browser sees ("" when sent to log
+// in).
+func (b *browser) signedInAs() string {
+	b.t.Helper()
+	r := b.get("/profile")
+	if r.StatusCode == http.StatusSeeOther {
+		return ""
+	}
+	m := regexp.MustCompile(`<h1>Welcome, ([a-z0-9_]+)!</h1>`).FindStringSubmatch(r.body)
+	if r.StatusCode != http.StatusOK || m == nil {
+		b.t.Fatalf("GET /profile: status %d: %s", r.StatusCode, r.body)
+	}
+	return m[1]
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// csrf returns the form token of the browser's session.
+func (b *browser) csrf() string {
+	b.t.Helper()
+	r := b.get("/profile")
+	m := csrfRE.FindStringSubmatch(r.body)
+	if m == nil {
+		b.t.Fatalf("no csrf_token on /profile (status %d)", r.StatusCode)
+	}
+	return m[1]
+}
+
+func randomToken() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
