@@ -27,17 +27,18 @@ const (
 	MaxBio         = 300
 )
 
-var usernameRE = regexp.MustCompile(`^[a-z0-9_]{3,30}$`)
+var usernameRE = regexp.MustCompile(`^[A-Za-z0-9_]{3,30}$`)
 
 // NormalizeUsername lowercases a username and checks it: 3 to 30 of
 // a–z, 0–9 and _. Usernames are unique regardless of case because they are
 // stored lowercase.
 func NormalizeUsername(s string) (string, error) {
-	u := strings.ToLower(s)
-	if !usernameRE.MatchString(u) {
+	// Checked before lowercasing: strings.ToLower folds some non-ASCII
+	// letters (the Kelvin sign, dotted İ) into ASCII ones.
+	if !usernameRE.MatchString(s) {
 		return "", &InputError{"username", "Usernames are 3 to 30 characters: letters a–z, digits and underscores."}
 	}
-	return u, nil
+	return strings.ToLower(s), nil
 }
 
 // commonPasswords is zxcvbn's list of the most used passwords.

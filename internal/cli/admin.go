@@ -208,7 +208,7 @@ func readPassword(stdin io.Reader, stdout io.Writer) (string, string, error) {
 	}
 	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
-		return "", "", errors.New("no password on standard input")
+		return "", "", &auth.InputError{Field: "password", Message: "no password on standard input"}
 	}
 	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 	return line, line, nil

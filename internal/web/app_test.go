@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connectbook/connectbook/internal/auth"
+	"github.com/connectbook/connectbook/internal/testdb"
 	"github.com/connectbook/connectbook/session"
 )
 
@@ -502,7 +503,7 @@ func testDeletedUser(t *testing.T, s *server) {
 // When password hashing is at capacity, logins get 503 with Retry-After
 // instead of piling up.
 func TestLoginFloodGets503(t *testing.T) {
-	s := newServerWith(t, backends[0].dsn(t), auth.NewHasherLimits(auth.DefaultParams, 1, 0, 0))
+	s := newServerWith(t, testdb.SQLite(t), auth.NewHasherLimits(auth.DefaultParams, 1, 0, 0))
 	s.addUser("alice", alicePW)
 	var wg sync.WaitGroup
 	var mu sync.Mutex

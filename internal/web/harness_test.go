@@ -3,83 +3,36 @@ package web_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/connectbook/connectbook/internal/auth"
 	"github.com/connectbook/connectbook/internal/cli"
+	"github.com/connectbook/connectbook/internal/testdb"
 	"github.com/connectbook/connectbook/internal/web"
 	"github.com/connectbook/connectbook/session"
 	"github.com/connectbook/connectbook/session/storetest"
 )
 
-const pgEnv = "CONNECTBOOK_TEST_POSTGRES"
-
 // testParams keep argon2id cheap in tests (the race detector slows it
 // tenfold); the production parameters are tested in the auth package.
 var testParams = auth.Params{Memory: 256, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// backend gives each server a fresh database.
-type backend struct {
-	name string
-	dsn  func(t *testing.T) string
-}
-
-var backends = []backend{
-	{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "connectbook.db") }},
-	{"postgres", func(t *testing.T) string {
-		base := os.Getenv(pgEnv)
-		if base == "" {
-			t.Skipf("%s is not set; set it to a postgres:// URL to run the app suite on PostgreSQL", pgEnv)
-		}
-		var b [6]byte
-		rand.Read(b[:])
-		schema := "cbtest_" + hex.EncodeToString(b[:])
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-				t.Errorf("dropping %s: %v", schema, err)
-			}
-			db.Close()
-		})
-		u, err := url.Parse(base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}},
-}
-
 // forEachBackend runs each case on a fresh server per backend.
 func forEachBackend(t *testing.T, cases map[string]func(*testing.T, *server)) {
-	for _, be := range backends {
-		t.Run(be.name, func(t *testing.T) {
+	for _, be := range testdb.Backends {
+		t.Run(be.Name, func(t *testing.T) {
 			for name, run := range cases {
-				t.Run(name, func(t *testing.T) { run(t, newServer(t, be.dsn(t))) })
+				t.Run(name, func(t *testing.T) { run(t, newServer(t, be.DSN(t))) })
 			}
 		})
 	}

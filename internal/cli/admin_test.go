@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connectbook/connectbook/internal/testdb"
+)
+
+// cmd runs connectbook with args and the given standard input.
+func cmd(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// login starts a session for the user as the web app would.
+func login(t *testing.T, dsn, user string) string {
+	t.Helper()
+	st, err := OpenStores(context.Background(), StoreOptions{DB: dsn, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.DB.UserByUsername(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s, err := st.Sessions.Create(rec, httptest.NewRequest("POST", "/login", nil), strconv.FormatInt(u.ID, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.ID.String()
+}
+
+func TestAdminCommands(t *testing.T) {
+	for _, be := range testdb.Backends {
+		t.Run(be.Name, func(t *testing.T) {
+			dsn := be.DSN(t)
+			db := []string{"--db", dsn}
+			code, out, errs := cmd(t, "correct horse battery\n", append([]string{"user", "add", "Alice"}, db...)...)
+			if code != 0 || !strings.Contains(out, "Created user alice") {
+				t.Fatalf("user add: %d %q %q", code, out, errs)
+			}
+			for _, tc := range []struct {
+				stdin string
+				args  []string
+				want  string
+			}{
+				{"correct horse battery\n", []string{"user", "add", "alice"}, "taken"},
+				{"short\n", []string{"user", "add", "bob"}, "at least 8 characters"},
+				{"", []string{"user", "add", "bob"}, "no password"},
+				{"x\n", []string{"user", "add", "b!"}, "Usernames are"},
+				{"", []string{"user", "delete", "nobody"}, `there is no user "nobody"`},
+				{"", []string{"user", "rename", "alice"}, "unknown subcommand"},
+				{"", []string{"user", "add"}, "exactly one username"},
+				{"", []string{"sessions", "list"}, "--user is required"},
+				{"", []string{"sessions", "revoke", "--user", "alice"}, "either --session ID or --all"},
+				{"", []string{"sessions", "revoke", "--user", "alice", "--session", "xyz"}, "64-character id"},
+				{"", []string{"sessions", "revoke", "--user", "alice", "--session", strings.Repeat("0", 64)}, "no live session"},
+				{"", []string{"events", "--limit", "0"}, "--limit"},
+			} {
+				code, _, errs := cmd(t, tc.stdin, append(tc.args, db...)...)
+				if code != 2 || !strings.Contains(errs, tc.want) {
+					t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.args, code, errs, tc.want)
+				}
+			}
+
+			one, two, three := login(t, dsn, "alice"), login(t, dsn, "alice"), login(t, dsn, "alice")
+			code, out, _ = cmd(t, "", append([]string{"sessions", "list", "--user", "alice"}, db...)...)
+			for _, id := range []string{one, two, three} {
+				if code != 0 || !strings.Contains(out, id) {
+					t.Fatalf("sessions list lacks %s: %d %q", id[:12], code, out)
+				}
+			}
+			code, out, _ = cmd(t, "", append([]string{"sessions", "revoke", "--user", "alice", "--session", one}, db...)...)
+			if code != 0 || !strings.Contains(out, "Ended session "+one[:12]) {
+				t.Fatalf("sessions revoke: %d %q", code, out)
+			}
+			_, out, _ = cmd(t, "", append([]string{"sessions", "list", "--user", "alice"}, db...)...)
+			if strings.Contains(out, one) || !strings.Contains(out, two) {
+				t.Fatalf("after revoking one: %q", out)
+			}
+			code, out, _ = cmd(t, "", append([]string{"sessions", "revoke", "--user", "alice", "--all"}, db...)...)
+			if code != 0 || !strings.Contains(out, "Ended 2 sessions") {
+				t.Fatalf("sessions revoke --all: %d %q", code, out)
+			}
+
+			login(t, dsn, "alice")
+			code, out, _ = cmd(t, "another good password\n", append([]string{"user", "passwd", "alice"}, db...)...)
+			if code != 0 || !strings.Contains(out, "1 sessions ended") {
+				t.Fatalf("user passwd: %d %q", code, out)
+			}
+			code, out, _ = cmd(t, "", append([]string{"events", "--user", "alice"}, db...)...)
+			for _, kind := range []string{"password_changed", "session_revoked", "session_created", "user_created"} {
+				if code != 0 || !strings.Contains(out, kind) {
+					t.Fatalf("events lack %s: %q", kind, out)
+				}
+			}
+
+			login(t, dsn, "alice")
+			code, out, _ = cmd(t, "", append([]string{"user", "delete", "alice"}, db...)...)
+			if code != 0 || !strings.Contains(out, "Deleted user alice; 1 sessions ended") {
+				t.Fatalf("user delete: %d %q", code, out)
+			}
+			code, _, errs = cmd(t, "", append([]string{"sessions", "list", "--user", "alice"}, db...)...)
+			if code != 2 || !strings.Contains(errs, "no user") {
+				t.Fatalf("list after delete: %d %q", code, errs)
+			}
+		})
+	}
+}
+
+func TestHelpForEachCommand(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, "connectbook user add|passwd|delete"},
+		{[]string{"help", "user"}, "connectbook user passwd <username>"},
+		{[]string{"help", "sessions"}, "connectbook sessions revoke --user <username> --all"},
+		{[]string{"help", "events"}, "-limit"},
+		{[]string{"help", "serve"}, "-tls-self-signed"},
+		{[]string{"user", "add", "-h"}, "-db"},
+	} {
+		code, out, errs := cmd(t, "", c.args...)
+		if code != 0 || !strings.Contains(out+errs, c.want) {
+			t.Errorf("%q: exit %d, output lacks %q:\n%s%s", c.args, code, c.want, out, errs)
+		}
+	}
+}
+
+func TestServeRefusesPlainHTTPOnTheNetwork(t *testing.T) {
+	code, _, errs := cmd(t, "", "serve", "--addr", "0.0.0.0:0", "--db", testdb.SQLite(t))
+	if code != 2 || !strings.Contains(errs, "refusing to serve plain HTTP") || !strings.Contains(errs, "--tls-cert") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// --tls-self-signed serves HTTPS with HSTS, and shuts down cleanly.
+func TestServeSelfSignedTLS(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var errb bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--tls-self-signed", "--db", testdb.SQLite(t)}, nil, pw, &errb)
+		pw.Close()
+	}()
+	var lines bytes.Buffer
+	buf := make([]byte, 4096)
+	re := regexp.MustCompile(`https://(127\.0\.0\.1:\d+)`)
+	var addr string
+	for addr == "" {
+		n, err := pr.Read(buf)
+		if err != nil {
+			t.Fatalf("server output ended: %q, stderr %q", lines.String(), errb.String())
+		}
+		lines.Write(buf[:n])
+		if m := re.FindStringSubmatch(lines.String()); m != nil {
+			addr = m[1]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if !strings.Contains(lines.String(), "self-signed certificate") {
+		t.Fatalf("no certificate notice: %q", lines.String())
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := c.Get("https://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Strict-Transport-Security") == "" || resp.TLS == nil {
+		t.Fatalf("GET /: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+	}
+	if len(resp.TLS.PeerCertificates) == 0 || resp.TLS.PeerCertificates[0].Subject.CommonName != "localhost" {
+		t.Fatal("unexpected certificate")
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+

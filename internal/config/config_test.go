@@ -1,0 +1,93 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Addr: "127.0.0.1:8080", DB: "connectbook.db", IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, LogFormat: "text"}
+	if c != want {
+		t.Fatalf("got %+v, want %+v", c, want)
+	}
+}
+
+func TestEnvAndFlags(t *testing.T) {
+	e := env(map[string]string{
+		"CONNECTBOOK_ADDR": "127.0.0.1:9000", "CONNECTBOOK_IDLE_TIMEOUT": "10m", "CONNECTBOOK_BEHIND_PROXY": "true",
+		"CONNECTBOOK_LOG_FORMAT": "json", "CONNECTBOOK_SESSION_STORE": "redis://127.0.0.1:6379/0",
+	})
+	c, err := Load([]string{"--addr", "0.0.0.0:9001", "--absolute-timeout", "2h"}, e, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "0.0.0.0:9001" || c.IdleTimeout != 10*time.Minute || c.AbsoluteTimeout != 2*time.Hour ||
+		!c.BehindProxy || c.LogFormat != "json" || c.SessionStore != "redis://127.0.0.1:6379/0" {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"--addr", "0.0.0.0:8080"}, nil, "refusing to serve plain HTTP"},
+		{[]string{"--addr", ":8080"}, nil, "refusing to serve plain HTTP"},
+		{[]string{"--addr", "192.0.2.1:8080"}, nil, "--behind-proxy"},
+		{[]string{"--addr", "nonsense"}, nil, "want host:port"},
+		{[]string{"--tls-cert", "c.pem"}, nil, "go together"},
+		{[]string{"--tls-self-signed", "--tls-cert", "c", "--tls-key", "k"}, nil, "exclude each other"},
+		{[]string{"--idle-timeout", "10s"}, nil, "too short"},
+		{[]string{"--idle-timeout", "2h", "--absolute-timeout", "1h"}, nil, "shorter than"},
+		{[]string{"--log-format", "xml"}, nil, "text or json"},
+		{[]string{"--session-store", "memcached://x"}, nil, "redis://"},
+		{[]string{"--db", ""}, nil, "--db is empty"},
+		{nil, map[string]string{"CONNECTBOOK_IDLE_TIMEOUT": "soon"}, "not a duration"},
+		{nil, map[string]string{"CONNECTBOOK_BEHIND_PROXY": "maybe"}, "not true or false"},
+		{[]string{"extra"}, nil, "unexpected argument"},
+	} {
+		_, err := Load(tc.args, env(tc.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%q, %v) = %v, want an error containing %q", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
+
+func TestNonLoopbackAllowedWithTLSOrProxy(t *testing.T) {
+	for _, args := range [][]string{
+		{"--addr", "0.0.0.0:8443", "--tls-self-signed"},
+		{"--addr", "0.0.0.0:8443", "--tls-cert", "c.pem", "--tls-key", "k.pem"},
+		{"--addr", "0.0.0.0:8080", "--behind-proxy"},
+		{"--addr", "[::1]:8080"},
+		{"--addr", "localhost:8080"},
+	} {
+		if _, err := Load(args, env(nil), io.Discard); err != nil {
+			t.Errorf("Load(%q) = %v", args, err)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out strings.Builder
+	_, err := Load([]string{"-h"}, env(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v", err)
+	}
+	for _, name := range []string{"-addr", "CONNECTBOOK_DB", "-session-store", "-tls-self-signed", "-behind-proxy", "-log-format", "-idle-timeout", "-absolute-timeout"} {
+		if !strings.Contains(out.String(), name) {
+			t.Errorf("help lacks %s", name)
+		}
+	}
+}
