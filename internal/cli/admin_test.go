@@ -200,4 +200,3 @@ func TestServeSelfSignedTLS(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 }
-
