@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,6 +32,7 @@ func TestApp(t *testing.T) {
 		"bad_input":                   testBadInput,
 		"security_headers":            testSecurityHeaders,
 		"deleted_user_signed_out":     testDeletedUser,
+		"no_secrets_in_events_or_log": testNoSecretsLogged,
 	})
 }
 
@@ -526,5 +528,62 @@ func TestLoginFloodGets503(t *testing.T) {
 	if codes[http.StatusServiceUnavailable] == 0 || codes[http.StatusUnauthorized] == 0 ||
 		codes[http.StatusServiceUnavailable]+codes[http.StatusUnauthorized] != 16 || !retry {
 		t.Fatalf("status counts %v (Retry-After on every 503: %v); want 401s and 503s only", codes, retry)
+	}
+}
+
+// Every kind of event is recorded, in the database and the log, and none
+// holds a password or a session token.
+func testNoSecretsLogged(t *testing.T, s *server) {
+	s.addUser("alice", alicePW)
+	var secrets []string
+	b := s.browser()
+	wrong := "wrong-password-XYZ"
+	b.login("alice", wrong)
+	secrets = append(secrets, wrong, alicePW)
+	planted := randomToken()
+	b.setToken(planted)
+	b.get("/")
+	b.mustLogin("alice", alicePW)
+	tok := b.token()
+	b.get("/u/alice?session_id=" + tok)
+	b.post("/profile", url.Values{"csrf_token": {"forged"}, "display_name": {"x"}})
+	csrf := b.csrf()
+	b.post("/logout", url.Values{"csrf_token": {csrf}})
+	secrets = append(secrets, planted, tok, csrf)
+	signup := "signup secret 123"
+	s.browser().post("/signup", url.Values{"username": {"bobby"}, "password": {signup}, "password_confirm": {signup}})
+	secrets = append(secrets, signup)
+
+	events, err := s.st.DB.Events(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	kinds := map[string]bool{}
+	for _, e := range events {
+		fmt.Fprintf(&all, "%+v\n", e)
+		kinds[e.Kind] = true
+	}
+	for _, k := range []string{"login_failed", "login_succeeded", "logout", "session_created", "session_destroyed",
+		"session_unknown_token", "session_token_in_url", "csrf_rejected", "user_created"} {
+		if !kinds[k] {
+			t.Errorf("no %s event; have %v", k, kinds)
+		}
+		if !strings.Contains(s.log.String(), "event="+k) {
+			t.Errorf("%s was not logged", k)
+		}
+	}
+	for _, secret := range secrets {
+		if strings.Contains(all.String(), secret) {
+			t.Fatalf("an event holds a secret (%.8s...)", secret)
+		}
+		if strings.Contains(s.log.String(), secret) {
+			t.Fatalf("the log holds a secret (%.8s...)", secret)
+		}
+	}
+	for _, e := range events {
+		if e.Kind == "login_failed" && (e.ClientIP == "" || e.UserAgent == "") {
+			t.Fatalf("login_failed without client details: %+v", e)
+		}
 	}
 }

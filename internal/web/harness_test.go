@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +47,24 @@ type server struct {
 	st    *cli.Stores
 	srv   *httptest.Server
 	clock *storetest.Clock
+	log   *syncBuffer // everything the app logged
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func newServer(t *testing.T, dsn string) *server {
@@ -53,7 +73,8 @@ func newServer(t *testing.T, dsn string) *server {
 
 func newServerWith(t *testing.T, dsn string, h *auth.Hasher) *server {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(log, nil))
 	st, err := cli.OpenStores(context.Background(), cli.StoreOptions{
 		DB: dsn, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 		ClientIP: web.ClientIP(false), Logger: logger,
@@ -72,7 +93,7 @@ func newServerWith(t *testing.T, dsn string, h *auth.Hasher) *server {
 		srv.Close()
 		st.Close()
 	})
-	return &server{t: t, dsn: dsn, st: st, srv: srv, clock: clock}
+	return &server{t: t, dsn: dsn, st: st, srv: srv, clock: clock, log: log}
 }
 
 // addUser creates an account directly.
