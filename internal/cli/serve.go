@@ -29,8 +29,13 @@ import (
 
 // memoryLimit is the Go heap's soft limit unless GOMEMLIMIT says otherwise:
 // it keeps a login flood's short-lived argon2 buffers from growing the
-// process.
-const memoryLimit = 200 << 20
+// process. Under it, the collector can run less often than the default
+// (gcPercent, unless GOGC says otherwise): ConnectBook's live heap is a few
+// megabytes, so the default would collect after every few hundred requests.
+const (
+	memoryLimit = 200 << 20
+	gcPercent   = 400
+)
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(args, os.Getenv, stderr)
@@ -44,6 +49,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	logger := newLogger(cfg.LogFormat, stderr)
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(gcPercent)
+		}
 	}
 	clientIP := web.ClientIP(cfg.BehindProxy)
 	st, err := OpenStores(ctx, StoreOptions{

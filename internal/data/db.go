@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
@@ -34,6 +35,7 @@ type DB struct {
 	SQL      *sql.DB
 	postgres bool
 	queries  sync.Map // query with ? → query for this database
+	stmts    sync.Map // query with ? → *sql.Stmt
 }
 
 // Open opens the database named by dsn (a SQLite file path or a postgres://
@@ -50,6 +52,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		}
 	} else {
 		db.SQL, err = sqlitestore.Open(dsn)
+		if err == nil {
+			// Opening a SQLite connection reads the schema, and every
+			// connection prepares its own statements: keep them.
+			db.SQL.SetMaxIdleConns(32)
+			db.SQL.SetConnMaxIdleTime(10 * time.Minute)
+		}
 	}
 	if err != nil {
 		if db.SQL != nil {
@@ -68,7 +76,30 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 func (db *DB) Postgres() bool { return db.postgres }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.SQL.Close() }
+func (db *DB) Close() error {
+	db.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return db.SQL.Close()
+}
+
+// stmt returns query prepared, preparing it on first use: parsing and
+// planning a statement costs more than running it.
+func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if v, ok := db.stmts.Load(query); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := db.SQL.PrepareContext(ctx, db.q(query))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if v, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
 
 // q returns query in this database's placeholder style.
 func (db *DB) q(query string) string {
@@ -93,16 +124,30 @@ func (db *DB) q(query string) string {
 }
 
 func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := db.SQL.ExecContext(ctx, db.q(query), args...)
+	st, err := db.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	res, err := st.ExecContext(ctx, args...)
 	return res, mapErr(err)
 }
 
-func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.SQL.QueryRowContext(ctx, db.q(query), args...)
+// scanRow runs a query expected to return one row and scans it; no row is
+// ErrNotFound.
+func (db *DB) scanRow(ctx context.Context, query string, args []any, dest ...any) error {
+	st, err := db.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	return mapErr(st.QueryRowContext(ctx, args...).Scan(dest...))
 }
 
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := db.SQL.QueryContext(ctx, db.q(query), args...)
+	st, err := db.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	return rows, mapErr(err)
 }
 

@@ -49,12 +49,12 @@ func (db *DB) LoginFailures(ctx context.Context, username, clientIP string) (acc
 // starts the count again, so nothing is locked for good.
 func (db *DB) RecordLoginFailure(ctx context.Context, scope, subject string, now time.Time, window time.Duration) (int, error) {
 	var n int
-	err := db.queryRow(ctx, `INSERT INTO login_failures (scope, subject, failures, last_failure) VALUES (?, ?, 1, ?)
+	err := db.scanRow(ctx, `INSERT INTO login_failures (scope, subject, failures, last_failure) VALUES (?, ?, 1, ?)
 		ON CONFLICT (scope, subject) DO UPDATE SET
 			failures = CASE WHEN excluded.last_failure - login_failures.last_failure > ? THEN 1 ELSE login_failures.failures + 1 END,
 			last_failure = excluded.last_failure
-		RETURNING failures`, scope, subject, now.UnixMicro(), window.Microseconds()).Scan(&n)
-	return n, mapErr(err)
+		RETURNING failures`, []any{scope, subject, now.UnixMicro(), window.Microseconds()}, &n)
+	return n, err
 }
 
 // ClearLoginFailures forgets the failures of (scope, subject).

@@ -18,11 +18,12 @@ type User struct {
 
 const userColumns = `id, username, display_name, bio, password_hash, created_at, updated_at`
 
-func scanUser(row interface{ Scan(...any) error }) (User, error) {
+// user runs a query returning one user's columns.
+func (db *DB) user(ctx context.Context, query string, args ...any) (User, error) {
 	var u User
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Bio, &u.PasswordHash, &created, &updated); err != nil {
-		return User{}, mapErr(err)
+	if err := db.scanRow(ctx, query, args, &u.ID, &u.Username, &u.DisplayName, &u.Bio, &u.PasswordHash, &created, &updated); err != nil {
+		return User{}, err
 	}
 	u.CreatedAt, u.UpdatedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
 	return u, nil
@@ -32,20 +33,20 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 // ErrUsernameTaken if the username is in use. username must already be
 // normalised (lowercase).
 func (db *DB) CreateUser(ctx context.Context, username, displayName, passwordHash string, now time.Time) (User, error) {
-	return scanUser(db.queryRow(ctx, `INSERT INTO users (username, display_name, bio, password_hash, created_at, updated_at)
+	return db.user(ctx, `INSERT INTO users (username, display_name, bio, password_hash, created_at, updated_at)
 		VALUES (?, ?, '', ?, ?, ?) RETURNING `+userColumns,
-		username, displayName, passwordHash, now.UnixMicro(), now.UnixMicro()))
+		username, displayName, passwordHash, now.UnixMicro(), now.UnixMicro())
 }
 
 // UserByUsername returns the user with that (normalised) username, or
 // ErrNotFound.
 func (db *DB) UserByUsername(ctx context.Context, username string) (User, error) {
-	return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username))
+	return db.user(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username)
 }
 
 // UserByID returns the user with that ID, or ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id int64) (User, error) {
-	return scanUser(db.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	return db.user(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
 }
 
 // UpdateProfile sets a user's display name and bio.

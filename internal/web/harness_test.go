@@ -42,7 +42,7 @@ func forEachBackend(t *testing.T, cases map[string]func(*testing.T, *server)) {
 
 // server is ConnectBook behind an httptest TLS server.
 type server struct {
-	t     *testing.T
+	t     testing.TB
 	dsn   string
 	st    *cli.Stores
 	srv   *httptest.Server
@@ -67,11 +67,11 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newServer(t *testing.T, dsn string) *server {
+func newServer(t testing.TB, dsn string) *server {
 	return newServerWith(t, dsn, auth.NewHasherLimits(testParams, 2, 8, 3*time.Second))
 }
 
-func newServerWith(t *testing.T, dsn string, h *auth.Hasher) *server {
+func newServerWith(t testing.TB, dsn string, h *auth.Hasher) *server {
 	t.Helper()
 	log := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
@@ -131,7 +131,7 @@ func (s *server) wantEvent(kind string) {
 // browser is a client with its own cookie jar that does not follow
 // redirects, so every response can be inspected.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	s    *server
 	c    *http.Client
 	base *url.URL

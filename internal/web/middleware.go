@@ -20,16 +20,22 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 const maxBody = 64 << 10
 
 func (a *app) securityHeaders(next http.Handler) http.Handler {
+	fixed := http.Header{}
+	fixed.Set("Content-Security-Policy", contentSecurityPolicy)
+	fixed.Set("X-Content-Type-Options", "nosniff")
+	fixed.Set("Referrer-Policy", "same-origin")
+	fixed.Set("Cross-Origin-Opener-Policy", "same-origin")
+	fixed.Set("Cross-Origin-Resource-Policy", "same-origin")
+	fixed.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	if a.TLS {
+		fixed.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-		if a.TLS {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		// The value slices are shared by every response; Header.Set and
+		// Header.Add replace or grow them without writing into them.
+		for k, v := range fixed {
+			h[k] = v
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -101,9 +107,13 @@ func (a *app) loadViewer(next http.Handler) http.Handler {
 			return
 		}
 		id, err := strconv.ParseInt(uid, 10, 64)
-		var u data.User
-		if err == nil {
+		now := a.Now()
+		u, cached := a.users.get(id, now)
+		if err == nil && !cached {
 			u, err = a.DB.UserByID(r.Context(), id)
+			if err == nil {
+				a.users.put(u, now)
+			}
 		}
 		if errors.Is(err, data.ErrNotFound) || errors.Is(err, strconv.ErrSyntax) {
 			if err := a.Sessions.Destroy(w, r); err != nil {

@@ -33,7 +33,9 @@ func (a *app) profileSubmit(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusUnprocessableEntity, "profile.html", page)
 		return
 	}
-	if err := a.DB.UpdateProfile(r.Context(), u.ID, name, bio, a.Now()); err != nil {
+	err = a.DB.UpdateProfile(r.Context(), u.ID, name, bio, a.Now())
+	a.users.drop(u.ID)
+	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}

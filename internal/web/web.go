@@ -35,6 +35,7 @@ type Deps struct {
 type app struct {
 	Deps
 	pages *pages
+	users *userCache
 }
 
 // New returns the app's handler.
@@ -42,7 +43,7 @@ func New(d Deps) http.Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	a := &app{Deps: d, pages: mustParsePages()}
+	a := &app{Deps: d, pages: mustParsePages(), users: newUserCache(2*time.Second, 10000)}
 	return a.routes()
 }
 
