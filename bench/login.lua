@@ -4,7 +4,8 @@ wrk.method = "POST"
 wrk.body = "username=benchuser&password=bench+password+1"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 
-local statuses = {}
+-- statuses is global: wrk reads it from each thread with thread:get.
+statuses = {}
 local threads = {}
 
 function setup(thread)

@@ -108,6 +108,12 @@ func throttleSubject(username string) string {
 // ErrInvalidCredentials (unknown user or wrong password, after the same
 // work), *ThrottledError, or ErrBusy.
 func (s *Service) Login(ctx context.Context, username, password, clientIP string) (data.User, error) {
+	// Capacity first: past it, refuse before touching the database.
+	slot, err := s.Hasher.Reserve(ctx)
+	if err != nil {
+		return data.User{}, err
+	}
+	defer slot.Release()
 	subject := throttleSubject(username)
 	now := s.Now()
 	account, ip, err := s.DB.LoginFailures(ctx, subject, clientIP)
@@ -121,7 +127,8 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 		return data.User{}, &ThrottledError{RetryAfter: wait, Scope: data.ScopeIP}
 	}
 
-	user, ok, err := s.check(ctx, username, password)
+	user, ok, err := s.check(ctx, slot, username, password)
+	slot.Release()
 	if err != nil {
 		return data.User{}, err
 	}
@@ -147,7 +154,7 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 
 // check verifies the password, doing the same work whether or not the
 // user exists.
-func (s *Service) check(ctx context.Context, username, password string) (data.User, bool, error) {
+func (s *Service) check(ctx context.Context, slot *Slot, username, password string) (data.User, bool, error) {
 	u, err := NormalizeUsername(username)
 	var user data.User
 	if err == nil {
@@ -158,12 +165,14 @@ func (s *Service) check(ctx context.Context, username, password string) (data.Us
 		if !errors.Is(err, data.ErrNotFound) && !errors.As(err, &ie) {
 			return data.User{}, false, err
 		}
-		return data.User{}, false, s.Hasher.VerifyDummy(ctx, password)
+		slot.VerifyDummy(password)
+		return data.User{}, false, nil
 	}
 	if len(password) > MaxPassword || !utf8.ValidString(password) {
-		return data.User{}, false, s.Hasher.VerifyDummy(ctx, password[:min(len(password), MaxPassword)])
+		slot.VerifyDummy(password[:min(len(password), MaxPassword)])
+		return data.User{}, false, nil
 	}
-	ok, err := s.Hasher.Verify(ctx, user.PasswordHash, password)
+	ok, err := slot.Verify(user.PasswordHash, password)
 	return user, ok, err
 }
 

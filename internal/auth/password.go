@@ -60,11 +60,12 @@ type Hasher struct {
 	computed  atomic.Int64
 }
 
-// NewHasher returns a Hasher with the given parameters, running one hash
-// per CPU at a time with twice as many waiting.
+// NewHasher returns a Hasher with the given parameters that uses at most
+// half the CPUs (at least one), so that a login flood leaves the rest to
+// every other page, with a short queue.
 func NewHasher(p Params) *Hasher {
-	n := runtime.GOMAXPROCS(0)
-	return NewHasherLimits(p, n, 2*n, 3*time.Second)
+	n := max(runtime.GOMAXPROCS(0)/2, 1)
+	return NewHasherLimits(p, n, 2*n, time.Second)
 }
 
 // NewHasherLimits returns a Hasher that runs at most concurrent hashes at a
@@ -101,6 +102,30 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.slots }
 
+// Slot is the right to compute hashes now, held from Reserve to Release.
+// Reserving before other work (reading the database, say) lets a request
+// that would only be refused for lack of capacity be refused cheaply.
+type Slot struct {
+	h    *Hasher
+	done bool
+}
+
+// Reserve waits for a slot, briefly, or fails with ErrBusy.
+func (h *Hasher) Reserve(ctx context.Context) (*Slot, error) {
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	return &Slot{h: h}, nil
+}
+
+// Release gives the slot back; further calls do nothing.
+func (s *Slot) Release() {
+	if !s.done {
+		s.done = true
+		s.h.release()
+	}
+}
+
 // Hash returns the PHC string of password with a fresh salt.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
@@ -121,26 +146,42 @@ func hashPHC(password string, p Params) string {
 
 // Verify reports whether password matches the PHC string phc.
 func (h *Hasher) Verify(ctx context.Context, phc, password string) (bool, error) {
+	s, err := h.Reserve(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer s.Release()
+	return s.Verify(phc, password)
+}
+
+// Verify reports whether password matches the PHC string phc.
+func (s *Slot) Verify(phc, password string) (bool, error) {
 	p, salt, key, err := parsePHC(phc)
 	if err != nil {
 		return false, err
 	}
-	if err := h.acquire(ctx); err != nil {
-		return false, err
-	}
-	defer h.release()
-	h.computed.Add(1)
+	s.h.computed.Add(1)
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
 }
 
 // VerifyDummy does the work of a Verify against a hash of the current
-// parameters and reports false, so that an unknown user costs the same as
-// a wrong password.
-func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
+// parameters, so that an unknown user costs the same as a wrong password.
+func (s *Slot) VerifyDummy(password string) {
+	h := s.h
 	h.dummyOnce.Do(func() { h.dummy = hashPHC("connectbook dummy password", h.params) })
-	_, err := h.Verify(ctx, h.dummy, password)
-	return err
+	s.Verify(h.dummy, password)
+}
+
+// VerifyDummy is Slot.VerifyDummy with a slot of its own.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
+	s, err := h.Reserve(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Release()
+	s.VerifyDummy(password)
+	return nil
 }
 
 // NeedsRehash reports whether phc was made with other parameters.
