@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"sync"
 
 	"github.com/connectbook/connectbook/internal/data"
 	"github.com/connectbook/connectbook/internal/web/ui"
@@ -30,11 +31,21 @@ func mustParsePages() *pages {
 	return p
 }
 
+// buffers hold rendered pages; reusing them spares a page's worth of
+// allocations per request.
+var buffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 4096)) }}
+
 // render writes a page, rendered into a buffer first so that a template
 // error becomes a clean 500 rather than half a page.
 func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
-	var buf bytes.Buffer
-	if err := a.pages.t[name].ExecuteTemplate(&buf, "base", data); err != nil {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			buffers.Put(buf)
+		}
+	}()
+	if err := a.pages.t[name].ExecuteTemplate(buf, "base", data); err != nil {
 		a.Logger.ErrorContext(r.Context(), "rendering page", "page", name, "err", err)
 		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
 		return
