@@ -75,7 +75,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	handler := web.New(web.Deps{
 		DB: st.DB, Auth: st.Auth, Sessions: st.Sessions, Audit: st.Audit, Logger: logger,
-		TLS: cfg.TLS() || cfg.BehindProxy, BehindProxy: cfg.BehindProxy,
+		TLS: cfg.TLS(), BehindProxy: cfg.BehindProxy,
 	})
 	srv := &http.Server{
 		Handler:           handler,

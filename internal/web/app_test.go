@@ -3,7 +3,9 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/connectbook/connectbook/internal/auth"
 	"github.com/connectbook/connectbook/internal/testdb"
+	"github.com/connectbook/connectbook/internal/web"
 	"github.com/connectbook/connectbook/session"
 )
 
@@ -585,5 +588,51 @@ func testNoSecretsLogged(t *testing.T, s *server) {
 		if e.Kind == "login_failed" && (e.ClientIP == "" || e.UserAgent == "") {
 			t.Fatalf("login_failed without client details: %+v", e)
 		}
+	}
+}
+
+// Behind a proxy, the client's address is the one the proxy appended, and
+// HSTS follows the proxy's X-Forwarded-Proto.
+func TestBehindProxy(t *testing.T) {
+	s := newServer(t, testdb.SQLite(t))
+	h := web.New(web.Deps{DB: s.st.DB, Auth: s.st.Auth, Sessions: s.st.Sessions, Audit: s.st.Audit,
+		Logger: slog.New(slog.DiscardHandler), BehindProxy: true})
+	for _, tc := range []struct {
+		proto string
+		hsts  bool
+	}{{"https", true}, {"http", false}, {"", false}} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if tc.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", tc.proto)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if got := w.Header().Get("Strict-Transport-Security") != ""; got != tc.hsts {
+			t.Errorf("X-Forwarded-Proto %q: HSTS %v, want %v", tc.proto, got, tc.hsts)
+		}
+	}
+	ip := web.ClientIP(true)
+	for _, tc := range []struct {
+		xff  []string
+		want string
+	}{
+		{nil, "192.0.2.1"},
+		{[]string{"203.0.113.7"}, "203.0.113.7"},
+		{[]string{"10.0.0.1, 198.51.100.2"}, "198.51.100.2"}, // the client's claim comes first
+		{[]string{"1.1.1.1", "198.51.100.3"}, "198.51.100.3"},
+		{[]string{"not an ip"}, "192.0.2.1"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "192.0.2.1:1234"
+		r.Header["X-Forwarded-For"] = tc.xff
+		if got := ip(r); got != tc.want {
+			t.Errorf("X-Forwarded-For %q: client %q, want %q", tc.xff, got, tc.want)
+		}
+	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "192.0.2.1:1234"
+	r.Header.Set("X-Forwarded-For", "203.0.113.7")
+	if got := web.ClientIP(false)(r); got != "192.0.2.1" {
+		t.Errorf("without --behind-proxy X-Forwarded-For was trusted: %q", got)
 	}
 }

@@ -27,15 +27,16 @@ func (a *app) securityHeaders(next http.Handler) http.Handler {
 	fixed.Set("Cross-Origin-Opener-Policy", "same-origin")
 	fixed.Set("Cross-Origin-Resource-Policy", "same-origin")
 	fixed.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-	if a.TLS {
-		fixed.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-	}
+	hsts := []string{"max-age=63072000; includeSubDomains"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		// The value slices are shared by every response; Header.Set and
 		// Header.Add replace or grow them without writing into them.
 		for k, v := range fixed {
 			h[k] = v
+		}
+		if a.TLS || a.BehindProxy && r.Header.Get("X-Forwarded-Proto") == "https" {
+			h["Strict-Transport-Security"] = hsts
 		}
 		next.ServeHTTP(w, r)
 	})

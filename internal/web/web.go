@@ -24,10 +24,10 @@ type Deps struct {
 	Sessions *session.Manager
 	Audit    *audit.Log
 	Logger   *slog.Logger
-	// TLS is true when the app is reached over HTTPS (served directly, or
-	// through a proxy that terminates TLS); it turns on HSTS.
+	// TLS is true when the app serves HTTPS itself; it turns on HSTS.
 	TLS bool
-	// BehindProxy trusts X-Forwarded-For for the client's address.
+	// BehindProxy trusts the reverse proxy's X-Forwarded-For for the
+	// client's address and its X-Forwarded-Proto for HSTS.
 	BehindProxy bool
 	Now         func() time.Time
 }
