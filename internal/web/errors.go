@@ -12,26 +12,25 @@ import (
 )
 
 type errorPage struct {
-	common
 	Title, Message string
 }
 
 // clientError renders a 4xx page with a message a person can act on.
 func (a *app) clientError(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
-	a.render(w, r, status, "error.html", &errorPage{common: a.common(r), Title: title, Message: msg})
+	a.render(w, r, status, "error.html", &errorPage{Title: title, Message: msg})
 }
 
 // serverError logs err and renders a 500 page that says nothing of it.
 func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	a.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	a.render(w, r, http.StatusInternalServerError, "error.html", &errorPage{common: a.common(r),
+	a.render(w, r, http.StatusInternalServerError, "error.html", &errorPage{
 		Title: "Something went wrong", Message: "ConnectBook hit a problem on its side. Please try again in a moment."})
 }
 
 // busy answers 503 when password hashing is at capacity.
 func (a *app) busy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", "2")
-	a.render(w, r, http.StatusServiceUnavailable, "error.html", &errorPage{common: a.common(r),
+	a.render(w, r, http.StatusServiceUnavailable, "error.html", &errorPage{
 		Title: "Too busy right now", Message: "ConnectBook is handling a lot of sign-ins at the moment. Please try again in a few seconds."})
 }
 

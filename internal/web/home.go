@@ -3,5 +3,5 @@ package web
 import "net/http"
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "home.html", &struct{ common }{a.common(r)})
+	a.render(w, r, http.StatusOK, "home.html", nil)
 }

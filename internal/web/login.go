@@ -10,7 +10,6 @@ import (
 )
 
 type loginPage struct {
-	common
 	Username, Error string
 }
 
@@ -22,7 +21,7 @@ func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	a.render(w, r, http.StatusOK, "login.html", &loginPage{common: a.common(r)})
+	a.render(w, r, http.StatusOK, "login.html", &loginPage{})
 }
 
 func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -30,7 +29,7 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username := r.PostForm.Get("username")
-	page := &loginPage{common: a.common(r), Username: clip(username, 64)}
+	page := &loginPage{Username: clip(username, 64)}
 	user, err := a.Auth.Login(r.Context(), username, r.PostForm.Get("password"), ClientIP(a.BehindProxy)(r))
 	var throttled *auth.ThrottledError
 	switch {

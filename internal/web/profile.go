@@ -8,7 +8,6 @@ import (
 )
 
 type profilePage struct {
-	common
 	DisplayName, Bio, Error string
 	Saved                   bool
 }
@@ -16,12 +15,12 @@ type profilePage struct {
 func (a *app) profileForm(w http.ResponseWriter, r *http.Request) {
 	u := viewer(r)
 	a.render(w, r, http.StatusOK, "profile.html", &profilePage{
-		common: a.common(r), DisplayName: u.DisplayName, Bio: u.Bio, Saved: r.URL.Query().Get("saved") == "1"})
+		DisplayName: u.DisplayName, Bio: u.Bio, Saved: r.URL.Query().Get("saved") == "1"})
 }
 
 func (a *app) profileSubmit(w http.ResponseWriter, r *http.Request) {
 	u := viewer(r)
-	page := &profilePage{common: a.common(r), DisplayName: r.PostForm.Get("display_name"), Bio: r.PostForm.Get("bio")}
+	page := &profilePage{DisplayName: r.PostForm.Get("display_name"), Bio: r.PostForm.Get("bio")}
 	name, err := auth.CheckDisplayName(page.DisplayName)
 	var bio string
 	if err == nil {

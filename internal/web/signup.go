@@ -9,7 +9,6 @@ import (
 )
 
 type signupPage struct {
-	common
 	Username, Error string
 }
 
@@ -18,7 +17,7 @@ func (a *app) signupForm(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	a.render(w, r, http.StatusOK, "signup.html", &signupPage{common: a.common(r)})
+	a.render(w, r, http.StatusOK, "signup.html", &signupPage{})
 }
 
 func (a *app) signupSubmit(w http.ResponseWriter, r *http.Request) {
@@ -31,7 +30,7 @@ func (a *app) signupSubmit(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &ie):
 		a.render(w, r, http.StatusUnprocessableEntity, "signup.html",
-			&signupPage{common: a.common(r), Username: clip(username, 64), Error: ie.Message})
+			&signupPage{Username: clip(username, 64), Error: ie.Message})
 		return
 	case a.handleAuthError(w, r, err):
 		return

@@ -11,7 +11,6 @@ import (
 )
 
 type userPage struct {
-	common
 	Profile data.User
 	Initial string
 	Own     bool
@@ -36,5 +35,5 @@ func (a *app) userShow(w http.ResponseWriter, r *http.Request) {
 	first, _ := utf8.DecodeRuneInString(u.DisplayName)
 	v := viewer(r)
 	a.render(w, r, http.StatusOK, "user.html", &userPage{
-		common: a.common(r), Profile: u, Initial: strings.ToUpper(string(first)), Own: v != nil && v.ID == u.ID})
+		Profile: u, Initial: strings.ToUpper(string(first)), Own: v != nil && v.ID == u.ID})
 }
