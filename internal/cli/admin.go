@@ -80,6 +80,19 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 	return 0, false
 }
 
+// subcommandHelp prints usage when args name no subcommand (exit 2) or ask
+// for help (exit 0), and reports whether it did.
+func subcommandHelp(args []string, usage string, stdout io.Writer) (int, bool) {
+	if len(args) > 0 && args[0] != "-h" && args[0] != "--help" && args[0] != "-help" {
+		return 0, false
+	}
+	fmt.Fprint(stdout, usage)
+	if len(args) == 0 {
+		return 2, true
+	}
+	return 0, true
+}
+
 const userUsage = `Usage:
   connectbook user add <username>       create an account
   connectbook user passwd <username>    set a new password and end all of the user's sessions
@@ -90,12 +103,8 @@ line of standard input.
 `
 
 func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		fmt.Fprint(stdout, userUsage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	if code, done := subcommandHelp(args, userUsage, stdout); done {
+		return code
 	}
 	sub := args[0]
 	fs := newFlagSet("user "+sub, userUsage, stderr)
@@ -224,12 +233,8 @@ or all of them with --all.
 `
 
 func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		fmt.Fprint(stdout, sessionsUsage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+	if code, done := subcommandHelp(args, sessionsUsage, stdout); done {
+		return code
 	}
 	sub := args[0]
 	fs := newFlagSet("sessions "+sub, sessionsUsage, stderr)

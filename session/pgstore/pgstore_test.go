@@ -98,21 +98,9 @@ func TestInvalidTable(t *testing.T) {
 	}
 }
 
-// countingConn counts writes: with the extended protocol pgx sends one
-// batch of messages per query, so writes are round trips.
-type countingConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c countingConn) Write(p []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(p)
-}
-
 func BenchmarkRequest(b *testing.B) {
 	var writes atomic.Int64
-	pool := newPool(b, func(c net.Conn) net.Conn { return countingConn{c, &writes} })
+	pool := newPool(b, func(c net.Conn) net.Conn { return storetest.CountWrites(c, &writes) })
 	// Baseline: the smallest query, one round trip.
 	storetest.Benchmark(b, newStore(b, pool), storetest.BenchOptions{
 		RoundTrips: writes.Load,

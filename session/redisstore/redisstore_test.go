@@ -479,18 +479,6 @@ func TestInvalidPrefix(t *testing.T) {
 	}
 }
 
-// countingConn counts writes: the client writes each command, or each
-// pipeline, in one call, and waits for the reply before the next.
-type countingConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c countingConn) Write(p []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(p)
-}
-
 func benchFixture(b *testing.B) (*fixture, *atomic.Int64) {
 	opt := redisOptions(b)
 	writes := new(atomic.Int64)
@@ -504,7 +492,7 @@ func benchFixture(b *testing.B) (*fixture, *atomic.Int64) {
 		if tlsConfig != nil {
 			conn = tls.Client(conn, tlsConfig)
 		}
-		return countingConn{Conn: conn, writes: writes}, nil
+		return storetest.CountWrites(conn, writes), nil
 	}
 	return newFixture(b, opt), writes
 }

@@ -11,19 +11,25 @@ import (
 	"github.com/connectbook/connectbook/session"
 )
 
-// Values that could confuse the single-value record: separators, digits,
-// NUL, multi-byte characters, empty strings.
-func TestFindRoundTripsAwkwardValues(t *testing.T) {
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
 	db, err := Open(filepath.Join(t.TempDir(), "s.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
 	st, err := New(context.Background(), db, Options{})
 	if err != nil {
+		db.Close()
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close(); db.Close() })
+	return st
+}
+
+// Values that could confuse the single-value record: separators, digits,
+// NUL, multi-byte characters, empty strings.
+func TestFindRoundTripsAwkwardValues(t *testing.T) {
+	st := newTestStore(t)
 	now := time.UnixMicro(1_700_000_000_123_456).UTC()
 	for i, v := range []string{"", " ", "1 2 3 ", "a\x00b", "ü 🌍 ", strings.Repeat("9", 600), "line\nbreak"} {
 		s := session.Session{
@@ -66,16 +72,7 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 func TestFindHonoursContext(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	st, err := New(context.Background(), db, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := newTestStore(t)
 	// Hold every reader, so Find can only wait.
 	var held []*reader
 	for range st.nreaders {

@@ -2,8 +2,10 @@ package storetest
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,6 +110,22 @@ func benchRequest(b *testing.B, st session.Store, roundTrips func() int64, touch
 	if roundTrips != nil {
 		b.ReportMetric(float64(roundTrips()-before)/float64(b.N), "roundtrips/op")
 	}
+}
+
+// CountWrites wraps a client's connection so that writes add to n. The
+// clients of the stores here (pgx, go-redis) write each request, or each
+// pipelined batch, in one call and wait for the answer before the next, so
+// writes count round trips.
+func CountWrites(c net.Conn, n *atomic.Int64) net.Conn { return countingConn{c, n} }
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
 }
 
 // nopWriter is a ResponseWriter that discards everything; the middleware
