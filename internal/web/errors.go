@@ -77,6 +77,9 @@ func (a *app) parseForm(w http.ResponseWriter, r *http.Request) bool {
 		a.clientError(w, r, http.StatusBadRequest, "Bad request", "The form could not be read. Please reload the page and try again.")
 		return false
 	}
+	// The handler's request is a copy of the session middleware's, so the
+	// middleware would not see this form: report session-looking fields here.
+	a.Sessions.ReportFormParams(r)
 	for k, vs := range r.PostForm {
 		if !utf8.ValidString(k) {
 			a.clientError(w, r, http.StatusBadRequest, "Bad request", "The form contained text that is not valid UTF-8.")
