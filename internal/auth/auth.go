@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -52,27 +53,36 @@ func (p Policy) Delay(n int) time.Duration {
 	return min(d, p.Max)
 }
 
-// The default policies. The account's wait is short (at most a minute), so
-// an attacker guessing against someone's account cannot lock its owner
-// out; the client IP's grows to 15 minutes.
+// The default policies. Failures count three ways:
+//
+//   - per account and client network: one attacker guessing one account
+//     waits up to 15 minutes, while the account's owner, elsewhere, does not;
+//   - per client network (an IPv4 address, or an IPv6 /64): one attacker
+//     guessing many accounts waits up to 15 minutes;
+//   - per account from anywhere, with a high allowance: a guess spread over
+//     many networks waits at most a minute. Only such a spread attack slows
+//     the owner down, and never for longer than a minute at a time.
 var (
-	AccountPolicy = Policy{Free: 5, Base: time.Second, Max: time.Minute, Window: time.Hour}
-	IPPolicy      = Policy{Free: 10, Base: time.Second, Max: 15 * time.Minute, Window: time.Hour}
+	AccountIPPolicy = Policy{Free: 5, Base: time.Second, Max: 15 * time.Minute, Window: time.Hour}
+	IPPolicy        = Policy{Free: 10, Base: time.Second, Max: 15 * time.Minute, Window: time.Hour}
+	AccountPolicy   = Policy{Free: 50, Base: time.Second, Max: time.Minute, Window: time.Hour}
 )
 
 // Service authenticates against the users in DB.
 type Service struct {
-	DB      *data.DB
-	Hasher  *Hasher
-	Now     func() time.Time
-	Account Policy
-	IP      Policy
+	DB        *data.DB
+	Hasher    *Hasher
+	Now       func() time.Time
+	AccountIP Policy
+	IP        Policy
+	Account   Policy
 }
 
 // NewService returns a Service with the default hashing parameters and
 // throttling policies.
 func NewService(db *data.DB) *Service {
-	return &Service{DB: db, Hasher: NewHasher(DefaultParams), Now: time.Now, Account: AccountPolicy, IP: IPPolicy}
+	return &Service{DB: db, Hasher: NewHasher(DefaultParams), Now: time.Now,
+		AccountIP: AccountIPPolicy, IP: IPPolicy, Account: AccountPolicy}
 }
 
 // SignUp creates an account. Problems with the input are *InputError.
@@ -104,6 +114,21 @@ func throttleSubject(username string) string {
 	return strings.ToValidUTF8(s, "?")
 }
 
+// clientNetwork is what failures from one client are counted under: the
+// IPv4 address, or the IPv6 /64 (one host commonly has a whole /64).
+func clientNetwork(clientIP string) string {
+	ip, err := netip.ParseAddr(clientIP)
+	if err != nil {
+		return throttleSubject(clientIP)
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
+}
+
 // Login checks a username and password from clientIP. It returns the user,
 // ErrInvalidCredentials (unknown user or wrong password, after the same
 // work), *ThrottledError, or ErrBusy.
@@ -114,17 +139,40 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 		return data.User{}, err
 	}
 	defer slot.Release()
-	subject := throttleSubject(username)
+	account, network := throttleSubject(username), clientNetwork(clientIP)
+	keys := []data.FailureKey{
+		{Scope: data.ScopeAccountIP, Subject: account + " " + network},
+		{Scope: data.ScopeIP, Subject: network},
+		{Scope: data.ScopeAccount, Subject: account},
+	}
+	policies := []Policy{s.AccountIP, s.IP, s.Account}
 	now := s.Now()
-	account, ip, err := s.DB.LoginFailures(ctx, subject, clientIP)
+	prior, err := s.DB.LoginFailures(ctx, keys...)
 	if err != nil {
 		return data.User{}, err
 	}
-	if wait := until(account, s.Account, now); wait > 0 {
-		return data.User{}, &ThrottledError{RetryAfter: wait, Scope: data.ScopeAccount}
+	for i, f := range prior {
+		if wait := until(f, policies[i], now); wait > 0 {
+			return data.User{}, &ThrottledError{RetryAfter: wait, Scope: keys[i].Scope}
+		}
 	}
-	if wait := until(ip, s.IP, now); wait > 0 {
-		return data.User{}, &ThrottledError{RetryAfter: wait, Scope: data.ScopeIP}
+	// Count the attempt before checking it, so that attempts made in
+	// parallel see each other: past the free allowance, only the first of
+	// them is checked.
+	for i, k := range keys {
+		n, err := s.DB.RecordLoginFailure(ctx, k.Scope, k.Subject, now, policies[i].Window)
+		if err != nil {
+			return data.User{}, err
+		}
+		expected := 1
+		if f := prior[i]; f.Count > 0 && now.Sub(f.Last) <= policies[i].Window {
+			expected = f.Count + 1
+		}
+		if n > expected {
+			if wait := policies[i].Delay(n - 1); wait > 0 {
+				return data.User{}, &ThrottledError{RetryAfter: wait, Scope: k.Scope}
+			}
+		}
 	}
 
 	user, ok, err := s.check(ctx, slot, username, password)
@@ -133,16 +181,17 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 		return data.User{}, err
 	}
 	if !ok {
-		if _, err := s.DB.RecordLoginFailure(ctx, data.ScopeAccount, subject, now, s.Account.Window); err != nil {
-			return data.User{}, err
-		}
-		if _, err := s.DB.RecordLoginFailure(ctx, data.ScopeIP, clientIP, now, s.IP.Window); err != nil {
-			return data.User{}, err
-		}
 		return data.User{}, ErrInvalidCredentials
 	}
-	if err := s.DB.ClearLoginFailures(ctx, data.ScopeAccount, subject); err != nil {
+	// The attempt succeeded: from this network the account starts afresh,
+	// and the attempt no longer counts against the network or the account.
+	if err := s.DB.ClearLoginFailures(ctx, keys[0].Scope, keys[0].Subject); err != nil {
 		return data.User{}, err
+	}
+	for _, k := range keys[1:] {
+		if err := s.DB.ForgiveLoginFailure(ctx, k.Scope, k.Subject); err != nil {
+			return data.User{}, err
+		}
 	}
 	if s.Hasher.NeedsRehash(user.PasswordHash) {
 		if hash, err := s.Hasher.Hash(ctx, password); err == nil {

@@ -176,11 +176,12 @@ func userDo(ctx context.Context, st *Stores, sub, name string, stdin io.Reader, 
 		event(audit.PasswordChanged, u, fmt.Sprintf("%d sessions ended", n))
 		fmt.Fprintf(stdout, "Password of %s changed; %d sessions ended.\n", u.Username, n)
 	case "delete":
-		n, err := st.Sessions.RevokeAll(ctx, strconv.FormatInt(u.ID, 10))
-		if err != nil {
+		// Delete first: no login can start a session after this.
+		if err := st.DB.DeleteUser(ctx, u.ID); err != nil {
 			return err
 		}
-		if err := st.DB.DeleteUser(ctx, u.ID); err != nil {
+		n, err := st.Sessions.RevokeAll(ctx, strconv.FormatInt(u.ID, 10))
+		if err != nil {
 			return err
 		}
 		event(audit.UserDeleted, u, fmt.Sprintf("%d sessions ended", n))
@@ -298,7 +299,7 @@ func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tEXPIRES\tIP\tUSER AGENT")
 		for _, s := range list {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, stamp(s.CreatedAt), stamp(s.LastSeenAt),
-				stamp(s.ExpiresAt()), s.LastIP, clipText(s.UserAgent, 60))
+				stamp(s.ExpiresAt()), clipText(s.LastIP, 64), clipText(s.UserAgent, 60))
 		}
 		tw.Flush()
 	case *all:
@@ -373,7 +374,10 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if who == "" && e.UserID != 0 {
 			who = "#" + strconv.FormatInt(e.UserID, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.At), e.Kind, dash(who), dash(e.ClientIP), dash(e.Session), clipText(e.Detail, 80))
+		// Every column may hold what a client sent: keep control characters
+		// away from the terminal.
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.At), clipText(e.Kind, 40), dash(clipText(who, 40)),
+			dash(clipText(e.ClientIP, 64)), dash(clipText(e.Session, 16)), clipText(e.Detail, 80))
 	}
 	tw.Flush()
 	return 0

@@ -86,7 +86,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Requests outlive the signal: Shutdown lets them finish.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -149,7 +150,7 @@ func pruneLoginFailures(ctx context.Context, st *Stores, logger *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			window := max(st.Auth.Account.Window, st.Auth.IP.Window)
+			window := max(st.Auth.Account.Window, st.Auth.AccountIP.Window, st.Auth.IP.Window)
 			if _, err := st.DB.PruneLoginFailures(ctx, time.Now().Add(-window)); err != nil && ctx.Err() == nil {
 				logger.Error("pruning login failures", "err", err)
 			}

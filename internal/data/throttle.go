@@ -2,13 +2,15 @@ package data
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
 // Login failure scopes.
 const (
-	ScopeAccount = "account"
-	ScopeIP      = "ip"
+	ScopeAccount   = "account"    // one account, from anywhere
+	ScopeAccountIP = "account_ip" // one account from one client network
+	ScopeIP        = "ip"         // one client network, any account
 )
 
 // Failures is the failed-login record of one subject.
@@ -17,31 +19,43 @@ type Failures struct {
 	Last  time.Time
 }
 
-// LoginFailures returns the records of an account and of a client IP (zero
-// values when there are none).
-func (db *DB) LoginFailures(ctx context.Context, username, clientIP string) (account, ip Failures, err error) {
-	rows, err := db.query(ctx, `SELECT scope, failures, last_failure FROM login_failures
-		WHERE (scope = ? AND subject = ?) OR (scope = ? AND subject = ?)`,
-		ScopeAccount, username, ScopeIP, clientIP)
+// FailureKey names one record.
+type FailureKey struct{ Scope, Subject string }
+
+// LoginFailures returns the records for keys, in order (zero values where
+// there are none).
+func (db *DB) LoginFailures(ctx context.Context, keys ...FailureKey) ([]Failures, error) {
+	out := make([]Failures, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	where := make([]string, len(keys))
+	args := make([]any, 0, 2*len(keys))
+	for i, k := range keys {
+		where[i] = "(scope = ? AND subject = ?)"
+		args = append(args, k.Scope, k.Subject)
+	}
+	rows, err := db.query(ctx, `SELECT scope, subject, failures, last_failure FROM login_failures WHERE `+
+		strings.Join(where, " OR "), args...)
 	if err != nil {
-		return Failures{}, Failures{}, err
+		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var scope string
+		var k FailureKey
 		var f Failures
 		var last int64
-		if err := rows.Scan(&scope, &f.Count, &last); err != nil {
-			return Failures{}, Failures{}, mapErr(err)
+		if err := rows.Scan(&k.Scope, &k.Subject, &f.Count, &last); err != nil {
+			return nil, mapErr(err)
 		}
 		f.Last = time.UnixMicro(last).UTC()
-		if scope == ScopeAccount {
-			account = f
-		} else {
-			ip = f
+		for i := range keys {
+			if keys[i] == k {
+				out[i] = f
+			}
 		}
 	}
-	return account, ip, mapErr(rows.Err())
+	return out, mapErr(rows.Err())
 }
 
 // RecordLoginFailure counts one more failure for (scope, subject) and
@@ -55,6 +69,14 @@ func (db *DB) RecordLoginFailure(ctx context.Context, scope, subject string, now
 			last_failure = excluded.last_failure
 		RETURNING failures`, []any{scope, subject, now.UnixMicro(), window.Microseconds()}, &n)
 	return n, err
+}
+
+// ForgiveLoginFailure takes one failure back from (scope, subject), for an
+// attempt counted before it was checked that turned out to succeed.
+func (db *DB) ForgiveLoginFailure(ctx context.Context, scope, subject string) error {
+	_, err := db.exec(ctx, `UPDATE login_failures SET failures = failures - 1
+		WHERE scope = ? AND subject = ? AND failures > 0`, scope, subject)
+	return err
 }
 
 // ClearLoginFailures forgets the failures of (scope, subject).

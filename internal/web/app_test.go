@@ -333,7 +333,7 @@ func testThrottling(t *testing.T, s *server) {
 	s.addUser("alice", alicePW)
 	s.addUser("bob", alicePW)
 	b := s.browser()
-	for i := range auth.AccountPolicy.Free {
+	for i := range auth.AccountIPPolicy.Free {
 		if r := b.login("alice", "wrong "+strconv.Itoa(i)); r.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("failure %d: status %d", i+1, r.StatusCode)
 		}
