@@ -76,6 +76,8 @@ type Service struct {
 	AccountIP Policy
 	IP        Policy
 	Account   Policy
+
+	afterRead func() // tests: runs between reading and counting failures
 }
 
 // NewService returns a Service with the default hashing parameters and
@@ -155,6 +157,9 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 		if wait := until(f, policies[i], now); wait > 0 {
 			return data.User{}, &ThrottledError{RetryAfter: wait, Scope: keys[i].Scope}
 		}
+	}
+	if s.afterRead != nil {
+		s.afterRead()
 	}
 	// Count the attempt before checking it, so that attempts made in
 	// parallel see each other: past the free allowance, only the first of

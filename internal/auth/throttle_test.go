@@ -108,6 +108,25 @@ func TestThrottling(t *testing.T) {
 					t.Fatalf("after the wait: %v", err)
 				}
 			})
+			t.Run("attempts_made_meanwhile_count", func(t *testing.T) {
+				h := NewHasherLimits(cheap, 2, 8, time.Second)
+				s, c := newService(t, be.DSN(t), h)
+				// Between this attempt's read and its count, other attempts
+				// from the same network use up the free allowance.
+				s.afterRead = func() {
+					s.afterRead = nil
+					for range AccountIPPolicy.Free {
+						s.DB.RecordLoginFailure(context.Background(), data.ScopeAccountIP, "alice 203.0.113.60", c.Now(), time.Hour)
+					}
+				}
+				before := h.Computed()
+				if got := throttledScope(login(s, "alice", "a guess", "203.0.113.60")); got != data.ScopeAccountIP {
+					t.Fatalf("an attempt racing %d others: scope %q, want account_ip", AccountIPPolicy.Free, got)
+				}
+				if h.Computed() != before {
+					t.Fatal("the racing attempt was checked")
+				}
+			})
 			t.Run("parallel_guesses_are_bounded", func(t *testing.T) {
 				h := NewHasherLimits(cheap, 8, 64, 10*time.Second)
 				s, _ := newService(t, be.DSN(t), h)
