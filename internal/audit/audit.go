@@ -5,8 +5,11 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/connectbook/connectbook/internal/data"
@@ -26,18 +29,88 @@ const (
 	CSRFRejected    = "csrf_rejected"
 )
 
+// Limits on events that anyone can cause without signing in (a bogus
+// cookie, a failed login): per kind and client address, at most burst of
+// them are recorded per window; the rest are counted, and the count is
+// noted on the next one recorded.
+const (
+	burst      = 20
+	window     = time.Minute
+	maxTracked = 10000
+)
+
 // Log records events.
 type Log struct {
 	DB     *data.DB
 	Logger *slog.Logger
 	Now    func() time.Time
+
+	mu      sync.Mutex
+	windows map[string]*rateWindow
+}
+
+type rateWindow struct {
+	start      time.Time
+	n          int
+	suppressed int
+}
+
+// noisy are the kinds an anonymous client can produce at will.
+var noisy = map[string]bool{
+	LoginFailed: true, LoginThrottled: true, CSRFRejected: true,
+	string(session.EventUnknownToken): true, string(session.EventDuplicateCookie): true,
+	string(session.EventTokenInURL): true, string(session.EventExpired): true,
+}
+
+// admit applies the rate limit to anonymous noisy events. It reports
+// whether to record e, and how many similar events were suppressed since
+// the last one recorded.
+func (l *Log) admit(e data.Event) (bool, int) {
+	if e.UserID != 0 || !noisy[e.Kind] {
+		return true, 0
+	}
+	key := e.Kind + " " + e.ClientIP
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.windows == nil || len(l.windows) >= maxTracked {
+		l.windows = make(map[string]*rateWindow)
+	}
+	w := l.windows[key]
+	if w == nil || e.At.Sub(w.start) >= window {
+		suppressed := 0
+		if w != nil {
+			suppressed = w.suppressed
+		}
+		l.windows[key] = &rateWindow{start: e.At, n: 1}
+		return true, suppressed
+	}
+	if w.n >= burst {
+		w.suppressed++
+		if w.suppressed == 1 {
+			l.Logger.Warn("security events suppressed", "event", e.Kind, "client_ip", e.ClientIP,
+				"limit", fmt.Sprintf("%d per %v", burst, window))
+		}
+		return false, 0
+	}
+	w.n++
+	suppressed := w.suppressed
+	w.suppressed = 0
+	return true, suppressed
 }
 
 // Record stores e and logs it. A failure to store is logged, not returned:
-// the request that caused the event goes on.
+// the request that caused the event goes on. Events an anonymous client
+// can cause at will are rate-limited per client address.
 func (l *Log) Record(ctx context.Context, e data.Event) {
 	if e.At.IsZero() {
 		e.At = l.Now().UTC()
+	}
+	ok, suppressed := l.admit(e)
+	if !ok {
+		return
+	}
+	if suppressed > 0 {
+		e.Detail = strings.TrimSpace(e.Detail + fmt.Sprintf(" (and %d more like it, not recorded)", suppressed))
 	}
 	level := slog.LevelInfo
 	switch e.Kind {

@@ -349,6 +349,7 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer st.Close()
 	var uid int64
+	var uname string
 	if *user != "" {
 		u, err := findUser(ctx, st.DB, *user)
 		var ie *auth.InputError
@@ -360,9 +361,9 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stderr, "connectbook events: %v\n", err)
 			return 1
 		}
-		uid = u.ID
+		uid, uname = u.ID, u.Username
 	}
-	list, err := st.DB.Events(ctx, uid, *limit)
+	list, err := st.DB.Events(ctx, uid, uname, *limit)
 	if err != nil {
 		fmt.Fprintf(stderr, "connectbook events: %v\n", err)
 		return 1

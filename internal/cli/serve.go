@@ -98,7 +98,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
 	go st.Sessions.RunSweeper(bg, time.Minute)
-	go pruneLoginFailures(bg, st, logger)
+	go housekeeping(bg, st, logger)
 
 	scheme := "http"
 	if cfg.TLS() {
@@ -140,9 +140,12 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// pruneLoginFailures forgets failed-login records that can no longer slow
-// anyone down.
-func pruneLoginFailures(ctx context.Context, st *Stores, logger *slog.Logger) {
+// eventRetention is how long the security event log keeps events.
+const eventRetention = 90 * 24 * time.Hour
+
+// housekeeping forgets failed-login records that can no longer slow anyone
+// down, and events past their retention.
+func housekeeping(ctx context.Context, st *Stores, logger *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
@@ -153,6 +156,9 @@ func pruneLoginFailures(ctx context.Context, st *Stores, logger *slog.Logger) {
 			window := max(st.Auth.Account.Window, st.Auth.AccountIP.Window, st.Auth.IP.Window)
 			if _, err := st.DB.PruneLoginFailures(ctx, time.Now().Add(-window)); err != nil && ctx.Err() == nil {
 				logger.Error("pruning login failures", "err", err)
+			}
+			if _, err := st.DB.PruneEvents(ctx, time.Now().Add(-eventRetention)); err != nil && ctx.Err() == nil {
+				logger.Error("pruning security events", "err", err)
 			}
 		}
 	}

@@ -137,15 +137,22 @@ func testEvents(t *testing.T, db *data.DB) {
 			t.Fatal(err)
 		}
 	}
-	all, err := db.Events(ctx, 0, 10)
+	all, err := db.Events(ctx, 0, "", 10)
 	if err != nil || len(all) != 3 || all[0].Kind != "logout" || all[2].Kind != "login_failed" {
 		t.Fatalf("Events = %+v, %v", all, err)
 	}
-	mine, err := db.Events(ctx, u.ID, 10)
-	if err != nil || len(mine) != 2 || mine[1].Username != "alice" || mine[1].Session != "abcdef012345" {
+	if err := db.InsertEvent(ctx, data.Event{At: now, Kind: "login_failed", Username: "alice", ClientIP: "203.0.113.1"}); err != nil {
+		t.Fatal(err)
+	}
+	mine, err := db.Events(ctx, u.ID, "alice", 10)
+	if err != nil || len(mine) != 3 || mine[0].Kind != "login_failed" || mine[2].Username != "alice" || mine[2].Session != "abcdef012345" {
 		t.Fatalf("Events(alice) = %+v, %v; the session event should be named by the join", mine, err)
 	}
-	if one, _ := db.Events(ctx, 0, 1); len(one) != 1 {
+	if one, _ := db.Events(ctx, 0, "", 1); len(one) != 1 {
 		t.Fatalf("limit not applied: %d", len(one))
+	}
+	db.InsertEvent(ctx, data.Event{At: now.Add(-100 * 24 * time.Hour), Kind: "old"})
+	if n, err := db.PruneEvents(ctx, now.Add(-90*24*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("PruneEvents = %d, %v; want the old one", n, err)
 	}
 }

@@ -32,8 +32,9 @@ func (db *DB) InsertEvent(ctx context.Context, e Event) error {
 }
 
 // Events returns up to limit events, newest first: every user's when
-// userID is 0, else that user's.
-func (db *DB) Events(ctx context.Context, userID int64, limit int) ([]Event, error) {
+// userID is 0, else those of the user with that ID and username (events
+// about a username with no known user, such as failed logins, included).
+func (db *DB) Events(ctx context.Context, userID int64, username string, limit int) ([]Event, error) {
 	// Events of the session manager know the user's ID only; the join
 	// names the user while the account exists.
 	const cols = `SELECT e.id, e.at, e.kind, e.user_id, COALESCE(NULLIF(e.username, ''), u.username, ''),
@@ -44,7 +45,8 @@ func (db *DB) Events(ctx context.Context, userID int64, limit int) ([]Event, err
 	if userID == 0 {
 		rows, err = db.query(ctx, cols+` ORDER BY e.id DESC LIMIT ?`, limit)
 	} else {
-		rows, err = db.query(ctx, cols+` WHERE e.user_id = ? ORDER BY e.id DESC LIMIT ?`, userID, limit)
+		rows, err = db.query(ctx, cols+` WHERE e.user_id = ? OR (e.user_id IS NULL AND e.username = ?)
+			ORDER BY e.id DESC LIMIT ?`, userID, username, limit)
 	}
 	if err != nil {
 		return nil, err
@@ -62,4 +64,14 @@ func (db *DB) Events(ctx context.Context, userID int64, limit int) ([]Event, err
 		list = append(list, e)
 	}
 	return list, mapErr(rows.Err())
+}
+
+// PruneEvents deletes events older than before and returns how many.
+func (db *DB) PruneEvents(ctx context.Context, before time.Time) (int, error) {
+	res, err := db.exec(ctx, `DELETE FROM security_events WHERE at < ?`, before.UnixMicro())
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), mapErr(err)
 }

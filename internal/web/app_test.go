@@ -556,11 +556,15 @@ func testNoSecretsLogged(t *testing.T, s *server) {
 	csrf := b.csrf()
 	b.post("/logout", url.Values{"csrf_token": {csrf}})
 	secrets = append(secrets, planted, tok, csrf)
+	typo := "my pass phrase!" // typed into the username field
+	b2 := s.browser()
+	b2.login(typo, "x")
+	secrets = append(secrets, typo)
 	signup := "signup secret 123"
 	s.browser().post("/signup", url.Values{"username": {"bobby"}, "password": {signup}, "password_confirm": {signup}})
 	secrets = append(secrets, signup)
 
-	events, err := s.st.DB.Events(context.Background(), 0, 1000)
+	events, err := s.st.DB.Events(context.Background(), 0, "", 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,47 +599,51 @@ func testNoSecretsLogged(t *testing.T, s *server) {
 }
 
 // Behind a proxy, the client's address is the one the proxy appended, and
-// HSTS follows the proxy's X-Forwarded-Proto.
+// HSTS follows the proxy's X-Forwarded-Proto; only from a loopback or
+// private peer, where a proxy can be.
 func TestBehindProxy(t *testing.T) {
 	s := newServer(t, testdb.SQLite(t))
 	h := web.New(web.Deps{DB: s.st.DB, Auth: s.st.Auth, Sessions: s.st.Sessions, Audit: s.st.Audit,
 		Logger: slog.New(slog.DiscardHandler), BehindProxy: true})
 	for _, tc := range []struct {
-		proto string
-		hsts  bool
-	}{{"https", true}, {"http", false}, {"", false}} {
+		peer, proto string
+		hsts        bool
+	}{{"10.0.0.2:5000", "https", true}, {"10.0.0.2:5000", "http", false}, {"10.0.0.2:5000", "", false}, {"203.0.113.5:5000", "https", false}} {
 		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.peer
 		if tc.proto != "" {
 			r.Header.Set("X-Forwarded-Proto", tc.proto)
 		}
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
 		if got := w.Header().Get("Strict-Transport-Security") != ""; got != tc.hsts {
-			t.Errorf("X-Forwarded-Proto %q: HSTS %v, want %v", tc.proto, got, tc.hsts)
+			t.Errorf("peer %s, X-Forwarded-Proto %q: HSTS %v, want %v", tc.peer, tc.proto, got, tc.hsts)
 		}
 	}
 	ip := web.ClientIP(true)
 	for _, tc := range []struct {
+		peer string
 		xff  []string
 		want string
 	}{
-		{nil, "192.0.2.1"},
-		{[]string{"203.0.113.7"}, "203.0.113.7"},
-		{[]string{"10.0.0.1, 198.51.100.2"}, "198.51.100.2"}, // the client's claim comes first
-		{[]string{"1.1.1.1", "198.51.100.3"}, "198.51.100.3"},
-		{[]string{"not an ip"}, "192.0.2.1"},
+		{"127.0.0.1:1234", nil, "127.0.0.1"},
+		{"127.0.0.1:1234", []string{"203.0.113.7"}, "203.0.113.7"},
+		{"10.1.2.3:1234", []string{"10.0.0.1, 198.51.100.2"}, "198.51.100.2"}, // the client's claim comes first
+		{"[fd00::1]:1234", []string{"1.1.1.1", "198.51.100.3"}, "198.51.100.3"},
+		{"127.0.0.1:1234", []string{"not an ip"}, "127.0.0.1"},
+		{"192.0.2.1:1234", []string{"203.0.113.7"}, "192.0.2.1"}, // a public peer is no proxy
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
-		r.RemoteAddr = "192.0.2.1:1234"
+		r.RemoteAddr = tc.peer
 		r.Header["X-Forwarded-For"] = tc.xff
 		if got := ip(r); got != tc.want {
-			t.Errorf("X-Forwarded-For %q: client %q, want %q", tc.xff, got, tc.want)
+			t.Errorf("peer %s, X-Forwarded-For %q: client %q, want %q", tc.peer, tc.xff, got, tc.want)
 		}
 	}
 	r := httptest.NewRequest("GET", "/", nil)
-	r.RemoteAddr = "192.0.2.1:1234"
+	r.RemoteAddr = "127.0.0.1:1234"
 	r.Header.Set("X-Forwarded-For", "203.0.113.7")
-	if got := web.ClientIP(false)(r); got != "192.0.2.1" {
+	if got := web.ClientIP(false)(r); got != "127.0.0.1" {
 		t.Errorf("without --behind-proxy X-Forwarded-For was trusted: %q", got)
 	}
 }

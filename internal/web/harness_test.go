@@ -107,7 +107,7 @@ func (s *server) addUser(name, password string) {
 // events returns the kinds of the recorded security events, oldest first.
 func (s *server) events() []string {
 	s.t.Helper()
-	list, err := s.st.DB.Events(context.Background(), 0, 1000)
+	list, err := s.st.DB.Events(context.Background(), 0, "", 1000)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		e := a.event(r, audit.LoginFailed, "invalid username or password")
-		e.Username = page.Username
+		e.Username = eventUsername(username)
 		a.Audit.Record(r.Context(), e)
 		page.Error = "Invalid username or password."
 		a.render(w, r, http.StatusUnauthorized, "login.html", page)
@@ -43,7 +43,7 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &throttled):
 		secs := retryAfter(w, throttled.RetryAfter)
 		e := a.event(r, audit.LoginThrottled, "too many failed logins for this "+throttled.Scope)
-		e.Username = page.Username
+		e.Username = eventUsername(username)
 		a.Audit.Record(r.Context(), e)
 		page.Error = "Too many failed attempts. Please wait " + plural(secs, "second") + " and try again."
 		a.render(w, r, http.StatusTooManyRequests, "login.html", page)
@@ -62,6 +62,17 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	e.UserID, e.Username = user.ID, user.Username
 	a.Audit.Record(r.Context(), e)
 	http.Redirect(w, r, "/profile", http.StatusSeeOther)
+}
+
+// eventUsername is what a login event records of a typed username: the
+// username, or a marker when the text could not be one (people type their
+// password into the wrong field).
+func eventUsername(typed string) string {
+	u, err := auth.NormalizeUsername(typed)
+	if err != nil {
+		return "(not a username)"
+	}
+	return u
 }
 
 func plural(n int, unit string) string {

@@ -35,7 +35,7 @@ func (a *app) securityHeaders(next http.Handler) http.Handler {
 		for k, v := range fixed {
 			h[k] = v
 		}
-		if a.TLS || a.BehindProxy && r.Header.Get("X-Forwarded-Proto") == "https" {
+		if a.TLS || a.BehindProxy && r.Header.Get("X-Forwarded-Proto") == "https" && fromProxy(r) {
 			h["Strict-Transport-Security"] = hsts
 		}
 		next.ServeHTTP(w, r)

@@ -47,12 +47,21 @@ func New(d Deps) http.Handler {
 	return a.routes()
 }
 
+// fromProxy reports whether a request came from where a reverse proxy can
+// be: a loopback or private address. Anyone else's forwarding headers are
+// their own word.
+func fromProxy(r *http.Request) bool {
+	ip, err := netip.ParseAddr(session.RemoteIP(r))
+	return err == nil && (ip.IsLoopback() || ip.IsPrivate())
+}
+
 // ClientIP returns a function that gives a request's client address: the
-// peer's, or with behindProxy the one the proxy appended to
-// X-Forwarded-For (the last entry; earlier ones are the client's word).
+// peer's, or with behindProxy, for requests from a loopback or private
+// address, the one the proxy appended to X-Forwarded-For (the last entry;
+// earlier ones are the client's word).
 func ClientIP(behindProxy bool) func(*http.Request) string {
 	return func(r *http.Request) string {
-		if behindProxy {
+		if behindProxy && fromProxy(r) {
 			if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 				last := xff[len(xff)-1]
 				if i := strings.LastIndexByte(last, ','); i >= 0 {
