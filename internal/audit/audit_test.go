@@ -48,7 +48,7 @@ func TestAnonymousNoiseIsRateLimited(t *testing.T) {
 	}
 	other := ev
 	other.ClientIP = "198.51.100.1"
-	l.Record(ctx, other)                                      // another client is not affected
+	l.Record(ctx, other)                                       // another client is not affected
 	l.Record(ctx, data.Event{Kind: LoginSucceeded, UserID: 1}) // nor are other events
 	for range 30 {
 		l.Record(ctx, data.Event{Kind: Logout, UserID: 1, ClientIP: "203.0.113.5"})

@@ -404,6 +404,18 @@ func testBadInput(t *testing.T, s *server) {
 	if r := b.postRaw("/login", ""); r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("empty login form: %d", r.StatusCode)
 	}
+	for _, ct := range []string{"multipart/form-data; boundary=x", "text/plain", "application/json"} {
+		if r := b.postRaw("/login", "username=alice&password=x", "Content-Type", ct); r.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("login as %s: %d, want 415", ct, r.StatusCode)
+		}
+	}
+	for _, p := range []string{"/static/", "/static"} {
+		if r := b.get(p); r.StatusCode != http.StatusNotFound && r.StatusCode/100 != 3 {
+			t.Errorf("GET %s: %d, want no listing", p, r.StatusCode)
+		} else if strings.Contains(r.body, "style.css") {
+			t.Errorf("GET %s lists the static files", p)
+		}
+	}
 	for _, cookie := range []string{
 		session.DefaultCookieName + "=",
 		session.DefaultCookieName + "=" + strings.Repeat("A", 4000),

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,6 +67,11 @@ func (a *app) notFound(w http.ResponseWriter, r *http.Request) {
 func (a *app) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	if r.PostForm != nil {
 		return true
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); r.ContentLength != 0 && ct != "application/x-www-form-urlencoded" {
+		a.clientError(w, r, http.StatusUnsupportedMediaType, "Unsupported form",
+			"ConnectBook's forms are sent as application/x-www-form-urlencoded; this request was not.")
+		return false
 	}
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError

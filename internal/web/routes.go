@@ -15,7 +15,7 @@ func (a *app) routes() http.Handler {
 	if err != nil {
 		panic(err)
 	}
-	mux.Handle("GET /static/", cacheStatic(http.StripPrefix("/static/", http.FileServerFS(static))))
+	mux.Handle("GET /static/", cacheStatic(http.StripPrefix("/static/", http.FileServerFS(filesOnly{static}))))
 
 	// Every page: the session (if any), the signed-in user, no caching.
 	dynamic := chain(a.Sessions.Middleware, a.loadViewer, noStore)
@@ -61,4 +61,20 @@ func (ms middlewares) then(h http.Handler) http.Handler {
 		h = ms[i](h)
 	}
 	return h
+}
+
+// filesOnly serves files and nothing else: a directory is not found, so
+// there are no listings.
+type filesOnly struct{ fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := file.Stat(); err != nil || st.IsDir() {
+		file.Close()
+		return nil, fs.ErrNotExist
+	}
+	return file, nil
 }
