@@ -80,13 +80,16 @@ func parse(fs *flag.FlagSet, args []string) (int, bool) {
 	return 0, false
 }
 
-// subcommandHelp prints usage when args name no subcommand (exit 2) or ask
-// for help (exit 0), and reports whether it did.
-func subcommandHelp(args []string, usage string, stdout io.Writer) (int, bool) {
+// subcommandHelp prints usage and the flags that register adds when args
+// name no subcommand (exit 2) or ask for help (exit 0), and reports whether
+// it did.
+func subcommandHelp(args []string, usage string, register func(*flag.FlagSet), stdout io.Writer) (int, bool) {
 	if len(args) > 0 && args[0] != "-h" && args[0] != "--help" && args[0] != "-help" {
 		return 0, false
 	}
-	fmt.Fprint(stdout, usage)
+	fs := newFlagSet("", usage, stdout)
+	register(fs)
+	fs.Usage()
 	if len(args) == 0 {
 		return 2, true
 	}
@@ -103,7 +106,7 @@ line of standard input.
 `
 
 func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if code, done := subcommandHelp(args, userUsage, stdout); done {
+	if code, done := subcommandHelp(args, userUsage, func(fs *flag.FlagSet) { new(adminFlags).register(fs) }, stdout); done {
 		return code
 	}
 	sub := args[0]
@@ -234,16 +237,21 @@ or all of them with --all.
 `
 
 func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if code, done := subcommandHelp(args, sessionsUsage, stdout); done {
+	var af adminFlags
+	var user, id *string
+	var all *bool
+	register := func(fs *flag.FlagSet) {
+		af.register(fs)
+		user = fs.String("user", "", "the user's username")
+		all = fs.Bool("all", false, "with revoke: end every session of the user")
+		id = fs.String("session", "", "with revoke: the id of the session to end (from list)")
+	}
+	if code, done := subcommandHelp(args, sessionsUsage, register, stdout); done {
 		return code
 	}
 	sub := args[0]
 	fs := newFlagSet("sessions "+sub, sessionsUsage, stderr)
-	var af adminFlags
-	af.register(fs)
-	user := fs.String("user", "", "the user's username")
-	all := fs.Bool("all", false, "with revoke: end every session of the user")
-	id := fs.String("session", "", "with revoke: the id of the session to end (from list)")
+	register(fs)
 	if code, stop := parse(fs, args[1:]); stop {
 		return code
 	}

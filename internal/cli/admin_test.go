@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -130,7 +131,9 @@ func TestHelpForEachCommand(t *testing.T) {
 	}{
 		{[]string{"help"}, "connectbook user add|passwd|delete"},
 		{[]string{"help", "user"}, "connectbook user passwd <username>"},
+		{[]string{"help", "user"}, "-session-store"},
 		{[]string{"help", "sessions"}, "connectbook sessions revoke --user <username> --all"},
+		{[]string{"help", "sessions"}, "-db"},
 		{[]string{"help", "events"}, "-limit"},
 		{[]string{"help", "serve"}, "-tls-self-signed"},
 		{[]string{"user", "add", "-h"}, "-db"},
@@ -198,5 +201,87 @@ func TestServeSelfSignedTLS(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// Commands run against another session store than serve's are refused,
+// rather than report ending sessions they cannot see.
+func TestSessionStoreMismatchRefused(t *testing.T) {
+	redisURL := os.Getenv("CONNECTBOOK_TEST_REDIS")
+	if redisURL == "" {
+		t.Skip("CONNECTBOOK_TEST_REDIS is not set; set it to a redis:// URL to run this test")
+	}
+	dsn := testdb.SQLite(t)
+	if code, _, errs := cmd(t, "correct horse battery\n", "user", "add", "alice", "--db", dsn); code != 0 {
+		t.Fatal(errs)
+	}
+	st, err := OpenStores(context.Background(), StoreOptions{DB: dsn, SessionStore: redisURL, Serving: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	code, _, errs := cmd(t, "", "sessions", "list", "--user", "alice", "--db", dsn)
+	if code != 1 || !strings.Contains(errs, "keeps sessions in Redis") {
+		t.Fatalf("without --session-store: exit %d, %q", code, errs)
+	}
+	code, out, errs := cmd(t, "", "sessions", "list", "--user", "alice", "--db", dsn, "--session-store", redisURL)
+	if code != 0 {
+		t.Fatalf("with --session-store: exit %d, %q", code, errs)
+	}
+	if !strings.Contains(out, "no live sessions") {
+		t.Fatalf("output %q", out)
+	}
+}
+
+// A request in flight when the signal comes is finished, not cut off: a
+// login (one argon2id computation, tens of milliseconds) started just
+// before shutdown still signs the user in.
+func TestShutdownFinishesRequests(t *testing.T) {
+	dsn := testdb.SQLite(t)
+	if code, _, errs := cmd(t, "correct horse battery\n", "user", "add", "alice", "--db", dsn); code != 0 {
+		t.Fatal(errs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var errb bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", dsn}, nil, pw, &errb)
+		pw.Close()
+	}()
+	buf := make([]byte, 4096)
+	n, err := pr.Read(buf)
+	if err != nil {
+		t.Fatalf("no startup line: %v %s", err, errb.String())
+	}
+	go io.Copy(io.Discard, pr)
+	m := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)`).FindSubmatch(buf[:n])
+	if m == nil {
+		t.Fatalf("startup line %q", buf[:n])
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	result := make(chan int, 1)
+	go func() {
+		resp, err := c.PostForm("http://"+string(m[1])+"/login", map[string][]string{"username": {"alice"}, "password": {"correct horse battery"}})
+		if err != nil {
+			result <- 0
+			return
+		}
+		resp.Body.Close()
+		result <- resp.StatusCode
+	}()
+	time.Sleep(20 * time.Millisecond) // the login is hashing
+	cancel()
+	if got := <-result; got != http.StatusSeeOther {
+		t.Fatalf("login in flight at shutdown: status %d, want 303", got)
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	// serve recorded where sessions live, for the other commands to check.
+	code, _, errs := cmd(t, "", "sessions", "list", "--user", "alice", "--db", dsn, "--session-store", "redis://127.0.0.1:1/0")
+	if code != 1 || !strings.Contains(errs, "keeps sessions in this database") {
+		t.Fatalf("sessions list against another store: exit %d, %q", code, errs)
 	}
 }

@@ -57,7 +57,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	st, err := OpenStores(ctx, StoreOptions{
 		DB: cfg.DB, SessionStore: cfg.SessionStore,
 		IdleTimeout: cfg.IdleTimeout, AbsoluteTimeout: cfg.AbsoluteTimeout,
-		ClientIP: clientIP, Logger: logger,
+		ClientIP: clientIP, Logger: logger, Serving: true,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)

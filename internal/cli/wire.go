@@ -37,7 +37,13 @@ type StoreOptions struct {
 	AbsoluteTimeout time.Duration
 	ClientIP        func(*http.Request) string
 	Logger          *slog.Logger
+	// Serving records where sessions live, for the other commands to check;
+	// they refuse to run against a different session store.
+	Serving bool
 }
+
+// sessionStoreSetting names the setting that records where sessions live.
+const sessionStoreSetting = "session_store"
 
 // OpenStores opens the database (migrating it) and the session store, and
 // builds the services on them.
@@ -52,6 +58,9 @@ func OpenStores(ctx context.Context, o StoreOptions) (_ *Stores, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.DB.Close)
+	if err := checkSessionStore(ctx, s.DB, o); err != nil {
+		return nil, err
+	}
 	var st session.Store
 	switch {
 	case o.SessionStore != "":
@@ -113,4 +122,31 @@ func (s *Stores) Close() error {
 	}
 	s.closers = nil
 	return errors.Join(errs...)
+}
+
+// checkSessionStore records (when serving) or checks (otherwise) where
+// sessions live, so that, say, "user passwd" run without --session-store
+// cannot report ending sessions it never saw.
+func checkSessionStore(ctx context.Context, db *data.DB, o StoreOptions) error {
+	kind := "database"
+	if o.SessionStore != "" {
+		kind = "redis"
+	}
+	if o.Serving {
+		return db.SetSetting(ctx, sessionStoreSetting, kind)
+	}
+	recorded, err := db.Setting(ctx, sessionStoreSetting)
+	if errors.Is(err, data.ErrNotFound) {
+		return nil // never served: nothing to disagree with
+	}
+	if err != nil {
+		return err
+	}
+	if recorded != kind {
+		if recorded == "redis" {
+			return errors.New("ConnectBook keeps sessions in Redis for this database: pass --session-store redis://… (or set CONNECTBOOK_SESSION_STORE) as serve does")
+		}
+		return errors.New("ConnectBook keeps sessions in this database, not in Redis: leave --session-store (and CONNECTBOOK_SESSION_STORE) unset")
+	}
+	return nil
 }
