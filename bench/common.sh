@@ -26,7 +26,12 @@ start_connectbook() {
 	CB_PID=$!
 	pids+=("$CB_PID")
 	for _ in $(seq 1 50); do
-		curl -fs -o /dev/null "$CB_URL/" && return 0
+		# Our server, not another process on the port: it is alive and says so.
+		if kill -0 "$CB_PID" 2>/dev/null && grep -q "ConnectBook is serving" "$work/server.log" &&
+			curl -fs -o /dev/null "$CB_URL/"; then
+			return 0
+		fi
+		kill -0 "$CB_PID" 2>/dev/null || break
 		sleep 0.1
 	done
 	echo "ConnectBook did not start:" >&2
