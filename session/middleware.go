@@ -19,6 +19,9 @@ type ctxKey struct{}
 
 // state is what the middleware puts in a request's context. Create, Rotate
 // and Destroy update it, so later calls in the same request see the change.
+// Like the request, it belongs to the request's goroutine: a handler that
+// hands the context to other goroutines must not rotate or destroy the
+// session while they read it.
 type state struct {
 	sess         Session
 	ok           bool
