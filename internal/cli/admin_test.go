@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,33 +154,12 @@ func TestServeRefusesPlainHTTPOnTheNetwork(t *testing.T) {
 func TestServeSelfSignedTLS(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	var errb bytes.Buffer
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--tls-self-signed", "--db", testdb.SQLite(t)}, nil, pw, &errb)
-		pw.Close()
-	}()
-	var lines bytes.Buffer
-	buf := make([]byte, 4096)
-	re := regexp.MustCompile(`https://(127\.0\.0\.1:\d+)`)
-	var addr string
-	for addr == "" {
-		n, err := pr.Read(buf)
-		if err != nil {
-			t.Fatalf("server output ended: %q, stderr %q", lines.String(), errb.String())
-		}
-		lines.Write(buf[:n])
-		if m := re.FindStringSubmatch(lines.String()); m != nil {
-			addr = m[1]
-		}
-	}
-	go io.Copy(io.Discard, pr)
-	if !strings.Contains(lines.String(), "self-signed certificate") {
-		t.Fatalf("no certificate notice: %q", lines.String())
+	s := startServe(t, ctx, "--addr", "127.0.0.1:0", "--tls-self-signed", "--db", testdb.SQLite(t))
+	if !strings.HasPrefix(s.url, "https://") || !strings.Contains(s.output, "self-signed certificate") {
+		t.Fatalf("startup output %q", s.output)
 	}
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	resp, err := c.Get("https://" + addr + "/")
+	resp, err := c.Get(s.url + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,14 +171,7 @@ func TestServeSelfSignedTLS(t *testing.T) {
 		t.Fatal("unexpected certificate")
 	}
 	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("exit %d: %s", code, errb.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
-	}
+	s.wait(t)
 }
 
 // Commands run against another session store than serve's are refused,
@@ -243,27 +213,11 @@ func TestShutdownFinishesRequests(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	var errb bytes.Buffer
-	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--db", dsn}, nil, pw, &errb)
-		pw.Close()
-	}()
-	buf := make([]byte, 4096)
-	n, err := pr.Read(buf)
-	if err != nil {
-		t.Fatalf("no startup line: %v %s", err, errb.String())
-	}
-	go io.Copy(io.Discard, pr)
-	m := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)`).FindSubmatch(buf[:n])
-	if m == nil {
-		t.Fatalf("startup line %q", buf[:n])
-	}
+	s := startServe(t, ctx, "--addr", "127.0.0.1:0", "--db", dsn)
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	result := make(chan int, 1)
 	go func() {
-		resp, err := c.PostForm("http://"+string(m[1])+"/login", map[string][]string{"username": {"alice"}, "password": {"correct horse battery"}})
+		resp, err := c.PostForm(s.url+"/login", map[string][]string{"username": {"alice"}, "password": {"correct horse battery"}})
 		if err != nil {
 			result <- 0
 			return
@@ -276,9 +230,7 @@ func TestShutdownFinishesRequests(t *testing.T) {
 	if got := <-result; got != http.StatusSeeOther {
 		t.Fatalf("login in flight at shutdown: status %d, want 303", got)
 	}
-	if code := <-done; code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
-	}
+	s.wait(t)
 	// serve recorded where sessions live, for the other commands to check.
 	code, _, errs := cmd(t, "", "sessions", "list", "--user", "alice", "--db", dsn, "--session-store", "redis://127.0.0.1:1/0")
 	if code != 1 || !strings.Contains(errs, "keeps sessions in this database") {
