@@ -40,6 +40,8 @@ type StoreOptions struct {
 	// Serving records where sessions live, for the other commands to check;
 	// they refuse to run against a different session store.
 	Serving bool
+	// RedisPrefix is the Redis store's key prefix; its default if empty.
+	RedisPrefix string
 }
 
 // sessionStoreSetting names the setting that records where sessions live.
@@ -73,7 +75,7 @@ func OpenStores(ctx context.Context, o StoreOptions) (_ *Stores, err error) {
 		if err := client.Ping(ctx).Err(); err != nil {
 			return nil, fmt.Errorf("session store: %w", err)
 		}
-		rs, err := redisstore.New(client, redisstore.Options{})
+		rs, err := redisstore.New(client, redisstore.Options{Prefix: o.RedisPrefix})
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@
 package testdb
 
 import (
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
@@ -13,10 +14,14 @@ import (
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/redis/go-redis/v9"
 )
 
-// PostgresEnv names the variable holding the PostgreSQL test server's URL.
-const PostgresEnv = "CONNECTBOOK_TEST_POSTGRES"
+// Variables naming the test servers.
+const (
+	PostgresEnv = "CONNECTBOOK_TEST_POSTGRES"
+	RedisEnv    = "CONNECTBOOK_TEST_REDIS"
+)
 
 // Backend makes fresh databases of one kind.
 type Backend struct {
@@ -67,4 +72,34 @@ func Postgres(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Redis returns the Redis test server's URL and a key prefix of t's own,
+// whose keys are deleted when t ends. It skips t when CONNECTBOOK_TEST_REDIS
+// is not set.
+func Redis(t testing.TB) (url, prefix string) {
+	url = os.Getenv(RedisEnv)
+	if url == "" {
+		t.Skipf("%s is not set; set it to a redis:// URL to run this with Redis", RedisEnv)
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("%s: %v", RedisEnv, err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	prefix = "cbtest:" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		c := redis.NewClient(opt)
+		defer c.Close()
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("cleaning %s*: %v", prefix, err)
+		}
+	})
+	return url, prefix
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/connectbook/connectbook/internal/auth"
+	"github.com/connectbook/connectbook/internal/cli"
 	"github.com/connectbook/connectbook/internal/testdb"
 	"github.com/connectbook/connectbook/internal/web"
 	"github.com/connectbook/connectbook/session"
@@ -351,7 +352,7 @@ func testThrottling(t *testing.T, s *server) {
 	// Another account from another client is not affected by alice's.
 	// (All test clients share 127.0.0.1, which has 5 failures so far.)
 	// The state lives in the database: a second instance sees it.
-	s2 := newServerWith(t, s.dsn, s.st.Auth.Hasher)
+	s2 := newServerOn(t, s.opts, s.st.Auth.Hasher)
 	s2.clock.Advance(s.clock.Now().Sub(s2.clock.Now()))
 	if r := s2.browser().login("alice", alicePW); r.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("second instance: %d, want 429", r.StatusCode)
@@ -523,7 +524,7 @@ func testDeletedUser(t *testing.T, s *server) {
 // When password hashing is at capacity, logins get 503 with Retry-After
 // instead of piling up.
 func TestLoginFloodGets503(t *testing.T) {
-	s := newServerWith(t, testdb.SQLite(t), auth.NewHasherLimits(auth.DefaultParams, 1, 0, 0))
+	s := newServerOn(t, cli.StoreOptions{DB: testdb.SQLite(t)}, auth.NewHasherLimits(auth.DefaultParams, 1, 0, 0))
 	s.addUser("alice", alicePW)
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -29,21 +29,37 @@ import (
 // tenfold); the production parameters are tested in the auth package.
 var testParams = auth.Params{Memory: 256, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
+// backends give each server fresh stores: the database on SQLite and on
+// PostgreSQL, with sessions in it; and SQLite with sessions in Redis.
+var backends = []struct {
+	name  string
+	store func(t *testing.T) cli.StoreOptions
+}{
+	{"sqlite", func(t *testing.T) cli.StoreOptions { return cli.StoreOptions{DB: testdb.SQLite(t)} }},
+	{"postgres", func(t *testing.T) cli.StoreOptions { return cli.StoreOptions{DB: testdb.Postgres(t)} }},
+	{"redis_sessions", func(t *testing.T) cli.StoreOptions {
+		url, prefix := testdb.Redis(t)
+		return cli.StoreOptions{DB: testdb.SQLite(t), SessionStore: url, RedisPrefix: prefix}
+	}},
+}
+
 // forEachBackend runs each case on a fresh server per backend.
 func forEachBackend(t *testing.T, cases map[string]func(*testing.T, *server)) {
-	for _, be := range testdb.Backends {
-		t.Run(be.Name, func(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
 			for name, run := range cases {
-				t.Run(name, func(t *testing.T) { run(t, newServer(t, be.DSN(t))) })
+				t.Run(name, func(t *testing.T) { run(t, newServerOn(t, be.store(t), defaultHasher())) })
 			}
 		})
 	}
 }
 
+func defaultHasher() *auth.Hasher { return auth.NewHasherLimits(testParams, 2, 8, 3*time.Second) }
+
 // server is ConnectBook behind an httptest TLS server.
 type server struct {
 	t     testing.TB
-	dsn   string
+	opts  cli.StoreOptions
 	st    *cli.Stores
 	srv   *httptest.Server
 	clock *storetest.Clock
@@ -67,18 +83,19 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// newServer starts a server on a SQLite database.
 func newServer(t testing.TB, dsn string) *server {
-	return newServerWith(t, dsn, auth.NewHasherLimits(testParams, 2, 8, 3*time.Second))
+	return newServerOn(t, cli.StoreOptions{DB: dsn}, defaultHasher())
 }
 
-func newServerWith(t testing.TB, dsn string, h *auth.Hasher) *server {
+// newServerOn starts a server on the stores opts names, with hasher h.
+func newServerOn(t testing.TB, opts cli.StoreOptions, h *auth.Hasher) *server {
 	t.Helper()
 	log := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
-	st, err := cli.OpenStores(context.Background(), cli.StoreOptions{
-		DB: dsn, IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
-		ClientIP: web.ClientIP(false), Logger: logger,
-	})
+	opts.IdleTimeout, opts.AbsoluteTimeout = 30*time.Minute, 12*time.Hour
+	opts.ClientIP, opts.Logger, opts.Serving = web.ClientIP(false), logger, true
+	st, err := cli.OpenStores(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +110,7 @@ func newServerWith(t testing.TB, dsn string, h *auth.Hasher) *server {
 		srv.Close()
 		st.Close()
 	})
-	return &server{t: t, dsn: dsn, st: st, srv: srv, clock: clock, log: log}
+	return &server{t: t, opts: opts, st: st, srv: srv, clock: clock, log: log}
 }
 
 // addUser creates an account directly.
