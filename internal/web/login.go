@@ -9,19 +9,24 @@ import (
 	"github.com/connectbook/connectbook/internal/auth"
 )
 
-type loginPage struct {
+// credentialsPage is the data of the sign-up and login forms.
+type credentialsPage struct {
 	Username, Error string
 }
 
 // userKey is the session package's user ID for a user.
 func userKey(id int64) string { return strconv.FormatInt(id, 10) }
 
-func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
-	if viewer(r) != nil {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
-	a.render(w, r, http.StatusOK, "login.html", &loginPage{})
+// credentialsForm shows the sign-up or login form; signed-in users are
+// sent home.
+func (a *app) credentialsForm(page string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if viewer(r) != nil {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		a.render(w, r, http.StatusOK, page, &credentialsPage{})
+	})
 }
 
 func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -29,7 +34,7 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username := r.PostForm.Get("username")
-	page := &loginPage{Username: clip(username, 64)}
+	page := &credentialsPage{Username: clip(username, 64)}
 	user, err := a.Auth.Login(r.Context(), username, r.PostForm.Get("password"), ClientIP(a.BehindProxy)(r))
 	var throttled *auth.ThrottledError
 	switch {

@@ -20,9 +20,9 @@ func (a *app) routes() http.Handler {
 	// Every page: the session (if any), the signed-in user, no caching.
 	dynamic := chain(a.Sessions.Middleware, a.loadViewer, noStore)
 	mux.Handle("GET /{$}", dynamic.then(http.HandlerFunc(a.home)))
-	mux.Handle("GET /signup", dynamic.then(http.HandlerFunc(a.signupForm)))
+	mux.Handle("GET /signup", dynamic.then(a.credentialsForm("signup.html")))
 	mux.Handle("POST /signup", dynamic.then(http.HandlerFunc(a.signupSubmit)))
-	mux.Handle("GET /login", dynamic.then(http.HandlerFunc(a.loginForm)))
+	mux.Handle("GET /login", dynamic.then(a.credentialsForm("login.html")))
 	mux.Handle("POST /login", dynamic.then(http.HandlerFunc(a.loginSubmit)))
 	mux.Handle("GET /u/{username}", dynamic.then(http.HandlerFunc(a.userShow)))
 

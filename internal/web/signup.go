@@ -8,17 +8,6 @@ import (
 	"github.com/connectbook/connectbook/internal/auth"
 )
 
-type signupPage struct {
-	Username, Error string
-}
-
-func (a *app) signupForm(w http.ResponseWriter, r *http.Request) {
-	if viewer(r) != nil {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return
-	}
-	a.render(w, r, http.StatusOK, "signup.html", &signupPage{})
-}
 
 func (a *app) signupSubmit(w http.ResponseWriter, r *http.Request) {
 	if !a.parseForm(w, r) {
@@ -30,7 +19,7 @@ func (a *app) signupSubmit(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &ie):
 		a.render(w, r, http.StatusUnprocessableEntity, "signup.html",
-			&signupPage{Username: clip(username, 64), Error: ie.Message})
+			&credentialsPage{Username: clip(username, 64), Error: ie.Message})
 		return
 	case a.handleAuthError(w, r, err):
 		return
