@@ -8,7 +8,6 @@ import (
 	"github.com/connectbook/connectbook/internal/auth"
 )
 
-
 func (a *app) signupSubmit(w http.ResponseWriter, r *http.Request) {
 	if !a.parseForm(w, r) {
 		return
