@@ -26,6 +26,16 @@ var errClosed = errors.New("sqlitestore: store is closed")
 //	"<created> <last seen> <idle deadline> <abs deadline> <len user_id> <len created_ip> <len user_agent> <len last_ip> " user_id created_ip user_agent last_ip
 //
 // with byte lengths, so no value needs escaping.
+//
+// The query runs without the caller's context: the driver watches a
+// cancellable context with a goroutine per query, which costs more than the
+// read itself, and a read in WAL mode does not wait for writers. Find checks
+// the context before it starts.
+//
+// There are several readers per CPU. Besides not queueing requests, this
+// lets read transactions overlap: SQLite takes the WAL read lock from the
+// operating system (an fcntl call to take it, another to drop it) only when
+// no other connection of the process holds it.
 const findRecord = `SELECT printf('%%d %%d %%d %%d %%d %%d %%d %%d ',
 	created_at, last_seen_at, idle_deadline, abs_deadline,
 	length(CAST(user_id AS BLOB)), length(CAST(created_ip AS BLOB)),
@@ -38,7 +48,6 @@ FROM %s WHERE id = ?`
 type reader struct {
 	conn  *sql.Conn
 	stmt  driver.Stmt
-	ctx   context.Context
 	id    [32]byte
 	args  [1]driver.NamedValue
 	dest  [1]driver.Value
@@ -52,7 +61,7 @@ const spareConns = 4
 
 // openReaders opens the readers; on failure it closes those it opened.
 func (s *Store) openReaders(ctx context.Context) (err error) {
-	n := min(max(runtime.GOMAXPROCS(0), 2), 8)
+	n := min(max(4*runtime.GOMAXPROCS(0), 16), 64)
 	if limit := s.db.Stats().MaxOpenConnections; limit > 0 && limit < n+spareConns {
 		return fmt.Errorf("the database allows %d open connections; the store needs %d of them for reads and at least %d left for writes: raise SetMaxOpenConns or leave it unlimited",
 			limit, n, spareConns)
@@ -111,7 +120,7 @@ func (s *Store) closeReaders() error {
 
 // query runs inside conn.Raw and leaves the record in r.dest[0].
 func (r *reader) query(any) error {
-	rows, err := r.stmt.(driver.StmtQueryContext).QueryContext(r.ctx, r.args[:])
+	rows, err := r.stmt.(driver.StmtQueryContext).QueryContext(context.Background(), r.args[:])
 	if err != nil {
 		return err
 	}
@@ -124,6 +133,9 @@ func (r *reader) query(any) error {
 }
 
 func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error) {
+	if err := ctx.Err(); err != nil {
+		return session.Session{}, fmt.Errorf("sqlitestore: %w", err)
+	}
 	var r *reader
 	select {
 	case r = <-s.readers:
@@ -133,11 +145,11 @@ func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error
 	case <-ctx.Done():
 		return session.Session{}, fmt.Errorf("sqlitestore: %w", ctx.Err())
 	}
-	r.ctx, r.id = ctx, id
+	r.id = id
 	err := r.conn.Raw(r.run)
 	rec, _ := r.dest[0].(string)
 	found := r.found
-	r.ctx, r.dest[0] = nil, nil
+	r.dest[0] = nil
 	s.readers <- r
 	if err != nil {
 		return session.Session{}, mapErr(err)

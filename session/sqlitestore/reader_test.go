@@ -86,6 +86,12 @@ func TestFindHonoursContext(t *testing.T) {
 	for _, r := range held {
 		st.readers <- r
 	}
+	// A context that has ended is refused before any reader is taken.
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	if _, err := st.Find(done, session.ID{1}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Find with a cancelled context = %v, want context.Canceled", err)
+	}
 	if _, err := st.Find(context.Background(), session.ID{1}); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Find = %v, want ErrNotFound", err)
 	}

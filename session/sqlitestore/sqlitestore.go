@@ -63,10 +63,10 @@ var _ session.Store = (*Store)(nil)
 var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // New creates the sessions table if it does not exist and returns a Store on
-// it. The caller keeps ownership of db. The Store holds up to 8 of db's
-// connections for reads (see reader.go) until Close; New fails if db's
-// SetMaxOpenConns leaves fewer than 4 others, and db's limit must not be
-// lowered afterwards.
+// it. The caller keeps ownership of db. The Store holds 16 to 64 of db's
+// connections for reads, four per CPU (see reader.go), until Close; New
+// fails if db's SetMaxOpenConns leaves fewer than 4 others, and db's limit
+// must not be lowered afterwards.
 func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	table := opts.Table
 	if table == "" {
