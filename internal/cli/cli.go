@@ -15,6 +15,8 @@ Usage:
   connectbook user add|passwd|delete    manage accounts
   connectbook sessions list|revoke      see and end a user's sessions
   connectbook events [--user U]         read the security event log
+  connectbook probe --target URL ...    run session attacks against a site (yours)
+  connectbook lab --variant V           serve a deliberately vulnerable replica (loopback only)
   connectbook help [command]            show help
 
 Run "connectbook help <command>" for a command's flags.
@@ -40,6 +42,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return sessionsCmd(ctx, rest, stdout, stderr)
 	case "events":
 		return eventsCmd(ctx, rest, stdout, stderr)
+	case "probe":
+		return probeCmd(ctx, rest, stdin, stdout, stderr)
+	case "lab":
+		return labCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "-h"}, stdin, stdout, stdout)

@@ -93,7 +93,10 @@ func newServerOn(t testing.TB, opts cli.StoreOptions, h *auth.Hasher) *server {
 	t.Helper()
 	log := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
-	opts.IdleTimeout, opts.AbsoluteTimeout = 30*time.Minute, 12*time.Hour
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = 30 * time.Minute
+	}
+	opts.AbsoluteTimeout = 12 * time.Hour
 	opts.ClientIP, opts.Logger, opts.Serving = web.ClientIP(false), logger, true
 	st, err := cli.OpenStores(context.Background(), opts)
 	if err != nil {

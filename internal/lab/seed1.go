@@ -1,0 +1,108 @@
+package lab
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+)
+
+const seed1Cookie = "session_id"
+
+// seed1 replicates the first write-up's app: predictable sequential ids,
+// any id a client brings is used as is, and login never changes the id.
+type seed1 struct {
+	mu       sync.Mutex
+	next     int
+	sessions map[string]string // id to username; "" is not logged in
+}
+
+func newSeed1() *seed1 { return &seed1{sessions: map[string]string{}} }
+
+// issue creates the next sequential session and sets its cookie. Ids
+// already taken (say through /set_session) are skipped, so a newcomer
+// never lands in someone else's session.
+func (s *seed1) issue(w http.ResponseWriter) string {
+	s.mu.Lock()
+	var id string
+	for {
+		s.next++
+		id = "session" + strconv.Itoa(s.next)
+		if _, taken := s.sessions[id]; !taken {
+			break
+		}
+	}
+	s.sessions[id] = ""
+	s.mu.Unlock()
+	http.SetCookie(w, plainCookie(seed1Cookie, id))
+	return id
+}
+
+func (s *seed1) user(w http.ResponseWriter, r *http.Request, issue bool) string {
+	id := cookieID(r, seed1Cookie)
+	if id == "" {
+		if issue {
+			s.issue(w)
+		}
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[id]
+}
+
+func (s *seed1) login(w http.ResponseWriter, r *http.Request, user string) {
+	id := cookieID(r, seed1Cookie)
+	if id == "" {
+		id = s.issue(w)
+	}
+	if user == "" {
+		return
+	}
+	s.mu.Lock()
+	s.sessions[id] = user
+	s.mu.Unlock()
+	http.SetCookie(w, plainCookie(seed1Cookie, id))
+}
+
+// logout forgets the user but keeps the id known, and the cookie too.
+func (s *seed1) logout(w http.ResponseWriter, r *http.Request) {
+	id := cookieID(r, seed1Cookie)
+	if id == "" {
+		return
+	}
+	s.mu.Lock()
+	if _, ok := s.sessions[id]; ok {
+		s.sessions[id] = ""
+	}
+	s.mu.Unlock()
+}
+
+func (s *seed1) profileRedirect(r *http.Request, user string) string {
+	if cookieID(r, seed1Cookie) == "fixated_session" {
+		return "/congrats"
+	}
+	return ""
+}
+
+func (s *seed1) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /set_session/{id}", s.setSession)
+	mux.HandleFunc("GET /congrats", func(w http.ResponseWriter, r *http.Request) {
+		render(w, http.StatusOK, "message", "Congratulations! You hijacked a session by fixing its id.")
+	})
+}
+
+// setSession plants any id the link names: the fixation entry point.
+func (s *seed1) setSession(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !validID(id) {
+		http.Error(w, "Bad session id", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	if _, ok := s.sessions[id]; !ok {
+		s.sessions[id] = ""
+	}
+	s.mu.Unlock()
+	http.SetCookie(w, plainCookie(seed1Cookie, id))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}

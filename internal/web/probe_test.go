@@ -1,0 +1,42 @@
+package web_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/connectbook/connectbook/probe"
+)
+
+// The probe's attacks all fail against ConnectBook, on every store: no
+// finding, and no check skipped (so logout was found and used). Sessions
+// here end after a second unused, and the probe waits longer than that.
+func TestProbeFindsNothing(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			opts := be.store(t)
+			opts.IdleTimeout = time.Second
+			s := newServerOn(t, opts, defaultHasher())
+			s.addUser("alice", alicePW)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			rep, err := probe.Run(ctx, probe.Config{
+				Target: s.srv.URL, Username: "alice", Password: alicePW,
+				IdleWait: 1500 * time.Millisecond, Rate: 2000, Client: s.srv.Client(),
+			})
+			if err != nil {
+				t.Fatalf("probe.Run: %v", err)
+			}
+			for _, f := range rep.Findings {
+				t.Errorf("finding %s: %s", f.ID, f.Detail)
+			}
+			if len(rep.Skipped) > 0 {
+				t.Errorf("skipped checks: %v", rep.Skipped)
+			}
+			// 20 logins for the token sample, and the rest.
+			if rep.Requests < 60 {
+				t.Errorf("only %d requests: not every check ran", rep.Requests)
+			}
+		})
+	}
+}

@@ -1,0 +1,189 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// maxBody bounds how much of a response the probe reads.
+const maxBody = 1 << 20
+
+// maxRedirects bounds how many redirects one step follows.
+const maxRedirects = 5
+
+// jar holds one simulated browser's cookies for the target. Unlike
+// net/http/cookiejar it sends Secure cookies over plain HTTP too (browsers
+// do so for localhost) and keeps the order cookies were set in, so that
+// evidence reads the same on every run.
+type jar struct{ cookies []*http.Cookie }
+
+func newJar(cs ...*http.Cookie) *jar {
+	j := &jar{}
+	for _, c := range cs {
+		j.set(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	return j
+}
+
+func (j *jar) get(name string) (string, bool) {
+	for _, c := range j.cookies {
+		if c.Name == name {
+			return c.Value, true
+		}
+	}
+	return "", false
+}
+
+// set stores c, or deletes the cookie if c expires it.
+func (j *jar) set(c *http.Cookie) {
+	j.cookies = slices.DeleteFunc(j.cookies, func(o *http.Cookie) bool { return o.Name == c.Name })
+	if c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(time.Now())) || c.Value == "" {
+		return
+	}
+	j.cookies = append(j.cookies, &http.Cookie{Name: c.Name, Value: c.Value})
+}
+
+func (j *jar) header() string {
+	parts := make([]string, len(j.cookies))
+	for i, c := range j.cookies {
+		parts[i] = c.Name + "=" + c.Value
+	}
+	return strings.Join(parts, "; ")
+}
+
+// response is the end of one step: the last response after redirects.
+type response struct {
+	status int
+	url    *url.URL
+	body   string
+	// setCookies are the Set-Cookie lines of every hop, in order.
+	setCookies []string
+	steps      []Step
+}
+
+// ErrBudget is returned when the probe has used all the requests it may send.
+var ErrBudget = errors.New("the request budget is used up (raise MaxRequests)")
+
+type client struct {
+	hc       *http.Client
+	base     *url.URL
+	budget   int
+	sent     int
+	interval time.Duration
+	last     time.Time
+	secret   string // the password, masked in evidence
+}
+
+// do sends one request with j's cookies, follows same-host redirects and
+// stores every Set-Cookie in j.
+func (c *client) do(ctx context.Context, method string, u *url.URL, form url.Values, j *jar) (*response, error) {
+	res := &response{}
+	for hop := 0; ; hop++ {
+		if c.sent >= c.budget {
+			return nil, ErrBudget
+		}
+		if wait := c.interval - time.Since(c.last); c.interval > 0 && wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+		}
+		var body io.Reader
+		if method == http.MethodPost {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("User-Agent", "connectbook-probe/1")
+		req.Header.Set("Accept", "text/html,application/xhtml+xml")
+		if method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if h := j.header(); h != "" {
+			req.Header.Set("Cookie", h)
+		}
+		c.sent++
+		c.last = time.Now()
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", u.Redacted(), err)
+		}
+		lines := resp.Header.Values("Set-Cookie")
+		for _, line := range lines {
+			if ck, err := http.ParseSetCookie(line); err == nil {
+				j.set(ck)
+			}
+		}
+		res.status, res.url, res.body = resp.StatusCode, u, string(raw)
+		res.setCookies = append(res.setCookies, lines...)
+		res.steps = append(res.steps, Step{Request: c.describeRequest(req, form), Response: describeResponse(resp)})
+
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode < 300 || resp.StatusCode > 399 || loc == "" || hop == maxRedirects {
+			return res, nil
+		}
+		next, err := u.Parse(loc)
+		if err != nil || next.Host != c.base.Host || (next.Scheme != "http" && next.Scheme != "https") {
+			return res, nil // not followed: another site, or nonsense
+		}
+		if resp.StatusCode != http.StatusTemporaryRedirect && resp.StatusCode != http.StatusPermanentRedirect {
+			method, form = http.MethodGet, nil
+		}
+		u = next
+	}
+}
+
+// describeRequest renders what the evidence shows of a request: its line,
+// its cookies and its form, with the password masked.
+func (c *client) describeRequest(req *http.Request, form url.Values) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", req.Method, req.URL.RequestURI())
+	if h := req.Header.Get("Cookie"); h != "" {
+		fmt.Fprintf(&b, "\nCookie: %s", h)
+	}
+	if form != nil {
+		// The password is shown as asterisks, written out rather than
+		// percent-encoded so that a reader sees it was masked.
+		const mask = "\x00masked\x00"
+		masked := url.Values{}
+		for k, vs := range form {
+			for _, v := range vs {
+				if c.secret != "" && v == c.secret {
+					v = mask
+				}
+				masked.Add(k, v)
+			}
+		}
+		fmt.Fprintf(&b, "\n\n%s", strings.ReplaceAll(masked.Encode(), url.QueryEscape(mask), "********"))
+	}
+	return b.String()
+}
+
+func describeResponse(resp *http.Response) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s", resp.Status)
+	if loc := resp.Header.Get("Location"); loc != "" {
+		fmt.Fprintf(&b, "\nLocation: %s", loc)
+	}
+	for _, sc := range resp.Header.Values("Set-Cookie") {
+		fmt.Fprintf(&b, "\nSet-Cookie: %s", sc)
+	}
+	return b.String()
+}

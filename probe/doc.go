@@ -1,0 +1,16 @@
+// Package probe runs session attacks against a web site and reports the
+// ones that work: a client-chosen id accepted at login (session fixation),
+// an id issued before login still valid after it, a session accepted from a
+// URL, guessable tokens, a token that still works after logout, a cookie
+// without HttpOnly, Secure or SameSite, and (optionally) a session that
+// survives a period without use.
+//
+// It needs an account on the site and behaves like a browser with a
+// cookie jar of its own: it fills in the site's login form, follows
+// redirects on the same host, and decides whether a set of cookies is
+// logged in by loading a page only a signed-in user sees. Every finding
+// carries the requests and responses that prove it. The number of
+// requests and their rate are bounded.
+//
+// Point it only at sites you are allowed to test.
+package probe

@@ -1,0 +1,269 @@
+package probe
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+type input struct {
+	name, typ, value string
+	checked          bool
+}
+
+type form struct {
+	action *url.URL
+	method string
+	inputs []input
+	text   string // the visible text inside, for recognising a logout button
+}
+
+type link struct {
+	href *url.URL
+	text string
+}
+
+// parsePage finds the forms and links of an HTML page at base.
+func parsePage(base *url.URL, body string) (forms []form, links []link) {
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		return nil, nil
+	}
+	var cur *form
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			switch n.DataAtom {
+			case atom.Form:
+				f := form{action: base, method: "GET"}
+				if a, ok := attr(n, "action"); ok && a != "" {
+					if u, err := base.Parse(a); err == nil {
+						f.action = u
+					}
+				}
+				if m, ok := attr(n, "method"); ok && strings.EqualFold(m, "post") {
+					f.method = "POST"
+				}
+				f.text = textOf(n)
+				forms = append(forms, f)
+				cur = &forms[len(forms)-1]
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					walk(c)
+				}
+				cur = nil
+				return
+			case atom.Input, atom.Button, atom.Textarea, atom.Select:
+				if cur != nil {
+					cur.inputs = append(cur.inputs, inputOf(n))
+				}
+			case atom.A:
+				if h, ok := attr(n, "href"); ok {
+					if u, err := base.Parse(h); err == nil {
+						links = append(links, link{href: u, text: textOf(n)})
+					}
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	return forms, links
+}
+
+func inputOf(n *html.Node) input {
+	in := input{}
+	in.name, _ = attr(n, "name")
+	in.value, _ = attr(n, "value")
+	_, in.checked = attr(n, "checked")
+	switch n.DataAtom {
+	case atom.Input:
+		t, _ := attr(n, "type")
+		in.typ = strings.ToLower(t)
+		if in.typ == "" {
+			in.typ = "text"
+		}
+	case atom.Button:
+		t, _ := attr(n, "type")
+		in.typ = strings.ToLower(t)
+		if in.typ == "" {
+			in.typ = "submit"
+		}
+	case atom.Textarea:
+		in.typ, in.value = "textarea", textOf(n)
+	case atom.Select:
+		in.typ = "select"
+		in.value = selectedOption(n)
+	}
+	return in
+}
+
+func selectedOption(n *html.Node) string {
+	first, found := "", false
+	var walk func(*html.Node) (string, bool)
+	walk = func(n *html.Node) (string, bool) {
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type == html.ElementNode && c.DataAtom == atom.Option {
+				v, ok := attr(c, "value")
+				if !ok {
+					v = strings.TrimSpace(textOf(c))
+				}
+				if !found {
+					first, found = v, true
+				}
+				if _, sel := attr(c, "selected"); sel {
+					return v, true
+				}
+			}
+			if v, ok := walk(c); ok {
+				return v, true
+			}
+		}
+		return "", false
+	}
+	if v, ok := walk(n); ok {
+		return v
+	}
+	return first
+}
+
+func attr(n *html.Node, key string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Namespace == "" && strings.EqualFold(a.Key, key) {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+func textOf(n *html.Node) string {
+	var b strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		if n.Type == html.ElementNode && n.DataAtom == atom.Input {
+			if v, ok := attr(n, "value"); ok {
+				if t, _ := attr(n, "type"); strings.EqualFold(t, "submit") {
+					b.WriteString(" " + v + " ")
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// loginForm picks the form to log in with: the one with a password field,
+// or else the first whose fields include every name in fields.
+func loginForm(forms []form, fields map[string]string) (form, bool) {
+	for _, f := range forms {
+		for _, in := range f.inputs {
+			if in.typ == "password" {
+				return f, true
+			}
+		}
+	}
+	if len(fields) == 0 {
+		return form{}, false
+	}
+	for _, f := range forms {
+		names := map[string]bool{}
+		for _, in := range f.inputs {
+			names[in.name] = true
+		}
+		all := true
+		for k := range fields {
+			all = all && names[k]
+		}
+		if all {
+			return f, true
+		}
+	}
+	return form{}, false
+}
+
+// values fills f in as a browser would when its first submit button is
+// pressed, with the username in the first text field, the password in the
+// first password field, and fields over everything.
+func (f form) values(username, password string, fields map[string]string) url.Values {
+	v := url.Values{}
+	userDone, passDone, submitDone := username == "", password == "", false
+	for _, in := range f.inputs {
+		if in.name == "" {
+			continue
+		}
+		if _, ok := fields[in.name]; ok {
+			continue
+		}
+		switch in.typ {
+		case "submit", "image":
+			if !submitDone {
+				v.Add(in.name, in.value)
+				submitDone = true
+			}
+		case "button", "reset", "file":
+		case "checkbox", "radio":
+			if in.checked {
+				val := in.value
+				if val == "" {
+					val = "on"
+				}
+				v.Add(in.name, val)
+			}
+		case "password":
+			if !passDone {
+				v.Set(in.name, password)
+				passDone = true
+			} else {
+				v.Add(in.name, in.value)
+			}
+		case "text", "email", "tel":
+			if !userDone {
+				v.Set(in.name, username)
+				userDone = true
+			} else {
+				v.Add(in.name, in.value)
+			}
+		default:
+			v.Add(in.name, in.value)
+		}
+	}
+	for k, val := range fields {
+		v.Set(k, val)
+	}
+	return v
+}
+
+var logoutWords = regexp.MustCompile(`(?i)log[ _-]?out|sign[ _-]?out|log[ _-]?off`)
+
+// logoutAction finds how to log out on a page: a form (preferred, since a
+// sound site logs out by POST) or a link. With path set, only a form or
+// link to that path counts.
+func logoutAction(forms []form, links []link, path string) (*form, *link) {
+	matches := func(u *url.URL, text string) bool {
+		if path != "" {
+			return u.Path == path
+		}
+		return logoutWords.MatchString(u.Path) || logoutWords.MatchString(text)
+	}
+	for i := range forms {
+		if matches(forms[i].action, forms[i].text) {
+			return &forms[i], nil
+		}
+	}
+	for i := range links {
+		if matches(links[i].href, links[i].text) {
+			return nil, &links[i]
+		}
+	}
+	return nil, nil
+}

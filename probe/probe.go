@@ -1,0 +1,649 @@
+package probe
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config says where and how to probe. Target, and Username and Password
+// (or Fields), are required; the rest have defaults.
+type Config struct {
+	// Target is the site's base URL, such as https://example.com.
+	Target string
+	// Username and Password go into the login form's first text field and
+	// first password field.
+	Username, Password string
+	// Fields are form fields to send at login, by name, over whatever the
+	// form holds: for forms with other fields, or none for the username.
+	Fields map[string]string
+	// LoginPath is where the login form is (default /login).
+	LoginPath string
+	// AuthedPath is a page only a signed-in user sees (default /profile),
+	// and AuthedText a text on it (default: the username). A set of
+	// cookies is logged in when AuthedPath answers 200 with AuthedText.
+	AuthedPath, AuthedText string
+	// LogoutPath is the path of the logout form's action or the logout
+	// link. By default the probe looks for a form or link on AuthedPath
+	// whose address or text says log out or sign out.
+	LogoutPath string
+	// IdleWait, if set, adds the idle-timeout check: a session unused for
+	// IdleWait must be gone.
+	IdleWait time.Duration
+	// TokenSamples is how many fresh tokens the weak-token check collects
+	// (default and minimum 20).
+	TokenSamples int
+	// MaxRequests bounds the requests sent (default 500), and Rate their
+	// number per second (default 20).
+	MaxRequests int
+	Rate        float64
+	// Client sends the requests (default: one with a 15-second timeout).
+	// The probe handles redirects and cookies itself.
+	Client *http.Client
+	// Progress, if set, hears what the probe is doing.
+	Progress func(string)
+}
+
+// Step is one request and its response, as evidence.
+type Step struct {
+	Note     string `json:"note,omitempty"`
+	Request  string `json:"request"`
+	Response string `json:"response"`
+}
+
+// Finding is an attack that worked.
+type Finding struct {
+	ID       string `json:"id"`
+	Severity string `json:"severity"`
+	Title    string `json:"title"`
+	Detail   string `json:"detail,omitempty"`
+	Evidence []Step `json:"evidence"`
+	Fix      string `json:"fix"`
+}
+
+// Report is the outcome of a probe.
+type Report struct {
+	Target   string    `json:"target"`
+	Findings []Finding `json:"findings"`
+	// Skipped names checks that could not run, and why.
+	Skipped  []string `json:"skipped,omitempty"`
+	Requests int      `json:"requests"`
+}
+
+// Errors that mean the probe could not run; Run wraps them with details.
+var (
+	ErrConfig      = errors.New("invalid probe configuration")
+	ErrUnreachable = errors.New("target unreachable")
+	ErrLogin       = errors.New("login failed")
+)
+
+// Finding ids.
+const (
+	FixationAdoptedID = "fixation-adopted-id"
+	FixationPreauthID = "fixation-preauth-id"
+	TokenInURL        = "token-in-url"
+	WeakToken         = "weak-token"
+	LogoutReplay      = "logout-replay"
+	CookieFlags       = "cookie-flags"
+	NoIdleTimeout     = "no-idle-timeout"
+)
+
+// urlParams are the query parameters tried for token-in-url, besides the
+// cookie's own name.
+var urlParams = []string{"session_id", "sessionid", "sid", "session", "token", "PHPSESSID", "JSESSIONID"}
+
+type prober struct {
+	cfg    Config
+	c      *client
+	base   *url.URL
+	login  *url.URL
+	authed *url.URL
+	rep    *Report
+
+	// Learnt along the way.
+	pre        []*http.Cookie // cookies the login page sets before login
+	preSteps   []Step
+	loginSteps []Step
+	setCookies []string
+	name       string // the session cookie
+	token      string // its value in the main session
+	urlParam   string // the URL parameter the site reads a session from
+}
+
+// Run probes cfg.Target. It returns an error wrapping ErrConfig,
+// ErrUnreachable, ErrLogin or ErrBudget when it cannot run the checks;
+// otherwise the report, whose Findings are empty when no attack worked.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	p, err := newProber(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { p.rep.Requests = p.c.sent }()
+	for _, check := range []func(context.Context) error{
+		p.signIn,
+		p.checkCookieFlags,
+		p.checkPreauth,
+		p.checkTokenInURL,
+		p.checkAdopted,
+		p.checkLogoutReplay,
+		p.checkWeakToken,
+		p.checkIdle,
+	} {
+		if err := check(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return p.rep, nil
+}
+
+func newProber(cfg Config) (*prober, error) {
+	base, err := url.Parse(cfg.Target)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("%w: the target must be an http:// or https:// URL, got %q", ErrConfig, cfg.Target)
+	}
+	if cfg.Username == "" && len(cfg.Fields) == 0 {
+		return nil, fmt.Errorf("%w: give a username and password, or login form fields", ErrConfig)
+	}
+	if cfg.LoginPath == "" {
+		cfg.LoginPath = "/login"
+	}
+	if cfg.AuthedPath == "" {
+		cfg.AuthedPath = "/profile"
+	}
+	if cfg.AuthedText == "" {
+		cfg.AuthedText = cfg.Username
+	}
+	if cfg.AuthedText == "" {
+		return nil, fmt.Errorf("%w: without a username, say what text a signed-in page shows", ErrConfig)
+	}
+	cfg.TokenSamples = max(cfg.TokenSamples, 20)
+	if cfg.MaxRequests <= 0 {
+		cfg.MaxRequests = 500
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 20
+	}
+	if cfg.IdleWait < 0 {
+		return nil, fmt.Errorf("%w: a negative idle wait", ErrConfig)
+	}
+	hc := &http.Client{Timeout: 15 * time.Second}
+	if cfg.Client != nil {
+		c := *cfg.Client
+		hc = &c
+	}
+	hc.Jar = nil
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	p := &prober{
+		cfg:  cfg,
+		base: base,
+		c: &client{hc: hc, base: base, budget: cfg.MaxRequests,
+			interval: time.Duration(float64(time.Second) / cfg.Rate), secret: cfg.Password},
+		rep: &Report{Target: base.String(), Findings: []Finding{}},
+	}
+	if p.login, err = base.Parse(cfg.LoginPath); err != nil {
+		return nil, fmt.Errorf("%w: login path %q: %v", ErrConfig, cfg.LoginPath, err)
+	}
+	if p.authed, err = base.Parse(cfg.AuthedPath); err != nil {
+		return nil, fmt.Errorf("%w: signed-in path %q: %v", ErrConfig, cfg.AuthedPath, err)
+	}
+	return p, nil
+}
+
+func (p *prober) progress(format string, args ...any) {
+	if p.cfg.Progress != nil {
+		p.cfg.Progress(fmt.Sprintf(format, args...))
+	}
+}
+
+func (p *prober) add(f Finding) {
+	p.progress("found %s", f.ID)
+	c := catalog[f.ID]
+	f.Title, f.Fix = c.title, c.fix
+	if f.Severity == "" {
+		f.Severity = c.severity
+	}
+	p.rep.Findings = append(p.rep.Findings, f)
+}
+
+func (p *prober) skip(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.progress("skipped: %s", msg)
+	p.rep.Skipped = append(p.rep.Skipped, msg)
+}
+
+func withQuery(u *url.URL, q url.Values) *url.URL {
+	v := *u
+	if len(q) > 0 {
+		all := v.Query()
+		for k, vs := range q {
+			all[k] = vs
+		}
+		v.RawQuery = all.Encode()
+	}
+	return &v
+}
+
+// signIn visits the login page, logs in, and works out which cookie holds
+// the session.
+func (p *prober) signIn(ctx context.Context) error {
+	p.progress("visiting %s", p.login.Redacted())
+	pre := newJar()
+	page, err := p.c.do(ctx, http.MethodGet, p.login, nil, pre)
+	if err != nil {
+		if errors.Is(err, ErrBudget) || ctx.Err() != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	if page.status >= 400 {
+		return fmt.Errorf("%w: the login page %s answered %d", ErrLogin, page.url.Redacted(), page.status)
+	}
+	p.pre, p.preSteps = pre.cookies, page.steps
+	p.setCookies = append(p.setCookies, page.setCookies...)
+
+	p.progress("logging in as %s", p.cfg.Username)
+	main := newJar(p.pre...)
+	steps, setCookies, err := p.signInWith(ctx, main, nil)
+	if err != nil {
+		return err
+	}
+	p.loginSteps = steps
+	p.setCookies = append(p.setCookies, setCookies...)
+	ok, check, err := p.isAuthed(ctx, main, nil)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: after logging in as %q, %s answered %d at %s without %q; check the credentials, --authed-path and --authed-text",
+			ErrLogin, p.cfg.Username, p.authed.Path, check.status, check.url.Path, p.cfg.AuthedText)
+	}
+	// The session cookie is the one that keeps the login on its own. The
+	// most recently set cookies are the likeliest.
+	for i := len(main.cookies) - 1; i >= 0; i-- {
+		c := main.cookies[i]
+		ok, _, err := p.isAuthed(ctx, newJar(c), nil)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.name, p.token = c.Name, c.Value
+			p.progress("the session cookie is %s", c.Name)
+			return nil
+		}
+	}
+	names := make([]string, len(main.cookies))
+	for i, c := range main.cookies {
+		names[i] = c.Name
+	}
+	return fmt.Errorf("%w: no single cookie keeps the login on its own (cookies: %s); the probe needs a session cookie",
+		ErrLogin, strings.Join(names, ", "))
+}
+
+// signInWith logs in with the browser j, adding q to the login page's and
+// the form's URLs.
+func (p *prober) signInWith(ctx context.Context, j *jar, q url.Values) ([]Step, []string, error) {
+	page, err := p.c.do(ctx, http.MethodGet, withQuery(p.login, q), nil, j)
+	if err != nil {
+		return nil, nil, err
+	}
+	forms, _ := parsePage(page.url, page.body)
+	f, ok := loginForm(forms, p.cfg.Fields)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: no login form at %s (answer %d)", ErrLogin, page.url.Redacted(), page.status)
+	}
+	vals := f.values(p.cfg.Username, p.cfg.Password, p.cfg.Fields)
+	action := withQuery(f.action, q)
+	var res *response
+	if f.method == http.MethodPost {
+		res, err = p.c.do(ctx, http.MethodPost, action, vals, j)
+	} else {
+		res, err = p.c.do(ctx, http.MethodGet, withQuery(action, vals), nil, j)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(page.steps, res.steps...), append(page.setCookies, res.setCookies...), nil
+}
+
+// isAuthed loads the signed-in page with j's cookies (and q in the URL).
+func (p *prober) isAuthed(ctx context.Context, j *jar, q url.Values) (bool, *response, error) {
+	res, err := p.c.do(ctx, http.MethodGet, withQuery(p.authed, q), nil, j)
+	if err != nil {
+		return false, nil, err
+	}
+	ok := res.status == http.StatusOK && strings.Contains(res.body, p.cfg.AuthedText) && res.url.Path != p.login.Path
+	last := &res.steps[len(res.steps)-1]
+	if ok {
+		last.Response += "\n\n" + excerpt(res.body, p.cfg.AuthedText)
+	}
+	return ok, res, nil
+}
+
+// excerpt is the line of body holding text, shortened.
+func excerpt(body, text string) string {
+	i := strings.Index(body, text)
+	if i < 0 {
+		return ""
+	}
+	start := strings.LastIndexByte(body[:i], '\n') + 1
+	end := strings.IndexByte(body[i:], '\n')
+	if end < 0 {
+		end = len(body)
+	} else {
+		end += i
+	}
+	line := strings.TrimSpace(body[start:end])
+	if len(line) > 200 {
+		j := max(0, strings.Index(line, text)-80)
+		line = "…" + line[j:min(len(line), j+200)] + "…"
+	}
+	return line
+}
+
+func note(steps []Step, text string) []Step {
+	if len(steps) > 0 {
+		steps[0].Note = text
+	}
+	return steps
+}
+
+// plant makes an id shaped like the site's own (same length and kind of
+// characters) that the site never issued.
+func plant(like string) string {
+	_, size := alphabetOf([]string{like})
+	chars := "0123456789abcdefghijklmnopqrstuvwxyz"
+	for _, a := range alphabets {
+		if len(a.chars) == size {
+			chars = a.chars
+			break
+		}
+	}
+	chars = strings.TrimRight(chars, "=")
+	n := max(len(like), 8)
+	b := make([]byte, n)
+	rand.Read(b)
+	for i := range b {
+		b[i] = chars[int(b[i])%len(chars)]
+	}
+	// A first character that is not a digit cannot collide with a
+	// numeric id the site is about to hand out.
+	if size == 10 {
+		b[0] = '9'
+	}
+	return string(b)
+}
+
+func (p *prober) checkCookieFlags(ctx context.Context) error {
+	p.progress("checking the session cookie's attributes")
+	var line string
+	for _, l := range p.setCookies {
+		if c, err := http.ParseSetCookie(l); err == nil && c.Name == p.name && c.Value == p.token {
+			line = l
+		}
+	}
+	if line == "" {
+		p.skip("%s: the Set-Cookie header for %s was not seen", CookieFlags, p.name)
+		return nil
+	}
+	c, _ := http.ParseSetCookie(line)
+	var missing []string
+	if !c.HttpOnly {
+		missing = append(missing, "HttpOnly")
+	}
+	if !c.Secure {
+		missing = append(missing, "Secure")
+	}
+	if c.SameSite == 0 || c.SameSite == http.SameSiteNoneMode {
+		missing = append(missing, "SameSite")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var ev []Step
+	for _, s := range append(append([]Step{}, p.preSteps...), p.loginSteps...) {
+		if strings.Contains(s.Response, "Set-Cookie: "+line) {
+			ev = []Step{s}
+		}
+	}
+	f := Finding{ID: CookieFlags, Detail: fmt.Sprintf("the %s cookie lacks %s", p.name, strings.Join(missing, ", ")),
+		Evidence: note(ev, "The response that sets the session cookie:")}
+	if len(missing) == 1 && missing[0] == "SameSite" {
+		f.Severity = "low"
+	}
+	p.add(f)
+	return nil
+}
+
+func (p *prober) checkPreauth(ctx context.Context) error {
+	if len(p.pre) == 0 {
+		return nil // nothing issued before login
+	}
+	p.progress("checking whether the cookies issued before login work after it")
+	ok, res, err := p.isAuthed(ctx, newJar(p.pre...), nil)
+	if err != nil || !ok {
+		return err
+	}
+	var before []string
+	for _, c := range p.pre {
+		before = append(before, c.Name+"="+c.Value)
+	}
+	p.add(Finding{ID: FixationPreauthID,
+		Detail: fmt.Sprintf("the cookies the login page set before login (%s) are logged in once the user logs in", strings.Join(before, "; ")),
+		Evidence: append(append(note(append([]Step{}, p.preSteps...), "Before login, the site issues a session:"),
+			note(append([]Step{}, p.loginSteps...), "The user logs in carrying it:")...),
+			note(res.steps, "The id issued before login now opens the signed-in page:")...)})
+	return nil
+}
+
+func (p *prober) checkTokenInURL(ctx context.Context) error {
+	p.progress("checking whether a session is accepted from the URL")
+	params := append([]string{p.name}, urlParams...)
+	seen := map[string]bool{}
+	for _, name := range params {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		ok, res, err := p.isAuthed(ctx, newJar(), url.Values{name: {p.token}})
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.urlParam = name
+			p.add(Finding{ID: TokenInURL,
+				Detail:   fmt.Sprintf("the session is read from the URL parameter %q", name),
+				Evidence: note(res.steps, "Without any cookie, the session token in the URL opens the signed-in page:")})
+			return nil
+		}
+	}
+	return nil
+}
+
+func (p *prober) checkAdopted(ctx context.Context) error {
+	p.progress("planting a session id before the victim logs in")
+	var evidence []Step
+	var where []string
+
+	id := plant(p.token)
+	victim := newJar(&http.Cookie{Name: p.name, Value: id})
+	steps, _, err := p.signInWith(ctx, victim, nil)
+	if err != nil {
+		return err
+	}
+	ok, res, err := p.isAuthed(ctx, newJar(&http.Cookie{Name: p.name, Value: id}), nil)
+	if err != nil {
+		return err
+	}
+	if ok {
+		where = append(where, fmt.Sprintf("in the %s cookie", p.name))
+		evidence = append(append(evidence, note(steps, fmt.Sprintf("The victim's browser carries %s=%s, chosen by the attacker, and logs in:", p.name, id))...),
+			note(res.steps, "The attacker, with only the id they chose, is signed in as the victim:")...)
+	}
+
+	if p.urlParam != "" {
+		id := plant(p.token)
+		q := url.Values{p.urlParam: {id}}
+		steps, _, err := p.signInWith(ctx, newJar(), q)
+		if err != nil {
+			return err
+		}
+		ok, res, err := p.isAuthed(ctx, newJar(), q)
+		if err != nil {
+			return err
+		}
+		if ok {
+			where = append(where, fmt.Sprintf("in the URL parameter %s", p.urlParam))
+			evidence = append(append(evidence, note(steps, fmt.Sprintf("The victim follows the attacker's link with %s=%s and logs in:", p.urlParam, id))...),
+				note(res.steps, "The attacker, with only the id they chose, is signed in as the victim:")...)
+		}
+	}
+	if len(where) > 0 {
+		p.add(Finding{ID: FixationAdoptedID,
+			Detail:   "an id the attacker chose, " + strings.Join(where, " and ") + ", is logged in after the victim logs in with it",
+			Evidence: evidence})
+	}
+	return nil
+}
+
+func (p *prober) checkLogoutReplay(ctx context.Context) error {
+	p.progress("logging out and replaying the token")
+	browser := newJar(&http.Cookie{Name: p.name, Value: p.token})
+	ok, page, err := p.isAuthed(ctx, browser, nil)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		p.skip("%s: the session was no longer logged in before logging out", LogoutReplay)
+		return nil
+	}
+	forms, links := parsePage(page.url, page.body)
+	f, l := logoutAction(forms, links, p.cfg.LogoutPath)
+	var out *response
+	switch {
+	case f != nil && f.method == http.MethodPost:
+		out, err = p.c.do(ctx, http.MethodPost, f.action, f.values("", "", nil), browser)
+	case f != nil:
+		out, err = p.c.do(ctx, http.MethodGet, withQuery(f.action, f.values("", "", nil)), nil, browser)
+	case l != nil:
+		out, err = p.c.do(ctx, http.MethodGet, l.href, nil, browser)
+	default:
+		where := "no form or link whose address or text says log out"
+		if p.cfg.LogoutPath != "" {
+			where = "no form or link to " + p.cfg.LogoutPath
+		}
+		p.skip("%s: %s on %s; name it with the logout path", LogoutReplay, where, p.authed.Path)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ok, res, err := p.isAuthed(ctx, newJar(&http.Cookie{Name: p.name, Value: p.token}), nil)
+	if err != nil || !ok {
+		return err
+	}
+	p.add(Finding{ID: LogoutReplay,
+		Detail: fmt.Sprintf("the %s token still opens %s after the user logged out", p.name, p.authed.Path),
+		Evidence: append(note(out.steps, "The user logs out:"),
+			note(res.steps, "A copy of the token taken before logout still works:")...)})
+	return nil
+}
+
+func (p *prober) checkWeakToken(ctx context.Context) error {
+	n := p.cfg.TokenSamples
+	var tokens []string
+	var first []Step
+	var how string
+	preIssued := false
+	for _, c := range p.pre {
+		preIssued = preIssued || c.Name == p.name
+	}
+	if preIssued {
+		p.progress("collecting %d fresh tokens from the login page", n)
+		how = fmt.Sprintf("GET %s, %d times, each without cookies", p.login.Path, n)
+		for len(tokens) < n {
+			j := newJar()
+			res, err := p.c.do(ctx, http.MethodGet, p.login, nil, j)
+			if err != nil {
+				return err
+			}
+			v, ok := j.get(p.name)
+			if !ok {
+				p.skip("%s: the login page stopped issuing %s after %d tokens", WeakToken, p.name, len(tokens))
+				return nil
+			}
+			tokens = append(tokens, v)
+			if first == nil {
+				first = res.steps
+			}
+		}
+	} else {
+		p.progress("collecting %d fresh tokens by logging in", n)
+		how = fmt.Sprintf("%d logins, each from a browser without cookies", n)
+		for len(tokens) < n {
+			j := newJar()
+			steps, _, err := p.signInWith(ctx, j, nil)
+			if err != nil {
+				return err
+			}
+			v, ok := j.get(p.name)
+			if !ok {
+				p.skip("%s: a login did not set %s (after %d tokens)", WeakToken, p.name, len(tokens))
+				return nil
+			}
+			tokens = append(tokens, v)
+			if first == nil {
+				first = steps
+			}
+		}
+	}
+	a := analyzeTokens(tokens)
+	why := a.Weak()
+	if len(why) == 0 {
+		return nil
+	}
+	p.add(Finding{ID: WeakToken,
+		Detail: strings.Join(why, "; ") + ". " + a.String(),
+		Evidence: append(note(first, "The first of the fresh tokens:"),
+			Step{Note: "All the fresh tokens, in the order issued:", Request: how, Response: strings.Join(tokens, "\n")})})
+	return nil
+}
+
+func (p *prober) checkIdle(ctx context.Context) error {
+	if p.cfg.IdleWait == 0 {
+		return nil
+	}
+	p.progress("logging in, then leaving the session unused for %s", p.cfg.IdleWait)
+	j := newJar()
+	if _, _, err := p.signInWith(ctx, j, nil); err != nil {
+		return err
+	}
+	ok, before, err := p.isAuthed(ctx, j, nil)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		p.skip("%s: a fresh login was not signed in", NoIdleTimeout)
+		return nil
+	}
+	t := time.NewTimer(p.cfg.IdleWait)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	case <-t.C:
+	}
+	ok, after, err := p.isAuthed(ctx, j, nil)
+	if err != nil || !ok {
+		return err
+	}
+	p.add(Finding{ID: NoIdleTimeout,
+		Detail: fmt.Sprintf("the session still works after %s without use", p.cfg.IdleWait),
+		Evidence: append(note(before.steps, "The session's last use:"),
+			note(after.steps, fmt.Sprintf("%s later, still signed in:", p.cfg.IdleWait))...)})
+	return nil
+}

@@ -1,0 +1,51 @@
+package probe
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteText writes the report for a person to read.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Session probe of %s (%d requests)\n\n", r.Target, r.Requests)
+	if len(r.Findings) == 0 {
+		b.WriteString("No findings: none of the attacks worked.\n")
+	} else {
+		fmt.Fprintf(&b, "%d finding(s):\n", len(r.Findings))
+		for _, f := range r.Findings {
+			fmt.Fprintf(&b, "  [%s] %s\n", strings.ToUpper(f.Severity), f.ID)
+		}
+	}
+	for _, f := range r.Findings {
+		fmt.Fprintf(&b, "\n== [%s] %s: %s\n", strings.ToUpper(f.Severity), f.ID, f.Title)
+		if f.Detail != "" {
+			fmt.Fprintf(&b, "\n%s.\n", f.Detail)
+		}
+		b.WriteString("\nEvidence:\n")
+		for _, s := range f.Evidence {
+			if s.Note != "" {
+				fmt.Fprintf(&b, "\n  %s\n", s.Note)
+			}
+			writeIndented(&b, "    > ", s.Request)
+			writeIndented(&b, "    < ", s.Response)
+		}
+		fmt.Fprintf(&b, "\nFix: %s\n", f.Fix)
+	}
+	if len(r.Skipped) > 0 {
+		b.WriteString("\nNot checked:\n")
+		for _, s := range r.Skipped {
+			fmt.Fprintf(&b, "  - %s\n", s)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeIndented(b *strings.Builder, prefix, text string) {
+	for line := range strings.SplitSeq(text, "\n") {
+		b.WriteString(strings.TrimRight(prefix+line, " "))
+		b.WriteByte('\n')
+	}
+}
