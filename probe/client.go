@@ -78,7 +78,7 @@ type client struct {
 	sent     int
 	interval time.Duration
 	last     time.Time
-	secret   string // the password, masked in evidence
+	secrets  map[string]bool // passwords, masked in evidence
 }
 
 // do sends one request with j's cookies, follows same-host redirects and
@@ -165,7 +165,7 @@ func (c *client) describeRequest(req *http.Request, form url.Values) string {
 		masked := url.Values{}
 		for k, vs := range form {
 			for _, v := range vs {
-				if c.secret != "" && v == c.secret {
+				if c.secrets[v] {
 					v = mask
 				}
 				masked.Add(k, v)

@@ -182,7 +182,7 @@ func newProber(cfg Config) (*prober, error) {
 		cfg:  cfg,
 		base: base,
 		c: &client{hc: hc, base: base, budget: cfg.MaxRequests,
-			interval: time.Duration(float64(time.Second) / cfg.Rate), secret: cfg.Password},
+			interval: time.Duration(float64(time.Second) / cfg.Rate), secrets: map[string]bool{}},
 		rep: &Report{Target: base.String(), Findings: []Finding{}},
 	}
 	if p.login, err = base.Parse(cfg.LoginPath); err != nil {
@@ -297,6 +297,11 @@ func (p *prober) signInWith(ctx context.Context, j *jar, q url.Values) ([]Step, 
 		return nil, nil, fmt.Errorf("%w: no login form at %s (answer %d)", ErrLogin, page.url.Redacted(), page.status)
 	}
 	vals := f.values(p.cfg.Username, p.cfg.Password, p.cfg.Fields)
+	for _, in := range f.inputs {
+		if in.typ == "password" && vals.Get(in.name) != "" {
+			p.c.secrets[vals.Get(in.name)] = true
+		}
+	}
 	action := withQuery(f.action, q)
 	var res *response
 	if f.method == http.MethodPost {

@@ -128,7 +128,10 @@ func TestEvidence(t *testing.T) {
 	}
 	var decoded struct {
 		Target   string
-		Findings []struct{ ID, Severity, Title, Fix string; Evidence []any }
+		Findings []struct {
+			ID, Severity, Title, Fix string
+			Evidence                 []any
+		}
 	}
 	if err := json.Unmarshal(b, &decoded); err != nil || decoded.Target != srv.URL || len(decoded.Findings) != len(rep.Findings) {
 		t.Fatalf("JSON %s does not round-trip: %v", b, err)

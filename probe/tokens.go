@@ -126,7 +126,8 @@ func analyzeTokens(tokens []string) tokenAnalysis {
 	a.SharedSuffix = min(sharedPrefix(rev), a.MinLen-a.SharedPrefix)
 
 	// Entropy, position by position. A position that varies across the
-	// sample as a random one over the alphabet would counts in full; one
+	// sample about as a random one over the alphabet would (a third of the
+	// distinct values expected is plenty) counts in full; one
 	// that shows far fewer distinct values than expected counts only the
 	// values seen.
 	n := float64(len(tokens))
@@ -143,7 +144,7 @@ func analyzeTokens(tokens []string) tokenAnalysis {
 		}
 		switch d := float64(len(distinct)); {
 		case d <= 1:
-		case d >= expected/2:
+		case d >= expected/3:
 			a.Bits += full
 		default:
 			a.Bits += math.Log2(d)

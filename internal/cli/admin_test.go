@@ -134,6 +134,11 @@ func TestHelpForEachCommand(t *testing.T) {
 		{[]string{"help", "sessions"}, "-db"},
 		{[]string{"help", "events"}, "-limit"},
 		{[]string{"help", "serve"}, "-tls-self-signed"},
+		{[]string{"help"}, "connectbook probe --target URL"},
+		{[]string{"help", "probe"}, "-idle-wait"},
+		{[]string{"help", "probe"}, "Exit status: 0 nothing found, 1 findings, 2 the probe could not run"},
+		{[]string{"help", "lab"}, "stateless"},
+		{[]string{"help", "lab"}, "-variant"},
 		{[]string{"user", "add", "-h"}, "-db"},
 	} {
 		code, out, errs := cmd(t, "", c.args...)

@@ -1,0 +1,177 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/connectbook/connectbook/internal/auth"
+	"github.com/connectbook/connectbook/internal/lab"
+	"github.com/connectbook/connectbook/internal/testdb"
+	"github.com/connectbook/connectbook/internal/web"
+)
+
+// connectBook serves the app over TLS with cheap password hashing and one
+// user, alice.
+func connectBook(t *testing.T) string {
+	t.Helper()
+	st, err := OpenStores(context.Background(), StoreOptions{DB: testdb.SQLite(t), Serving: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Auth.Hasher = auth.NewHasherLimits(auth.Params{Memory: 256, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2, 8, 3*time.Second)
+	if _, err := st.Auth.SignUp(context.Background(), "alice", "correct horse battery", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(web.New(web.Deps{DB: st.DB, Auth: st.Auth, Sessions: st.Sessions, Audit: st.Audit,
+		Logger: slog.New(slog.DiscardHandler), TLS: true}))
+	t.Cleanup(func() {
+		srv.Close()
+		st.Close()
+	})
+	return srv.URL
+}
+
+func labServer(t *testing.T, variant string) string {
+	t.Helper()
+	h, err := lab.New(variant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestProbeCommand(t *testing.T) {
+	seed1 := labServer(t, "seed1")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+
+	t.Run("findings as JSON, password from standard input", func(t *testing.T) {
+		code, out, errOut := cmd(t, "password123\n", "probe", "--target", seed1, "--user", "alice", "--rate", "2000", "--json")
+		if code != 1 {
+			t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
+		}
+		var rep struct {
+			Target   string `json:"target"`
+			Findings []struct {
+				ID, Severity, Title, Fix string
+				Evidence                 []struct{ Request, Response string }
+			} `json:"findings"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, out)
+		}
+		var got []string
+		for _, f := range rep.Findings {
+			got = append(got, f.ID)
+			if f.Severity == "" || f.Title == "" || f.Fix == "" || len(f.Evidence) == 0 {
+				t.Errorf("incomplete finding %+v", f)
+			}
+		}
+		if rep.Target != seed1 || !slices.Contains(got, "fixation-adopted-id") || !slices.Contains(got, "weak-token") {
+			t.Fatalf("report for %s with %v", rep.Target, got)
+		}
+		if strings.Contains(out, "password123") {
+			t.Fatal("the password is in the report")
+		}
+	})
+
+	t.Run("nothing found on ConnectBook", func(t *testing.T) {
+		code, out, errOut := cmd(t, "", "probe", "--target", connectBook(t), "--user", "alice", "--password", "correct horse battery",
+			"--insecure", "--rate", "2000")
+		if code != 0 || !strings.Contains(out, "No findings") {
+			t.Fatalf("exit %d, want 0\n%s\n%s", code, out, errOut)
+		}
+	})
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unreachable", []string{"--target", closed, "--user", "alice", "--password", "x"}, "target unreachable"},
+		{"wrong password", []string{"--target", seed1, "--user", "alice", "--password", "wrong"}, "login failed"},
+		{"no target", []string{"--user", "alice", "--password", "x"}, "--target is required"},
+		{"no password", []string{"--target", seed1, "--user", "alice"}, "no password"},
+		{"bad field", []string{"--target", seed1, "--field", "novalue"}, "name=value"},
+		{"self-signed certificate", []string{"--target", strings.Replace(connectBook(t), "127.0.0.1", "localhost", 1), "--user", "alice", "--password", "x"}, "certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := cmd(t, "", append([]string{"probe", "--rate", "2000"}, tc.args...)...)
+			if code != 2 || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, errOut, tc.want)
+			}
+		})
+	}
+}
+
+func TestLabCommand(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:8081", "192.0.2.1:8081", "example.com:8081", ":8081", "[::]:8081"} {
+		code, _, errOut := cmd(t, "", "lab", "--variant", "seed1", "--addr", addr)
+		if code != 2 || !strings.Contains(errOut, "loopback") {
+			t.Errorf("lab --addr %s: exit %d, stderr %q; want a refusal", addr, code, errOut)
+		}
+	}
+	if code, _, errOut := cmd(t, "", "lab", "--variant", "nope"); code != 2 || !strings.Contains(errOut, "seed1") {
+		t.Errorf("unknown variant: exit %d, stderr %q", code, errOut)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"lab", "--variant", "seed2", "--addr", "127.0.0.1:0"}, nil, io.Discard, pw)
+		pw.Close()
+	}()
+	var banner strings.Builder
+	serving := regexp.MustCompile(`Serving (http://127\.0\.0\.1:\d+)`)
+	buf := make([]byte, 4096)
+	var url string
+	for url == "" {
+		n, err := pr.Read(buf)
+		banner.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("lab printed %q then %v", banner.String(), err)
+		}
+		if m := serving.FindStringSubmatch(banner.String()); m != nil {
+			url = m[1]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if !strings.Contains(banner.String(), "DELIBERATELY VULNERABLE") {
+		t.Errorf("no warning banner in %q", banner.String())
+	}
+	resp, err := http.Get(url + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Set-Cookie"), "session_id=") {
+		t.Fatalf("GET /login = %d, Set-Cookie %q", resp.StatusCode, resp.Header.Get("Set-Cookie"))
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("lab exited %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("lab did not stop")
+	}
+}

@@ -1,0 +1,79 @@
+package probe
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+)
+
+func sample(n int, gen func(i int) string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = gen(i)
+	}
+	return out
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func TestAnalyzeTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		tokens  []string
+		weak    bool
+		minBits float64
+		maxBits float64
+		why     string
+	}{
+		{"256-bit base64url", sample(20, func(int) string { return base64.RawURLEncoding.EncodeToString(randomBytes(32)) }), false, 200, 260, ""},
+		{"128-bit hex", sample(20, func(int) string { return hex.EncodeToString(randomBytes(16)) }), false, 128, 128, ""},
+		{"64-bit hex", sample(20, func(int) string { return hex.EncodeToString(randomBytes(8)) }), true, 64, 64, "under 128 bits"},
+		{"sequential", sample(20, func(i int) string { return fmt.Sprintf("session%d", i+7) }), true, 0, 20, "a counter"},
+		{"six digits", sample(20, func(int) string {
+			n, _ := rand.Int(rand.Reader, big.NewInt(900000))
+			return fmt.Sprint(n.Int64() + 100000)
+		}), true, 10, 21, "under 128 bits"},
+		{"random with a fixed suffix", sample(20, func(i int) string {
+			return base64.RawURLEncoding.EncodeToString(randomBytes(30)) + "-v1"
+		}), false, 200, 260, ""},
+		{"signed payload with a shared prefix", sample(20, func(int) string {
+			return base64.RawURLEncoding.EncodeToString([]byte(`{"u":"alice","n":"`+hex.EncodeToString(randomBytes(8))+`"}`)) +
+				"." + base64.RawURLEncoding.EncodeToString(randomBytes(32))
+		}), false, 128, 600, ""},
+		{"timestamp-like", sample(20, func(i int) string { return fmt.Sprintf("1700000%03d%s", i*3, hex.EncodeToString(randomBytes(4))) }), true, 0, 80, "under 128 bits"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := analyzeTokens(tc.tokens)
+			why := a.Weak()
+			if (len(why) > 0) != tc.weak {
+				t.Fatalf("Weak() = %v, want weak %v (%s)", why, tc.weak, a)
+			}
+			if a.Bits < tc.minBits || a.Bits > tc.maxBits {
+				t.Errorf("Bits = %.1f, want %.0f to %.0f (%s)", a.Bits, tc.minBits, tc.maxBits, a)
+			}
+			if tc.why != "" && !strings.Contains(strings.Join(why, "; "), tc.why) {
+				t.Errorf("Weak() = %v, want it to mention %q", why, tc.why)
+			}
+			if !strings.Contains(a.String(), "bits") {
+				t.Errorf("String() = %q, want the estimate", a)
+			}
+		})
+	}
+}
+
+func TestAnalyzeDuplicates(t *testing.T) {
+	tok := hex.EncodeToString(randomBytes(32))
+	tokens := append(sample(18, func(int) string { return hex.EncodeToString(randomBytes(32)) }), tok, tok)
+	a := analyzeTokens(tokens)
+	if a.Duplicates != 1 || !strings.Contains(strings.Join(a.Weak(), ";"), "1 duplicate") {
+		t.Fatalf("duplicates = %d, Weak() = %v", a.Duplicates, a.Weak())
+	}
+}
