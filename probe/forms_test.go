@@ -54,7 +54,7 @@ func TestLoginFormByFields(t *testing.T) {
 func TestLogoutAction(t *testing.T) {
 	base, _ := url.Parse("http://example.test/profile")
 	for _, tc := range []struct {
-		name, page, path string
+		name, page, path   string
 		wantForm, wantLink string
 	}{
 		{"form by action", `<form method="post" action="/logout"><input type="hidden" name="t" value="v"><button>Bye</button></form><a href="/logout-info">x</a>`, "", "/logout", ""},
