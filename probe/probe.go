@@ -562,48 +562,42 @@ func (p *prober) checkWeakToken(ctx context.Context) error {
 	n := p.cfg.TokenSamples
 	var tokens []string
 	var first []Step
-	var how string
 	preIssued := false
 	for _, c := range p.pre {
 		preIssued = preIssued || c.Name == p.name
 	}
+	// A fresh token comes from the login page when it issues the session
+	// cookie before login, and otherwise from a fresh login.
+	fresh := func(j *jar) ([]Step, error) {
+		steps, _, err := p.signInWith(ctx, j, nil)
+		return steps, err
+	}
+	how, from := fmt.Sprintf("%d logins, each from a browser without cookies", n), "logging in"
 	if preIssued {
-		p.progress("collecting %d fresh tokens from the login page", n)
-		how = fmt.Sprintf("GET %s, %d times, each without cookies", p.login.Path, n)
-		for len(tokens) < n {
-			j := newJar()
+		fresh = func(j *jar) ([]Step, error) {
 			res, err := p.c.do(ctx, http.MethodGet, p.login, nil, j)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			v, ok := j.get(p.name)
-			if !ok {
-				p.skip("%s: the login page stopped issuing %s after %d tokens", WeakToken, p.name, len(tokens))
-				return nil
-			}
-			tokens = append(tokens, v)
-			if first == nil {
-				first = res.steps
-			}
+			return res.steps, nil
 		}
-	} else {
-		p.progress("collecting %d fresh tokens by logging in", n)
-		how = fmt.Sprintf("%d logins, each from a browser without cookies", n)
-		for len(tokens) < n {
-			j := newJar()
-			steps, _, err := p.signInWith(ctx, j, nil)
-			if err != nil {
-				return err
-			}
-			v, ok := j.get(p.name)
-			if !ok {
-				p.skip("%s: a login did not set %s (after %d tokens)", WeakToken, p.name, len(tokens))
-				return nil
-			}
-			tokens = append(tokens, v)
-			if first == nil {
-				first = steps
-			}
+		how, from = fmt.Sprintf("GET %s, %d times, each without cookies", p.login.Path, n), "the login page"
+	}
+	p.progress("collecting %d fresh tokens from %s", n, from)
+	for len(tokens) < n {
+		j := newJar()
+		steps, err := fresh(j)
+		if err != nil {
+			return err
+		}
+		v, ok := j.get(p.name)
+		if !ok {
+			p.skip("%s: %s did not set %s (after %d tokens)", WeakToken, from, p.name, len(tokens))
+			return nil
+		}
+		tokens = append(tokens, v)
+		if first == nil {
+			first = steps
 		}
 	}
 	a := analyzeTokens(tokens)
