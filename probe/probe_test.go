@@ -94,7 +94,12 @@ func TestLabVariants(t *testing.T) {
 // request that proves it.
 func TestEvidence(t *testing.T) {
 	srv := startLab(t, "seed2")
-	rep := run(t, probe.Config{Target: srv.URL, Username: "bob", Password: "securepassword"})
+	var progress []string
+	rep := run(t, probe.Config{Target: srv.URL, Username: "bob", Password: "securepassword",
+		Progress: func(msg string) { progress = append(progress, msg) }})
+	if !slices.Contains(progress, "the session cookie is session_id") || !slices.Contains(progress, "found token-in-url") {
+		t.Errorf("progress = %q, want the steps and findings", progress)
+	}
 	var adopted, inURL, weak *probe.Finding
 	for i := range rep.Findings {
 		switch f := &rep.Findings[i]; f.ID {
