@@ -43,6 +43,9 @@ func (j *jar) get(name string) (string, bool) {
 
 // set stores c, or deletes the cookie if c expires it.
 func (j *jar) set(c *http.Cookie) {
+	if len(c.Name)+len(c.Value) > maxCookie {
+		return
+	}
 	j.cookies = slices.DeleteFunc(j.cookies, func(o *http.Cookie) bool { return o.Name == c.Name })
 	if c.MaxAge < 0 || (!c.Expires.IsZero() && c.Expires.Before(time.Now())) || c.Value == "" {
 		return
@@ -71,6 +74,13 @@ type response struct {
 // ErrBudget is returned when the probe has used all the requests it may send.
 var ErrBudget = errors.New("the request budget is used up (raise MaxRequests)")
 
+// errOffSite refuses a request to another host than the target's: the
+// probe's cookies are the target's, and so is its permission to test.
+var errOffSite = errors.New("not on the target's host")
+
+// maxCookie is the largest cookie the jar keeps, as in browsers.
+const maxCookie = 4096
+
 type client struct {
 	hc       *http.Client
 	base     *url.URL
@@ -85,6 +95,9 @@ type client struct {
 // stores every Set-Cookie in j.
 func (c *client) do(ctx context.Context, method string, u *url.URL, form url.Values, j *jar) (*response, error) {
 	res := &response{}
+	if u.Host != c.base.Host || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("%s: %w", u.Redacted(), errOffSite)
+	}
 	for hop := 0; ; hop++ {
 		if c.sent >= c.budget {
 			return nil, ErrBudget
@@ -154,26 +167,45 @@ func (c *client) do(ctx context.Context, method string, u *url.URL, form url.Val
 // its cookies and its form, with the password masked.
 func (c *client) describeRequest(req *http.Request, form url.Values) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", req.Method, req.URL.RequestURI())
+	uri := *req.URL
+	if q := uri.Query(); c.hasSecret(q) {
+		uri.RawQuery = c.mask(q)
+	}
+	fmt.Fprintf(&b, "%s %s", req.Method, uri.RequestURI())
 	if h := req.Header.Get("Cookie"); h != "" {
 		fmt.Fprintf(&b, "\nCookie: %s", h)
 	}
 	if form != nil {
-		// The password is shown as asterisks, written out rather than
-		// percent-encoded so that a reader sees it was masked.
-		const mask = "\x00masked\x00"
-		masked := url.Values{}
-		for k, vs := range form {
-			for _, v := range vs {
-				if c.secrets[v] {
-					v = mask
-				}
-				masked.Add(k, v)
-			}
-		}
-		fmt.Fprintf(&b, "\n\n%s", strings.ReplaceAll(masked.Encode(), url.QueryEscape(mask), "********"))
+		fmt.Fprintf(&b, "\n\n%s", c.mask(form))
 	}
 	return b.String()
+}
+
+func (c *client) hasSecret(v url.Values) bool {
+	for _, vs := range v {
+		for _, val := range vs {
+			if c.secrets[val] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mask encodes v with every password shown as asterisks, written out
+// rather than percent-encoded so that a reader sees it was masked.
+func (c *client) mask(v url.Values) string {
+	const placeholder = "\x00masked\x00"
+	masked := url.Values{}
+	for k, vs := range v {
+		for _, val := range vs {
+			if c.secrets[val] {
+				val = placeholder
+			}
+			masked.Add(k, val)
+		}
+	}
+	return strings.ReplaceAll(masked.Encode(), url.QueryEscape(placeholder), "********")
 }
 
 func describeResponse(resp *http.Response) string {

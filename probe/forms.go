@@ -162,30 +162,40 @@ func textOf(n *html.Node) string {
 	return strings.Join(strings.Fields(b.String()), " ")
 }
 
-// loginForm picks the form to log in with: the one with a password field,
-// or else the first whose fields include every name in fields.
+// loginForm picks the form to log in with: the first whose fields include
+// every name in fields, if any are given; else the first with exactly one
+// password field (a sign-up or password-change form has two); else the
+// first with any.
 func loginForm(forms []form, fields map[string]string) (form, bool) {
-	for _, f := range forms {
-		for _, in := range f.inputs {
-			if in.typ == "password" {
+	if len(fields) > 0 {
+		for _, f := range forms {
+			names := map[string]bool{}
+			for _, in := range f.inputs {
+				names[in.name] = true
+			}
+			all := true
+			for k := range fields {
+				all = all && names[k]
+			}
+			if all {
 				return f, true
 			}
 		}
 	}
-	if len(fields) == 0 {
-		return form{}, false
-	}
-	for _, f := range forms {
-		names := map[string]bool{}
+	passwords := func(f form) int {
+		n := 0
 		for _, in := range f.inputs {
-			names[in.name] = true
+			if in.typ == "password" {
+				n++
+			}
 		}
-		all := true
-		for k := range fields {
-			all = all && names[k]
-		}
-		if all {
-			return f, true
+		return n
+	}
+	for _, want := range []func(int) bool{func(n int) bool { return n == 1 }, func(n int) bool { return n > 0 }} {
+		for _, f := range forms {
+			if want(passwords(f)) {
+				return f, true
+			}
 		}
 	}
 	return form{}, false
@@ -243,25 +253,42 @@ func (f form) values(username, password string, fields map[string]string) url.Va
 	return v
 }
 
-var logoutWords = regexp.MustCompile(`(?i)log[ _-]?out|sign[ _-]?out|log[ _-]?off`)
+var (
+	// logoutSegment is a path segment that names a logout: /logout,
+	// /users/sign_out, /logoff.php.
+	logoutSegment = regexp.MustCompile(`(?i)^(log|sign)[ _-]?(out|off)(\.\w+)?$`)
+	// logoutText is a button's or link's text that says log out.
+	logoutText = regexp.MustCompile(`(?i)\b(log|sign)[ _-]?(out|off)\b`)
+)
 
 // logoutAction finds how to log out on a page: a form (preferred, since a
-// sound site logs out by POST) or a link. With path set, only a form or
-// link to that path counts.
-func logoutAction(forms []form, links []link, path string) (*form, *link) {
-	matches := func(u *url.URL, text string) bool {
+// sound site logs out by POST) or a link, on the target's host. With path
+// set, only a form or link to that path counts.
+func logoutAction(base, page *url.URL, forms []form, links []link, path string) (*form, *link) {
+	matches := func(u *url.URL, text string, isLink bool) bool {
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host != base.Host {
+			return false
+		}
 		if path != "" {
 			return u.Path == path
 		}
-		return logoutWords.MatchString(u.Path) || logoutWords.MatchString(text)
+		if isLink && u.Path == page.Path && u.RawQuery == page.RawQuery {
+			return false // "#" and links to the page itself
+		}
+		for seg := range strings.SplitSeq(u.Path, "/") {
+			if logoutSegment.MatchString(seg) {
+				return true
+			}
+		}
+		return len(text) <= 30 && logoutText.MatchString(text)
 	}
 	for i := range forms {
-		if matches(forms[i].action, forms[i].text) {
+		if matches(forms[i].action, forms[i].text, false) {
 			return &forms[i], nil
 		}
 	}
 	for i := range links {
-		if matches(links[i].href, links[i].text) {
+		if matches(links[i].href, links[i].text, true) {
 			return nil, &links[i]
 		}
 	}

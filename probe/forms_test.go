@@ -39,6 +39,18 @@ func TestLoginFormValues(t *testing.T) {
 	}
 }
 
+func TestLoginFormNotSignUp(t *testing.T) {
+	base, _ := url.Parse("http://example.test/")
+	forms, _ := parsePage(base, `<form action="/signup" method="post"><input name="u"><input type="password" name="p1"><input type="password" name="p2"></form>
+<form action="/login" method="post"><input name="u"><input type="password" name="p"></form>`)
+	if f, ok := loginForm(forms, nil); !ok || f.action.Path != "/login" {
+		t.Fatalf("loginForm = %v %v, want the form with one password field", f.action, ok)
+	}
+	if f, ok := loginForm(forms, map[string]string{"p2": "x"}); !ok || f.action.Path != "/signup" {
+		t.Fatalf("loginForm with fields = %v %v, want the form holding them", f.action, ok)
+	}
+}
+
 func TestLoginFormByFields(t *testing.T) {
 	base, _ := url.Parse("http://example.test/")
 	forms, _ := parsePage(base, `<form action="/a"><input name="x"></form><form action="/b"><input name="pin"><input name="card"></form>`)
@@ -63,10 +75,13 @@ func TestLogoutAction(t *testing.T) {
 		{"link by path", `<a href="/users/sign_out">me</a>`, "", "", "/users/sign_out"},
 		{"named path", `<a href="/logout">Log out</a><a href="/exit">Leave</a>`, "/exit", "", "/exit"},
 		{"none", `<a href="/home">Home</a>`, "", "", ""},
+		{"not a script, the page itself or another site", `<a href="javascript:logout()">Log out</a><a href="#">Log out</a><a href="https://other.test/logout">Log out</a>`, "", "", ""},
+		{"not a page about logging out", `<a href="/help/how-to-logout">How do I log out of every device?</a>`, "", "", ""},
+		{"a confirmation form on the logout page itself", `<form method="post" action="/profile"><button>Yes, sign out</button></form>`, "", "/profile", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forms, links := parsePage(base, tc.page)
-			f, l := logoutAction(forms, links, tc.path)
+			f, l := logoutAction(base, base, forms, links, tc.path)
 			gotForm, gotLink := "", ""
 			if f != nil {
 				gotForm = f.action.Path

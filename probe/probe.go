@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Config says where and how to probe. Target, and Username and Password
@@ -36,7 +38,7 @@ type Config struct {
 	// IdleWait must be gone.
 	IdleWait time.Duration
 	// TokenSamples is how many fresh tokens the weak-token check collects
-	// (default and minimum 20).
+	// (default and minimum 20, at most 200).
 	TokenSamples int
 	// MaxRequests bounds the requests sent (default 500), and Rate their
 	// number per second (default 20).
@@ -113,6 +115,7 @@ type prober struct {
 	name       string // the session cookie
 	token      string // its value in the main session
 	urlParam   string // the URL parameter the site reads a session from
+	opened     []*jar // browsers the probe signed in, to sign out at the end
 }
 
 // Run probes cfg.Target. It returns an error wrapping ErrConfig,
@@ -138,7 +141,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
+	p.signOutAll(ctx)
 	return p.rep, nil
+}
+
+// signOutAll logs out, as far as the budget allows, the sessions the probe
+// opened, so that none stays usable after it; on the sites where logout
+// works. Failures do not change the report.
+func (p *prober) signOutAll(ctx context.Context) {
+	if len(p.opened) > 0 {
+		p.progress("logging out the %d other sessions the probe opened", len(p.opened))
+	}
+	for _, j := range p.opened {
+		if _, _, err := p.logOut(ctx, j); errors.Is(err, ErrBudget) || ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 func newProber(cfg Config) (*prober, error) {
@@ -161,7 +179,7 @@ func newProber(cfg Config) (*prober, error) {
 	if cfg.AuthedText == "" {
 		return nil, fmt.Errorf("%w: without a username, say what text a signed-in page shows", ErrConfig)
 	}
-	cfg.TokenSamples = max(cfg.TokenSamples, 20)
+	cfg.TokenSamples = min(max(cfg.TokenSamples, 20), 200)
 	if cfg.MaxRequests <= 0 {
 		cfg.MaxRequests = 500
 	}
@@ -192,6 +210,14 @@ func newProber(cfg Config) (*prober, error) {
 		return nil, fmt.Errorf("%w: signed-in path %q: %v", ErrConfig, cfg.AuthedPath, err)
 	}
 	return p, nil
+}
+
+// who names the account for messages.
+func (p *prober) who() string {
+	if p.cfg.Username != "" {
+		return strconv.Quote(p.cfg.Username)
+	}
+	return "the given form fields"
 }
 
 func (p *prober) progress(format string, args ...any) {
@@ -246,7 +272,18 @@ func (p *prober) signIn(ctx context.Context) error {
 	p.pre, p.preSteps = pre.cookies, page.steps
 	p.setCookies = append(p.setCookies, page.setCookies...)
 
-	p.progress("logging in as %s", p.cfg.Username)
+	// Without cookies the signed-in page must not look signed in, or
+	// every attack would seem to work.
+	ok, anon, err := p.isAuthed(ctx, newJar(), nil)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("%w: %s shows %q to a browser without cookies (answer %d at %s), so it cannot tell who is signed in; give a page and text only a signed-in user sees (--authed-path, --authed-text)",
+			ErrLogin, p.authed.Path, p.cfg.AuthedText, anon.status, anon.url.Path)
+	}
+
+	p.progress("logging in as %s", p.who())
 	main := newJar(p.pre...)
 	steps, setCookies, err := p.signInWith(ctx, main, nil)
 	if err != nil {
@@ -259,8 +296,8 @@ func (p *prober) signIn(ctx context.Context) error {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%w: after logging in as %q, %s answered %d at %s without %q; check the credentials, --authed-path and --authed-text",
-			ErrLogin, p.cfg.Username, p.authed.Path, check.status, check.url.Path, p.cfg.AuthedText)
+		return fmt.Errorf("%w: after logging in as %s, %s answered %d at %s without %q; check the credentials, --authed-path and --authed-text",
+			ErrLogin, p.who(), p.authed.Path, check.status, check.url.Path, p.cfg.AuthedText)
 	}
 	// The session cookie is the one that keeps the login on its own. The
 	// most recently set cookies are the likeliest.
@@ -308,6 +345,9 @@ func (p *prober) signInWith(ctx context.Context, j *jar, q url.Values) ([]Step, 
 		res, err = p.c.do(ctx, http.MethodPost, action, vals, j)
 	} else {
 		res, err = p.c.do(ctx, http.MethodGet, withQuery(action, vals), nil, j)
+	}
+	if errors.Is(err, errOffSite) {
+		return nil, nil, fmt.Errorf("%w: the login form sends to another host (%s); the probe only talks to the target", ErrLogin, action.Host)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -357,30 +397,44 @@ func note(steps []Step, text string) []Step {
 	return steps
 }
 
-// plant makes an id shaped like the site's own (same length and kind of
-// characters) that the site never issued.
+// plant makes an id shaped like the site's own, that the site never
+// issued: the same length, at each position a random character of the same
+// kind (a digit, a lowercase or an uppercase letter, within a-f for hex
+// tokens), other characters kept.
 func plant(like string) string {
-	_, size := alphabetOf([]string{like})
-	chars := "0123456789abcdefghijklmnopqrstuvwxyz"
-	for _, a := range alphabets {
-		if len(a.chars) == size {
-			chars = a.chars
-			break
+	if strings.IndexFunc(like, func(r rune) bool { return r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) }) < 0 {
+		like = "probe00000000000000000000000000" // nothing to imitate
+	}
+	kind, _ := alphabetOf([]string{like})
+	lower, upper := "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	switch kind {
+	case "lowercase hex":
+		lower = "abcdef"
+	case "uppercase hex":
+		upper = "ABCDEF"
+	}
+	for {
+		b := []byte(like)
+		r := make([]byte, len(b))
+		rand.Read(r)
+		for i, c := range b {
+			var set string
+			switch {
+			case c >= '0' && c <= '9':
+				set = "0123456789"
+			case c >= 'a' && c <= 'z':
+				set = lower
+			case c >= 'A' && c <= 'Z':
+				set = upper
+			default:
+				continue
+			}
+			b[i] = set[int(r[i])%len(set)]
+		}
+		if string(b) != like {
+			return string(b)
 		}
 	}
-	chars = strings.TrimRight(chars, "=")
-	n := max(len(like), 8)
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = chars[int(b[i])%len(chars)]
-	}
-	// A first character that is not a digit cannot collide with a
-	// numeric id the site is about to hand out.
-	if size == 10 {
-		b[0] = '9'
-	}
-	return string(b)
 }
 
 func (p *prober) checkCookieFlags(ctx context.Context) error {
@@ -475,36 +529,27 @@ func (p *prober) checkAdopted(ctx context.Context) error {
 	var where []string
 
 	id := plant(p.token)
-	victim := newJar(&http.Cookie{Name: p.name, Value: id})
-	steps, _, err := p.signInWith(ctx, victim, nil)
-	if err != nil {
-		return err
-	}
-	ok, res, err := p.isAuthed(ctx, newJar(&http.Cookie{Name: p.name, Value: id}), nil)
+	planted := func(...*http.Cookie) *jar { return newJar(&http.Cookie{Name: p.name, Value: id}) }
+	ev, ok, err := p.plantAndLogin(ctx, planted, nil,
+		fmt.Sprintf("The victim's browser carries %s=%s, chosen by the attacker, and logs in:", p.name, id))
 	if err != nil {
 		return err
 	}
 	if ok {
 		where = append(where, fmt.Sprintf("in the %s cookie", p.name))
-		evidence = append(append(evidence, note(steps, fmt.Sprintf("The victim's browser carries %s=%s, chosen by the attacker, and logs in:", p.name, id))...),
-			note(res.steps, "The attacker, with only the id they chose, is signed in as the victim:")...)
+		evidence = append(evidence, ev...)
 	}
 
 	if p.urlParam != "" {
 		id := plant(p.token)
-		q := url.Values{p.urlParam: {id}}
-		steps, _, err := p.signInWith(ctx, newJar(), q)
-		if err != nil {
-			return err
-		}
-		ok, res, err := p.isAuthed(ctx, newJar(), q)
+		ev, ok, err := p.plantAndLogin(ctx, newJar, url.Values{p.urlParam: {id}},
+			fmt.Sprintf("The victim follows the attacker's link with %s=%s and logs in:", p.urlParam, id))
 		if err != nil {
 			return err
 		}
 		if ok {
 			where = append(where, fmt.Sprintf("in the URL parameter %s", p.urlParam))
-			evidence = append(append(evidence, note(steps, fmt.Sprintf("The victim follows the attacker's link with %s=%s and logs in:", p.urlParam, id))...),
-				note(res.steps, "The attacker, with only the id they chose, is signed in as the victim:")...)
+			evidence = append(evidence, ev...)
 		}
 	}
 	if len(where) > 0 {
@@ -515,37 +560,39 @@ func (p *prober) checkAdopted(ctx context.Context) error {
 	return nil
 }
 
+// plantAndLogin plays one fixation: browser gives a browser carrying the
+// attacker's id, and q the id in the URL. The id must not be signed in
+// before the victim logs in with it, and is then tried on its own.
+func (p *prober) plantAndLogin(ctx context.Context, browser func(...*http.Cookie) *jar, q url.Values, story string) ([]Step, bool, error) {
+	ok, before, err := p.isAuthed(ctx, browser(), q)
+	if err != nil || ok {
+		return nil, false, err
+	}
+	victim := browser()
+	p.opened = append(p.opened, victim)
+	steps, _, err := p.signInWith(ctx, victim, q)
+	if err != nil {
+		return nil, false, err
+	}
+	ok, after, err := p.isAuthed(ctx, browser(), q)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return append(append(note(before.steps, "Before the victim logs in, the attacker's id is not signed in:"),
+		note(steps, story)...),
+		note(after.steps, "The attacker, with only the id they chose, is signed in as the victim:")...), true, nil
+}
+
 func (p *prober) checkLogoutReplay(ctx context.Context) error {
 	p.progress("logging out and replaying the token")
 	browser := newJar(&http.Cookie{Name: p.name, Value: p.token})
-	ok, page, err := p.isAuthed(ctx, browser, nil)
+	out, why, err := p.logOut(ctx, browser)
 	if err != nil {
 		return err
 	}
-	if !ok {
-		p.skip("%s: the session was no longer logged in before logging out", LogoutReplay)
+	if why != "" {
+		p.skip("%s: %s", LogoutReplay, why)
 		return nil
-	}
-	forms, links := parsePage(page.url, page.body)
-	f, l := logoutAction(forms, links, p.cfg.LogoutPath)
-	var out *response
-	switch {
-	case f != nil && f.method == http.MethodPost:
-		out, err = p.c.do(ctx, http.MethodPost, f.action, f.values("", "", nil), browser)
-	case f != nil:
-		out, err = p.c.do(ctx, http.MethodGet, withQuery(f.action, f.values("", "", nil)), nil, browser)
-	case l != nil:
-		out, err = p.c.do(ctx, http.MethodGet, l.href, nil, browser)
-	default:
-		where := "no form or link whose address or text says log out"
-		if p.cfg.LogoutPath != "" {
-			where = "no form or link to " + p.cfg.LogoutPath
-		}
-		p.skip("%s: %s on %s; name it with the logout path", LogoutReplay, where, p.authed.Path)
-		return nil
-	}
-	if err != nil {
-		return err
 	}
 	ok, res, err := p.isAuthed(ctx, newJar(&http.Cookie{Name: p.name, Value: p.token}), nil)
 	if err != nil || !ok {
@@ -553,9 +600,86 @@ func (p *prober) checkLogoutReplay(ctx context.Context) error {
 	}
 	p.add(Finding{ID: LogoutReplay,
 		Detail: fmt.Sprintf("the %s token still opens %s after the user logged out", p.name, p.authed.Path),
-		Evidence: append(note(out.steps, "The user logs out:"),
+		Evidence: append(note(out, "The user logs out, and the browser is signed out:"),
 			note(res.steps, "A copy of the token taken before logout still works:")...)})
 	return nil
+}
+
+// logOut logs the browser j out as its user would, and checks that j is
+// signed out afterwards. It returns the steps, or why it could not.
+func (p *prober) logOut(ctx context.Context, j *jar) (steps []Step, why string, err error) {
+	ok, page, err := p.isAuthed(ctx, j, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
+		return nil, "the session was not signed in before logging out", nil
+	}
+	submit := func(f *form, l *link) (*response, error) {
+		switch {
+		case f != nil && f.method == http.MethodPost:
+			return p.c.do(ctx, http.MethodPost, f.action, f.values("", "", nil), j)
+		case f != nil:
+			return p.c.do(ctx, http.MethodGet, withQuery(f.action, f.values("", "", nil)), nil, j)
+		default:
+			return p.c.do(ctx, http.MethodGet, l.href, nil, j)
+		}
+	}
+	forms, links := parsePage(page.url, page.body)
+	f, l := logoutAction(p.base, page.url, forms, links, p.cfg.LogoutPath)
+	var out *response
+	switch {
+	case f != nil || l != nil:
+		out, err = submit(f, l)
+	case p.cfg.LogoutPath != "":
+		// Not on the page (a logout done by a script, say): POST to it,
+		// as a sound site wants, and GET it if that is refused.
+		u, perr := p.base.Parse(p.cfg.LogoutPath)
+		if perr != nil {
+			return nil, "", fmt.Errorf("%w: logout path %q: %v", ErrConfig, p.cfg.LogoutPath, perr)
+		}
+		out, err = p.c.do(ctx, http.MethodPost, u, url.Values{}, j)
+		if errors.Is(err, errOffSite) {
+			return nil, "the logout path is on another host", nil
+		}
+		if err == nil && out.status >= 400 {
+			var get *response
+			get, err = p.c.do(ctx, http.MethodGet, u, nil, j)
+			if err == nil {
+				get.steps = append(out.steps, get.steps...)
+				out = get
+			}
+		}
+	default:
+		return nil, fmt.Sprintf("no form or link whose address or text says log out on %s; name it with the logout path", p.authed.Path), nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	steps = out.steps
+	ok, _, err = p.isAuthed(ctx, j, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if ok && out.status < 400 {
+		// A confirmation page: submit its logout form.
+		forms, _ := parsePage(out.url, out.body)
+		if f, _ := logoutAction(p.base, out.url, forms, nil, ""); f != nil {
+			confirm, err := submit(f, nil)
+			if err != nil {
+				return nil, "", err
+			}
+			steps = append(steps, confirm.steps...)
+			if ok, _, err = p.isAuthed(ctx, j, nil); err != nil {
+				return nil, "", err
+			}
+			out = confirm
+		}
+	}
+	if ok {
+		return nil, fmt.Sprintf("logging out (the last answer: %d at %s) left the browser signed in, so the logout was not the right one; name it with the logout path", out.status, out.url.Path), nil
+	}
+	return steps, "", nil
 }
 
 func (p *prober) checkWeakToken(ctx context.Context) error {
@@ -564,11 +688,12 @@ func (p *prober) checkWeakToken(ctx context.Context) error {
 	var first []Step
 	preIssued := false
 	for _, c := range p.pre {
-		preIssued = preIssued || c.Name == p.name
+		preIssued = preIssued || (c.Name == p.name && c.Value == p.token)
 	}
-	// A fresh token comes from the login page when it issues the session
-	// cookie before login, and otherwise from a fresh login.
+	// A fresh token comes from the login page when the id it issues before
+	// login is the one the session keeps, and otherwise from a fresh login.
 	fresh := func(j *jar) ([]Step, error) {
+		p.opened = append(p.opened, j)
 		steps, _, err := p.signInWith(ctx, j, nil)
 		return steps, err
 	}
@@ -618,6 +743,7 @@ func (p *prober) checkIdle(ctx context.Context) error {
 	}
 	p.progress("logging in, then leaving the session unused for %s", p.cfg.IdleWait)
 	j := newJar()
+	p.opened = append(p.opened, j)
 	if _, _, err := p.signInWith(ctx, j, nil); err != nil {
 		return err
 	}

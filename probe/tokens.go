@@ -52,7 +52,7 @@ func (a tokenAnalysis) String() string {
 	if a.MaxLen != a.MinLen {
 		length = fmt.Sprintf("%d to %d", a.MinLen, a.MaxLen)
 	}
-	s := fmt.Sprintf("%d fresh tokens of %s characters (%s, %d symbols)", a.Samples, length, a.Alphabet, a.AlphabetSize)
+	s := fmt.Sprintf("%d fresh tokens of %s characters (varying part: %s)", a.Samples, length, a.Alphabet)
 	if a.SharedPrefix > 0 {
 		s += fmt.Sprintf(", a shared prefix of %d characters", a.SharedPrefix)
 	}
@@ -125,29 +125,42 @@ func analyzeTokens(tokens []string) tokenAnalysis {
 	}
 	a.SharedSuffix = min(sharedPrefix(rev), a.MinLen-a.SharedPrefix)
 
-	// Entropy, position by position. A position that varies across the
-	// sample about as a random one over the alphabet would (a third of the
-	// distinct values expected is plenty) counts in full; one
-	// that shows far fewer distinct values than expected counts only the
-	// values seen.
-	n := float64(len(tokens))
-	full := math.Log2(float64(a.AlphabetSize))
-	expected := float64(a.AlphabetSize) * (1 - math.Pow(1-1/float64(a.AlphabetSize), n))
-	for i := 0; i < a.MaxLen; i++ {
+	// Entropy, position by position. The alphabet is the smallest usual
+	// one holding the characters of the positions that vary (so a hex
+	// part after a fixed "sess_" counts 4 bits a character, not 6). A
+	// position that varies about as a random one over that alphabet would
+	// (a third of the distinct values expected is plenty) counts in full;
+	// one that shows far fewer values counts only the values seen.
+	counts := make([]int, a.MaxLen)
+	var varying []string
+	for i := range counts {
 		distinct := map[byte]bool{}
 		for _, t := range tokens {
+			c := byte(0) // shorter tokens count as another value
 			if i < len(t) {
-				distinct[t[i]] = true
-			} else {
-				distinct[0] = true // shorter tokens count as another value
+				c = t[i]
+			}
+			distinct[c] = true
+		}
+		counts[i] = len(distinct)
+		if len(distinct) > 1 {
+			for c := range distinct {
+				varying = append(varying, string(c))
 			}
 		}
-		switch d := float64(len(distinct)); {
+	}
+	if len(varying) > 0 {
+		a.Alphabet, a.AlphabetSize = alphabetOf([]string{strings.Join(varying, "")})
+	}
+	n, size := float64(len(tokens)), float64(a.AlphabetSize)
+	expected := size * (1 - math.Pow(1-1/size, n))
+	for _, d := range counts {
+		switch {
 		case d <= 1:
-		case d >= expected/3:
-			a.Bits += full
+		case float64(d) >= expected/3:
+			a.Bits += math.Log2(size)
 		default:
-			a.Bits += math.Log2(d)
+			a.Bits += math.Log2(float64(d))
 		}
 	}
 

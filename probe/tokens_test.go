@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -48,6 +49,18 @@ func TestAnalyzeTokens(t *testing.T) {
 			return base64.RawURLEncoding.EncodeToString([]byte(`{"u":"alice","n":"`+hex.EncodeToString(randomBytes(8))+`"}`)) +
 				"." + base64.RawURLEncoding.EncodeToString(randomBytes(32))
 		}), false, 128, 600, ""},
+		{"96-bit hex after a fixed prefix", sample(20, func(int) string { return "sess_" + hex.EncodeToString(randomBytes(12)) }), true, 96, 96, "under 128 bits"},
+		{"96-bit hex with dashes", sample(20, func(int) string {
+			h := hex.EncodeToString(randomBytes(12))
+			return h[:8] + "-" + h[8:16] + "-" + h[16:]
+		}), true, 96, 96, "under 128 bits"},
+		{"UUIDv4 (122 bits)", sample(20, func(int) string {
+			b := randomBytes(16)
+			b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+			h := hex.EncodeToString(b)
+			return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+		}), true, 118, 125, "under 128 bits"},
+		{"256-bit uppercase hex", sample(20, func(int) string { return strings.ToUpper(hex.EncodeToString(randomBytes(32))) }), false, 256, 256, ""},
 		{"timestamp-like", sample(20, func(i int) string { return fmt.Sprintf("1700000%03d%s", i*3, hex.EncodeToString(randomBytes(4))) }), true, 0, 80, "under 128 bits"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,5 +88,21 @@ func TestAnalyzeDuplicates(t *testing.T) {
 	a := analyzeTokens(tokens)
 	if a.Duplicates != 1 || !strings.Contains(strings.Join(a.Weak(), ";"), "1 duplicate") {
 		t.Fatalf("duplicates = %d, Weak() = %v", a.Duplicates, a.Weak())
+	}
+}
+
+func TestPlant(t *testing.T) {
+	for _, tc := range []struct{ like, shape string }{
+		{"123456", `^[0-9]{6}$`},
+		{"0A1B2C3D4E5F60718293A4B5C6D7E8F9", `^[0-9A-F]{32}$`},
+		{"9f86d081884c7d659a2feaa0c55ad015", `^[0-9a-f]{32}$`},
+		{"session5", `^[a-z]{7}[0-9]$`},
+		{"eyJ1Ijoi.Zm9v-_", `^[a-z]{2}[A-Z][0-9][A-Z][a-z]{3}\.[A-Z][a-z][0-9][a-z]-_$`},
+		{"----", `^[a-z]{5}[0-9]{26}$`},
+	} {
+		got := plant(tc.like)
+		if !regexp.MustCompile(tc.shape).MatchString(got) || got == tc.like {
+			t.Errorf("plant(%q) = %q, want a new id matching %s", tc.like, got, tc.shape)
+		}
 	}
 }

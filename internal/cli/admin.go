@@ -207,24 +207,28 @@ func findUser(ctx context.Context, db *data.DB, name string) (data.User, error) 
 
 // readPassword asks twice on a terminal, or reads one line otherwise.
 func readPassword(stdin io.Reader, stdout io.Writer) (string, string, error) {
+	pw, terminal, err := readSecret(stdin, stdout, "Password: ")
+	if err != nil || !terminal {
+		return pw, pw, err
+	}
+	confirm, _, err := readSecret(stdin, stdout, "Password again: ")
+	return pw, confirm, err
+}
+
+// readSecret reads a password: from the terminal without echo, after
+// prompt, or else the first line of stdin. It reports which.
+func readSecret(stdin io.Reader, out io.Writer, prompt string) (string, bool, error) {
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(stdout, "Password: ")
+		fmt.Fprint(out, prompt)
 		pw, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(stdout)
-		if err != nil {
-			return "", "", err
-		}
-		fmt.Fprint(stdout, "Password again: ")
-		confirm, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(stdout)
-		return string(pw), string(confirm), err
+		fmt.Fprintln(out)
+		return string(pw), true, err
 	}
 	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
-		return "", "", &auth.InputError{Field: "password", Message: "no password on standard input"}
+		return "", false, &auth.InputError{Field: "password", Message: "no password on standard input"}
 	}
-	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	return line, line, nil
+	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), false, nil
 }
 
 const sessionsUsage = `Usage:

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,8 +27,8 @@ before login still valid after it, a session accepted from the URL,
 guessable tokens, a token that works after logout, missing cookie flags,
 and with --idle-wait a session that never expires when unused.
 
-Without --password, the password is read from CONNECTBOOK_PROBE_PASSWORD or
-else from the first line of standard input.
+Without --password, the password is read from CONNECTBOOK_PROBE_PASSWORD, or
+asked for on the terminal, or else read from the first line of standard input.
 
 Exit status: 0 nothing found, 1 findings, 2 the probe could not run.
 `
@@ -94,12 +92,7 @@ func probeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if f.cfg.Username != "" && f.cfg.Password == "" {
 		f.cfg.Password = os.Getenv("CONNECTBOOK_PROBE_PASSWORD")
 		if f.cfg.Password == "" {
-			line, err := bufio.NewReader(stdin).ReadString('\n')
-			if err != nil && !errors.Is(err, io.EOF) {
-				fmt.Fprintf(stderr, "connectbook probe: reading the password: %v\n", err)
-				return 2
-			}
-			f.cfg.Password = strings.TrimRight(line, "\r\n")
+			f.cfg.Password, _, _ = readSecret(stdin, stderr, fmt.Sprintf("Password for %s at %s: ", f.cfg.Username, f.cfg.Target))
 		}
 		if f.cfg.Password == "" {
 			fmt.Fprintln(stderr, "connectbook probe: no password: pass --password, set CONNECTBOOK_PROBE_PASSWORD, or write it to standard input")

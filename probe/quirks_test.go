@@ -1,0 +1,258 @@
+package probe_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/connectbook/connectbook/probe"
+)
+
+// quirks varies one behaviour of an otherwise sound site.
+type quirks struct {
+	confirmLogout bool          // GET /logout asks; its POST form logs out
+	publicProfile bool          // /profile shows the username to everyone
+	logoutHref    string        // the logout link's href
+	getForm       bool          // the login form is sent by GET
+	laxFlags      bool          // the cookie has no HttpOnly, Secure or SameSite
+	preToken      bool          // a strong id before login, replaced at login
+	token         func() string // the ids issued at login
+	adopt         func(string) bool
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// quirkySite answers alice / pw-secret-123 with a "sid" session cookie.
+func quirkySite(t *testing.T, q quirks) *httptest.Server {
+	var mu sync.Mutex
+	sessions := map[string]string{}
+	user := func(r *http.Request) string {
+		c, err := r.Cookie("sid")
+		if err != nil {
+			return ""
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return sessions[c.Value]
+	}
+	drop := func(r *http.Request) {
+		if c, err := r.Cookie("sid"); err == nil {
+			mu.Lock()
+			delete(sessions, c.Value)
+			mu.Unlock()
+		}
+	}
+	setSid := func(w http.ResponseWriter, v string) {
+		c := &http.Cookie{Name: "sid", Value: v, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode}
+		if q.laxFlags {
+			c = &http.Cookie{Name: "sid", Value: v, Path: "/"}
+		}
+		http.SetCookie(w, c)
+	}
+	form := `<form method="post" action="/login"><input name="username"><input type="password" name="password"><button>Log in</button></form>`
+	if q.getForm {
+		form = strings.Replace(form, `method="post" `, "", 1)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && !r.URL.Query().Has("username") {
+			if _, err := r.Cookie("sid"); err != nil && q.preToken {
+				setSid(w, randomHex(32))
+			}
+			fmt.Fprint(w, form)
+			return
+		}
+		if r.FormValue("username") != "alice" || r.FormValue("password") != "pw-secret-123" {
+			http.Error(w, "Wrong username or password", http.StatusUnauthorized)
+			return
+		}
+		id := ""
+		if c, err := r.Cookie("sid"); err == nil && q.adopt != nil && q.adopt(c.Value) {
+			id = c.Value
+		} else {
+			drop(r)
+			id = randomHex(32)
+			if q.token != nil {
+				id = q.token()
+			}
+		}
+		mu.Lock()
+		sessions[id] = "alice"
+		mu.Unlock()
+		setSid(w, id)
+		http.Redirect(w, r, "/profile", http.StatusSeeOther)
+	})
+	mux.HandleFunc("/profile", func(w http.ResponseWriter, r *http.Request) {
+		if user(r) == "" && !q.publicProfile {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		href := "/logout"
+		if q.logoutHref != "" {
+			href = q.logoutHref
+		}
+		fmt.Fprintf(w, `<p>Profile of alice</p><a href="%s">Log out</a>`, href)
+	})
+	mux.HandleFunc("/logout", func(w http.ResponseWriter, r *http.Request) {
+		if q.confirmLogout && r.Method == http.MethodGet {
+			fmt.Fprint(w, `<p>Are you sure?</p><form method="post" action="/logout"><button>Yes, sign out</button></form>`)
+			return
+		}
+		drop(r)
+		http.SetCookie(w, &http.Cookie{Name: "sid", Path: "/", MaxAge: -1})
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func probeQuirky(t *testing.T, srv *httptest.Server) (*probe.Report, error) {
+	return probe.Run(context.Background(), probe.Config{Target: srv.URL, Username: "alice", Password: "pw-secret-123",
+		AuthedText: "Profile of alice", Rate: 5000})
+}
+
+func TestQuirkySites(t *testing.T) {
+	var counter atomic.Int64
+	for _, tc := range []struct {
+		name    string
+		q       quirks
+		want    []string
+		skipped string // a check that must be reported as not run
+	}{
+		{"sound", quirks{}, nil, ""},
+		{"logout asks for confirmation", quirks{confirmLogout: true}, nil, ""},
+		{"logout by script", quirks{logoutHref: "javascript:logout()"}, nil, "logout-replay"},
+		{"logout link to the page itself", quirks{logoutHref: "#"}, nil, "logout-replay"},
+		{"login form sent by GET", quirks{getForm: true, laxFlags: true}, []string{probe.CookieFlags}, ""},
+		{"96-bit ids after a fixed prefix", quirks{token: func() string { return "sess_" + randomHex(12) }}, []string{probe.WeakToken}, ""},
+		{"UUIDv4 ids", quirks{token: func() string {
+			h := randomHex(16)
+			return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:]
+		}}, []string{probe.WeakToken}, ""},
+		{"strong id before login, a counter after", quirks{preToken: true, token: func() string {
+			return "u" + strconv.FormatInt(1000+counter.Add(1), 10)
+		}}, []string{probe.WeakToken}, ""},
+		{"adopts well-formed 6-digit ids", quirks{
+			token: func() string { return strconv.Itoa(100000 + int(counter.Add(7919)%900000)) },
+			adopt: func(v string) bool { _, err := strconv.Atoi(v); return len(v) == 6 && err == nil },
+		}, []string{probe.FixationAdoptedID, probe.WeakToken}, ""},
+		{"adopts well-formed uppercase hex ids", quirks{
+			token: func() string { return strings.ToUpper(randomHex(16)) },
+			adopt: func(v string) bool {
+				_, err := hex.DecodeString(v)
+				return len(v) == 32 && strings.ToUpper(v) == v && err == nil
+			},
+		}, []string{probe.FixationAdoptedID}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := probeQuirky(t, quirkySite(t, tc.q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(rep); !slices.Equal(got, tc.want) {
+				t.Errorf("findings = %v, want %v", got, tc.want)
+			}
+			skipped := strings.Join(rep.Skipped, "\n")
+			if (tc.skipped == "") != (skipped == "") || !strings.Contains(skipped, tc.skipped) {
+				t.Errorf("skipped = %q, want %q", skipped, tc.skipped)
+			}
+			for _, f := range rep.Findings {
+				for _, s := range f.Evidence {
+					if strings.Contains(s.Request, "pw-secret-123") {
+						t.Errorf("%s: the password is in the evidence: %q", f.ID, s.Request)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A signed-in page that everybody sees cannot tell sessions apart: the
+// probe refuses to run rather than report every attack as working.
+func TestPublicAuthedPage(t *testing.T) {
+	_, err := probeQuirky(t, quirkySite(t, quirks{publicProfile: true}))
+	if !errors.Is(err, probe.ErrLogin) || !strings.Contains(err.Error(), "without cookies") {
+		t.Fatalf("Run = %v, want a refusal naming the page", err)
+	}
+}
+
+// The target's cookies never go to another host, even where its pages
+// link there.
+func TestCookiesStayOnTarget(t *testing.T) {
+	var hits atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer other.Close()
+	rep, err := probeQuirky(t, quirkySite(t, quirks{logoutHref: other.URL + "/logout"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the other host got %d requests", n)
+	}
+	if len(rep.Findings) != 0 || len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0], "logout-replay") {
+		t.Fatalf("findings %v, skipped %v; want logout-replay not run", ids(rep), rep.Skipped)
+	}
+
+	loginElsewhere := http.NewServeMux()
+	loginElsewhere.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<form method="post" action="%s/login"><input name="u"><input type="password" name="p"></form>`, other.URL)
+	})
+	srv := httptest.NewServer(loginElsewhere)
+	defer srv.Close()
+	_, err = probe.Run(context.Background(), probe.Config{Target: srv.URL, Username: "alice", Password: "x", Rate: 5000})
+	if !errors.Is(err, probe.ErrLogin) || !strings.Contains(err.Error(), "another host") || hits.Load() != 0 {
+		t.Fatalf("Run = %v with %d requests elsewhere; want a refusal and none", err, hits.Load())
+	}
+}
+
+// Hostile answers end the probe with an error, within bounds: endless
+// redirects, deep markup, a huge body, oversized cookies.
+func TestHostileSites(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    http.HandlerFunc
+	}{
+		{"redirect loop", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, r.URL.Path, http.StatusFound) }},
+		{"deep markup", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, strings.Repeat("<div><form><input>", 60000))
+		}},
+		{"huge body", func(w http.ResponseWriter, r *http.Request) {
+			chunk := strings.Repeat("x", 1<<16)
+			for range 64 { // 4 MiB
+				fmt.Fprint(w, chunk)
+			}
+		}},
+		{"huge cookies", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Add("Set-Cookie", "sid="+strings.Repeat("A", 100<<10)+"; Path=/")
+			fmt.Fprint(w, `<form method="post"><input name="u"><input type="password" name="p"></form>`)
+		}},
+		{"not HTML", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write([]byte{0, 1, 2, 0xff, '<', 0})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.h)
+			defer srv.Close()
+			rep, err := probe.Run(context.Background(), probe.Config{Target: srv.URL, Username: "a", Password: "b", Rate: 5000})
+			if err == nil || rep != nil {
+				t.Fatalf("Run = %v, %v; want an error", rep, err)
+			}
+		})
+	}
+}
