@@ -131,15 +131,28 @@ func TestEvidence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var decoded struct {
-		Target   string
-		Findings []struct {
-			ID, Severity, Title, Fix string
-			Evidence                 []any
-		}
+	var decoded map[string]any
+	if err := json.Unmarshal(b, &decoded); err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &decoded); err != nil || decoded.Target != srv.URL || len(decoded.Findings) != len(rep.Findings) {
-		t.Fatalf("JSON %s does not round-trip: %v", b, err)
+	if decoded["target"] != srv.URL || decoded["requests"] == nil {
+		t.Errorf("JSON report %s lacks the target or the request count", b)
+	}
+	findings, _ := decoded["findings"].([]any)
+	if len(findings) != len(rep.Findings) {
+		t.Fatalf("JSON findings %v", decoded["findings"])
+	}
+	for _, f := range findings {
+		f := f.(map[string]any)
+		for _, key := range []string{"id", "severity", "title", "detail", "evidence", "fix"} {
+			if _, ok := f[key]; !ok {
+				t.Errorf("finding %v lacks %q", f["id"], key)
+			}
+		}
+		step := f["evidence"].([]any)[0].(map[string]any)
+		if step["request"] == nil || step["response"] == nil {
+			t.Errorf("evidence step %v lacks request or response", step)
+		}
 	}
 }
 
