@@ -694,3 +694,21 @@ func TestRobust(t *testing.T) {
 		})
 	}
 }
+
+// Visits without a login store nothing, so a flood of them costs no memory.
+func TestSeed1AnonymousVisitsStoreNothing(t *testing.T) {
+	s := newSeed1()
+	h := newApp(s, Users)
+	for range 100 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Header().Get("Set-Cookie") == "" {
+			t.Fatal("no session id handed out")
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.sessions) != 0 {
+		t.Fatalf("%d sessions stored for anonymous visits", len(s.sessions))
+	}
+}

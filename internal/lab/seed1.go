@@ -13,14 +13,16 @@ const seed1Cookie = "session_id"
 type seed1 struct {
 	mu       sync.Mutex
 	next     int
-	sessions map[string]string // id to username; "" is not logged in
+	sessions map[string]string // logged-in ids to usernames
 }
 
 func newSeed1() *seed1 { return &seed1{sessions: map[string]string{}} }
 
-// issue creates the next sequential session and sets its cookie. Ids
-// already taken (say through /set_session) are skipped, so a newcomer
-// never lands in someone else's session.
+// issue hands out the next sequential id and sets its cookie. Ids already
+// logged in (say through /set_session) are skipped, so a newcomer never
+// lands in someone else's session. Ids that are not logged in are not
+// stored: an unknown id and a known one without a user behave the same,
+// and a flood of visits costs no memory.
 func (s *seed1) issue(w http.ResponseWriter) string {
 	s.mu.Lock()
 	var id string
@@ -31,7 +33,6 @@ func (s *seed1) issue(w http.ResponseWriter) string {
 			break
 		}
 	}
-	s.sessions[id] = ""
 	s.mu.Unlock()
 	http.SetCookie(w, plainCookie(seed1Cookie, id))
 	return id
@@ -64,17 +65,13 @@ func (s *seed1) login(w http.ResponseWriter, r *http.Request, user string) {
 	http.SetCookie(w, plainCookie(seed1Cookie, id))
 }
 
-// logout forgets the user but keeps the id known, and the cookie too.
+// logout forgets the user on the server and leaves the cookie.
 func (s *seed1) logout(w http.ResponseWriter, r *http.Request) {
-	id := cookieID(r, seed1Cookie)
-	if id == "" {
-		return
+	if id := cookieID(r, seed1Cookie); id != "" {
+		s.mu.Lock()
+		delete(s.sessions, id)
+		s.mu.Unlock()
 	}
-	s.mu.Lock()
-	if _, ok := s.sessions[id]; ok {
-		s.sessions[id] = ""
-	}
-	s.mu.Unlock()
 }
 
 func (s *seed1) profileRedirect(r *http.Request, user string) string {
@@ -98,11 +95,6 @@ func (s *seed1) setSession(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Bad session id", http.StatusBadRequest)
 		return
 	}
-	s.mu.Lock()
-	if _, ok := s.sessions[id]; !ok {
-		s.sessions[id] = ""
-	}
-	s.mu.Unlock()
 	http.SetCookie(w, plainCookie(seed1Cookie, id))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
