@@ -89,6 +89,20 @@ type client struct {
 	interval time.Duration
 	last     time.Time
 	secrets  map[string]bool // passwords, masked in evidence
+	now      func() time.Time
+	sleep    func(context.Context, time.Duration) error
+}
+
+// sleep waits for d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // do sends one request with j's cookies, follows same-host redirects and
@@ -102,13 +116,9 @@ func (c *client) do(ctx context.Context, method string, u *url.URL, form url.Val
 		if c.sent >= c.budget {
 			return nil, ErrBudget
 		}
-		if wait := c.interval - time.Since(c.last); c.interval > 0 && wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, ctx.Err()
-			case <-t.C:
+		if wait := c.interval - c.now().Sub(c.last); c.interval > 0 && wait > 0 {
+			if err := c.sleep(ctx, wait); err != nil {
+				return nil, err
 			}
 		}
 		var body io.Reader
@@ -128,7 +138,7 @@ func (c *client) do(ctx context.Context, method string, u *url.URL, form url.Val
 			req.Header.Set("Cookie", h)
 		}
 		c.sent++
-		c.last = time.Now()
+		c.last = c.now()
 		resp, err := c.hc.Do(req)
 		if err != nil {
 			return nil, err

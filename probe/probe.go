@@ -200,7 +200,8 @@ func newProber(cfg Config) (*prober, error) {
 		cfg:  cfg,
 		base: base,
 		c: &client{hc: hc, base: base, budget: cfg.MaxRequests,
-			interval: time.Duration(float64(time.Second) / cfg.Rate), secrets: map[string]bool{}},
+			interval: time.Duration(float64(time.Second) / cfg.Rate), secrets: map[string]bool{},
+			now: time.Now, sleep: sleep},
 		rep: &Report{Target: base.String(), Findings: []Finding{}},
 	}
 	if p.login, err = base.Parse(cfg.LoginPath); err != nil {
@@ -755,12 +756,8 @@ func (p *prober) checkIdle(ctx context.Context) error {
 		p.skip("%s: a fresh login was not signed in", NoIdleTimeout)
 		return nil
 	}
-	t := time.NewTimer(p.cfg.IdleWait)
-	select {
-	case <-ctx.Done():
-		t.Stop()
-		return ctx.Err()
-	case <-t.C:
+	if err := p.c.sleep(ctx, p.cfg.IdleWait); err != nil {
+		return err
 	}
 	ok, after, err := p.isAuthed(ctx, j, nil)
 	if err != nil || !ok {

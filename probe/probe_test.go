@@ -198,15 +198,3 @@ func TestCannotRun(t *testing.T) {
 	}
 }
 
-// The rate limit holds: 20 requests at 100 per second take at least 190 ms.
-func TestRate(t *testing.T) {
-	srv := startLab(t, "laxcookie")
-	start := time.Now()
-	_, err := probe.Run(context.Background(), probe.Config{Target: srv.URL, Username: "alice", Password: "password123", Rate: 100, MaxRequests: 20})
-	if !errors.Is(err, probe.ErrBudget) {
-		t.Fatalf("Run = %v, want the budget to run out", err)
-	}
-	if d := time.Since(start); d < 190*time.Millisecond {
-		t.Fatalf("20 requests at 100/s took %v", d)
-	}
-}
