@@ -197,4 +197,3 @@ func TestCannotRun(t *testing.T) {
 		})
 	}
 }
-
