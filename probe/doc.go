@@ -7,10 +7,11 @@
 //
 // It needs an account on the site and behaves like a browser with a
 // cookie jar of its own: it fills in the site's login form, follows
-// redirects on the same host, and decides whether a set of cookies is
-// logged in by loading a page only a signed-in user sees. Every finding
-// carries the requests and responses that prove it. The number of
-// requests and their rate are bounded.
+// redirects, and decides whether a set of cookies is logged in by loading
+// a page only a signed-in user sees. Every finding carries the requests
+// and responses that prove it, with the password masked. It talks to the
+// target's host only, bounds the number of its requests and their rate,
+// and logs out the sessions it opened when it is done.
 //
 // Point it only at sites you are allowed to test.
 package probe
