@@ -709,7 +709,7 @@ func (p *prober) checkWeakToken(ctx context.Context) error {
 		}
 		how, from = fmt.Sprintf("GET %s, %d times, each without cookies", p.login.Path, n), "the login page"
 	}
-	p.progress("collecting %d fresh tokens from %s", n, from)
+	p.progress("collecting %d fresh tokens (%s)", n, from)
 	for len(tokens) < n {
 		j := newJar()
 		steps, err := fresh(j)
