@@ -63,6 +63,7 @@ func (j *jar) header() string {
 
 // response is the end of one step: the last response after redirects.
 type response struct {
+	first  int // the status of the first hop, before redirects
 	status int
 	url    *url.URL
 	body   string
@@ -141,6 +142,10 @@ func (c *client) do(ctx context.Context, method string, u *url.URL, form url.Val
 		c.last = c.now()
 		resp, err := c.hc.Do(req)
 		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				ue.URL = c.maskURL(req.URL).Redacted()
+			}
 			return nil, err
 		}
 		raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -155,8 +160,11 @@ func (c *client) do(ctx context.Context, method string, u *url.URL, form url.Val
 			}
 		}
 		res.status, res.url, res.body = resp.StatusCode, u, string(raw)
+		if hop == 0 {
+			res.first = resp.StatusCode
+		}
 		res.setCookies = append(res.setCookies, lines...)
-		res.steps = append(res.steps, Step{Request: c.describeRequest(req, form), Response: describeResponse(resp)})
+		res.steps = append(res.steps, Step{Request: c.describeRequest(req, form), Response: c.describeResponse(resp)})
 
 		loc := resp.Header.Get("Location")
 		if resp.StatusCode < 300 || resp.StatusCode > 399 || loc == "" || hop == maxRedirects {
@@ -177,11 +185,7 @@ func (c *client) do(ctx context.Context, method string, u *url.URL, form url.Val
 // its cookies and its form, with the password masked.
 func (c *client) describeRequest(req *http.Request, form url.Values) string {
 	var b strings.Builder
-	uri := *req.URL
-	if q := uri.Query(); c.hasSecret(q) {
-		uri.RawQuery = c.mask(q)
-	}
-	fmt.Fprintf(&b, "%s %s", req.Method, uri.RequestURI())
+	fmt.Fprintf(&b, "%s %s", req.Method, c.maskURL(req.URL).RequestURI())
 	if h := req.Header.Get("Cookie"); h != "" {
 		fmt.Fprintf(&b, "\nCookie: %s", h)
 	}
@@ -189,6 +193,15 @@ func (c *client) describeRequest(req *http.Request, form url.Values) string {
 		fmt.Fprintf(&b, "\n\n%s", c.mask(form))
 	}
 	return b.String()
+}
+
+// maskURL is u with any password in its query masked.
+func (c *client) maskURL(u *url.URL) *url.URL {
+	v := *u
+	if q := v.Query(); c.hasSecret(q) {
+		v.RawQuery = c.mask(q)
+	}
+	return &v
 }
 
 func (c *client) hasSecret(v url.Values) bool {
@@ -218,10 +231,13 @@ func (c *client) mask(v url.Values) string {
 	return strings.ReplaceAll(masked.Encode(), url.QueryEscape(placeholder), "********")
 }
 
-func describeResponse(resp *http.Response) string {
+func (c *client) describeResponse(resp *http.Response) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s", resp.Status)
 	if loc := resp.Header.Get("Location"); loc != "" {
+		if u, err := url.Parse(loc); err == nil && c.hasSecret(u.Query()) {
+			loc = c.maskURL(u).String()
+		}
 		fmt.Fprintf(&b, "\nLocation: %s", loc)
 	}
 	for _, sc := range resp.Header.Values("Set-Cookie") {

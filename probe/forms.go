@@ -24,6 +24,10 @@ type form struct {
 type link struct {
 	href *url.URL
 	text string
+	// method is a data-method attribute: Rails' script sends such a link
+	// as a POST with _method and the page's CSRF token, in form.
+	method string
+	form   url.Values
 }
 
 // parsePage finds the forms and links of an HTML page at base.
@@ -33,6 +37,7 @@ func parsePage(base *url.URL, body string) (forms []form, links []link) {
 		return nil, nil
 	}
 	var cur *form
+	var csrfParam, csrfToken string
 	var walk func(n *html.Node)
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode {
@@ -62,8 +67,18 @@ func parsePage(base *url.URL, body string) (forms []form, links []link) {
 			case atom.A:
 				if h, ok := attr(n, "href"); ok {
 					if u, err := base.Parse(h); err == nil {
-						links = append(links, link{href: u, text: textOf(n)})
+						m, _ := attr(n, "data-method")
+						links = append(links, link{href: u, text: textOf(n), method: strings.ToLower(m)})
 					}
+				}
+			case atom.Meta:
+				name, _ := attr(n, "name")
+				content, _ := attr(n, "content")
+				switch name {
+				case "csrf-param":
+					csrfParam = content
+				case "csrf-token":
+					csrfToken = content
 				}
 			}
 		}
@@ -72,6 +87,14 @@ func parsePage(base *url.URL, body string) (forms []form, links []link) {
 		}
 	}
 	walk(doc)
+	for i := range links {
+		if links[i].method != "" && links[i].method != "get" {
+			links[i].form = url.Values{"_method": {links[i].method}}
+			if csrfParam != "" {
+				links[i].form.Set(csrfParam, csrfToken)
+			}
+		}
+	}
 	return forms, links
 }
 
@@ -163,25 +186,10 @@ func textOf(n *html.Node) string {
 }
 
 // loginForm picks the form to log in with: the first whose fields include
-// every name in fields, if any are given; else the first with exactly one
-// password field (a sign-up or password-change form has two); else the
-// first with any.
+// every name in fields (if any are given), preferring one with at most one
+// password field; else the first with exactly one password field (a
+// sign-up or password-change form has two); else the first with any.
 func loginForm(forms []form, fields map[string]string) (form, bool) {
-	if len(fields) > 0 {
-		for _, f := range forms {
-			names := map[string]bool{}
-			for _, in := range f.inputs {
-				names[in.name] = true
-			}
-			all := true
-			for k := range fields {
-				all = all && names[k]
-			}
-			if all {
-				return f, true
-			}
-		}
-	}
 	passwords := func(f form) int {
 		n := 0
 		for _, in := range f.inputs {
@@ -191,9 +199,30 @@ func loginForm(forms []form, fields map[string]string) (form, bool) {
 		}
 		return n
 	}
-	for _, want := range []func(int) bool{func(n int) bool { return n == 1 }, func(n int) bool { return n > 0 }} {
+	holds := func(f form) bool {
+		names := map[string]bool{}
+		for _, in := range f.inputs {
+			names[in.name] = true
+		}
+		for k := range fields {
+			if !names[k] {
+				return false
+			}
+		}
+		return true
+	}
+	var prefs []func(form) bool
+	if len(fields) > 0 {
+		prefs = append(prefs,
+			func(f form) bool { return holds(f) && passwords(f) <= 1 },
+			holds)
+	}
+	prefs = append(prefs,
+		func(f form) bool { return passwords(f) == 1 },
+		func(f form) bool { return passwords(f) > 0 })
+	for _, pref := range prefs {
 		for _, f := range forms {
-			if want(passwords(f)) {
+			if pref(f) {
 				return f, true
 			}
 		}
@@ -255,42 +284,78 @@ func (f form) values(username, password string, fields map[string]string) url.Va
 
 var (
 	// logoutSegment is a path segment that names a logout: /logout,
-	// /users/sign_out, /logoff.php.
-	logoutSegment = regexp.MustCompile(`(?i)^(log|sign)[ _-]?(out|off)(\.\w+)?$`)
+	// /users/sign_out, /logoff.php. ("Sign off" often means approve.)
+	logoutSegment = regexp.MustCompile(`(?i)^(log[ _-]?(out|off)|sign[ _-]?out)(\.\w+)?$`)
 	// logoutText is a button's or link's text that says log out.
-	logoutText = regexp.MustCompile(`(?i)\b(log|sign)[ _-]?(out|off)\b`)
+	logoutText = regexp.MustCompile(`(?i)\b(log|sign)[ _-]?out\b`)
+	// notThisBrowser is text about logging other sessions out.
+	notThisBrowser = regexp.MustCompile(`(?i)\b(other|all|every\w*|devices?|sessions)\b`)
 )
 
-// logoutAction finds how to log out on a page: a form (preferred, since a
-// sound site logs out by POST) or a link, on the target's host. With path
-// set, only a form or link to that path counts.
-func logoutAction(base, page *url.URL, forms []form, links []link, path string) (*form, *link) {
-	matches := func(u *url.URL, text string, isLink bool) bool {
+// logoutWay is a way to log out found on a page: a form or a link.
+type logoutWay struct {
+	form   *form
+	link   *link
+	byPath bool // its address names a logout, or is the one configured
+}
+
+func (w logoutWay) target() *url.URL {
+	if w.form != nil {
+		return w.form.action
+	}
+	return w.link.href
+}
+
+func (w logoutWay) String() string {
+	if w.form != nil {
+		return w.form.method + " " + w.form.action.Path
+	}
+	if w.link.form != nil {
+		return "POST " + w.link.href.Path + " (" + w.link.method + ")"
+	}
+	return "GET " + w.link.href.Path
+}
+
+// logoutWays lists the ways to log out on a page, on the target's host,
+// likeliest first: forms (a sound site logs out by POST), then links,
+// whose address names a logout; then those whose short text says log out.
+// With path set, only forms and links to that path count.
+func logoutWays(base, page *url.URL, forms []form, links []link, path string) []logoutWay {
+	rank := func(u *url.URL, text string, isLink bool) int {
 		if (u.Scheme != "http" && u.Scheme != "https") || u.Host != base.Host {
-			return false
+			return 0
 		}
 		if path != "" {
-			return u.Path == path
+			if u.Path == path {
+				return 2
+			}
+			return 0
 		}
 		if isLink && u.Path == page.Path && u.RawQuery == page.RawQuery {
-			return false // "#" and links to the page itself
+			return 0 // "#" and links to the page itself
 		}
 		for seg := range strings.SplitSeq(u.Path, "/") {
 			if logoutSegment.MatchString(seg) {
-				return true
+				return 2
 			}
 		}
-		return len(text) <= 30 && logoutText.MatchString(text)
+		if len(text) <= 30 && logoutText.MatchString(text) && !notThisBrowser.MatchString(text) {
+			return 1
+		}
+		return 0
 	}
-	for i := range forms {
-		if matches(forms[i].action, forms[i].text, false) {
-			return &forms[i], nil
+	var ways []logoutWay
+	for _, want := range []int{2, 1} {
+		for i := range forms {
+			if rank(forms[i].action, forms[i].text, false) == want {
+				ways = append(ways, logoutWay{form: &forms[i], byPath: want == 2})
+			}
+		}
+		for i := range links {
+			if rank(links[i].href, links[i].text, true) == want {
+				ways = append(ways, logoutWay{link: &links[i], byPath: want == 2})
+			}
 		}
 	}
-	for i := range links {
-		if matches(links[i].href, links[i].text, true) {
-			return nil, &links[i]
-		}
-	}
-	return nil, nil
+	return ways
 }

@@ -39,6 +39,20 @@ func TestLoginFormValues(t *testing.T) {
 	}
 }
 
+// Rails' data-method links are sent as its script sends them.
+func TestDataMethodLink(t *testing.T) {
+	base, _ := url.Parse("http://example.test/profile")
+	_, links := parsePage(base, `<head><meta name="csrf-param" content="authenticity_token"><meta name="csrf-token" content="tok"></head>
+<a href="/users/sign_out" data-method="delete" rel="nofollow">Sign out</a>`)
+	ways := logoutWays(base, base, nil, links, "")
+	if len(ways) != 1 || ways[0].link == nil {
+		t.Fatalf("ways = %v", ways)
+	}
+	if got := ways[0].link.form.Encode(); got != "_method=delete&authenticity_token=tok" {
+		t.Fatalf("form = %s", got)
+	}
+}
+
 func TestLoginFormNotSignUp(t *testing.T) {
 	base, _ := url.Parse("http://example.test/")
 	forms, _ := parsePage(base, `<form action="/signup" method="post"><input name="u"><input type="password" name="p1"><input type="password" name="p2"></form>
@@ -48,6 +62,9 @@ func TestLoginFormNotSignUp(t *testing.T) {
 	}
 	if f, ok := loginForm(forms, map[string]string{"p2": "x"}); !ok || f.action.Path != "/signup" {
 		t.Fatalf("loginForm with fields = %v %v, want the form holding them", f.action, ok)
+	}
+	if f, ok := loginForm(forms, map[string]string{"u": "alice"}); !ok || f.action.Path != "/login" {
+		t.Fatalf("loginForm with fields both forms hold = %v %v, want the one with one password field", f.action, ok)
 	}
 }
 
@@ -78,16 +95,19 @@ func TestLogoutAction(t *testing.T) {
 		{"not a script, the page itself or another site", `<a href="javascript:logout()">Log out</a><a href="#">Log out</a><a href="https://other.test/logout">Log out</a>`, "", "", ""},
 		{"not a page about logging out", `<a href="/help/how-to-logout">How do I log out of every device?</a>`, "", "", ""},
 		{"a confirmation form on the logout page itself", `<form method="post" action="/profile"><button>Yes, sign out</button></form>`, "", "/profile", ""},
+		{"an address before a text", `<form method="post" action="/devices/revoke"><button>Sign out</button></form><a href="/logout">Leave</a>`, "", "", "/logout"},
+		{"sign off is not a logout", `<form method="post" action="/expenses/42/approve"><button>Sign off</button></form><form action="/x/signoff"><button>OK</button></form>`, "", "", ""},
+		{"not other sessions", `<form method="post" action="/sessions/revoke"><button>Sign out other devices</button></form>`, "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forms, links := parsePage(base, tc.page)
-			f, l := logoutAction(base, base, forms, links, tc.path)
+			ways := logoutWays(base, base, forms, links, tc.path)
 			gotForm, gotLink := "", ""
-			if f != nil {
-				gotForm = f.action.Path
+			if len(ways) > 0 && ways[0].form != nil {
+				gotForm = ways[0].form.action.Path
 			}
-			if l != nil {
-				gotLink = l.href.Path
+			if len(ways) > 0 && ways[0].link != nil {
+				gotLink = ways[0].link.href.Path
 			}
 			if gotForm != tc.wantForm || gotLink != tc.wantLink {
 				t.Fatalf("logoutAction = form %q link %q, want form %q link %q", gotForm, gotLink, tc.wantForm, tc.wantLink)

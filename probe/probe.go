@@ -73,8 +73,11 @@ type Report struct {
 	Target   string    `json:"target"`
 	Findings []Finding `json:"findings"`
 	// Skipped names checks that could not run, and why.
-	Skipped  []string `json:"skipped,omitempty"`
-	Requests int      `json:"requests"`
+	Skipped []string `json:"skipped,omitempty"`
+	// LeftSignedIn counts the sessions the probe opened and could not log
+	// out at the end (none could be where logout does not work).
+	LeftSignedIn int `json:"left_signed_in,omitempty"`
+	Requests     int `json:"requests"`
 }
 
 // Errors that mean the probe could not run; Run wraps them with details.
@@ -112,10 +115,13 @@ type prober struct {
 	preSteps   []Step
 	loginSteps []Step
 	setCookies []string
-	name       string // the session cookie
-	token      string // its value in the main session
-	urlParam   string // the URL parameter the site reads a session from
-	opened     []*jar // browsers the probe signed in, to sign out at the end
+	name       string   // the session cookie
+	token      string   // its value in the main session
+	urlParam   string   // the URL parameter the site reads a session from
+	opened     []*jar   // browsers the probe signed in, to sign out at the end
+	logoutWay  *url.URL // where logging out worked
+	loginAt    string   // the login page's path after its redirects
+	samples    []string // fresh tokens of the weak-token check
 }
 
 // Run probes cfg.Target. It returns an error wrapping ErrConfig,
@@ -127,37 +133,48 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer func() { p.rep.Requests = p.c.sent }()
+	defer p.signOutAll(ctx)
 	for _, check := range []func(context.Context) error{
 		p.signIn,
 		p.checkCookieFlags,
 		p.checkPreauth,
 		p.checkTokenInURL,
+		p.checkWeakToken,
 		p.checkAdopted,
 		p.checkLogoutReplay,
-		p.checkWeakToken,
 		p.checkIdle,
 	} {
 		if err := check(ctx); err != nil {
 			return nil, err
 		}
 	}
-	p.signOutAll(ctx)
 	return p.rep, nil
 }
 
-// signOutAll logs out, as far as the budget allows, the sessions the probe
-// opened, so that none stays usable after it; on the sites where logout
-// works. Failures do not change the report.
+// signOutAll logs out the sessions the probe opened, the way the logout
+// check found to work, so that none stays usable after the probe; on the
+// sites where logout works. It stops at the first failure or after
+// signOutTime; what it could not do is counted in the report.
 func (p *prober) signOutAll(ctx context.Context) {
-	if len(p.opened) > 0 {
-		p.progress("logging out the %d other sessions the probe opened", len(p.opened))
+	left := p.opened
+	defer func() { p.rep.LeftSignedIn = len(left) }()
+	if len(left) == 0 || p.logoutWay == nil {
+		return
 	}
-	for _, j := range p.opened {
-		if _, _, err := p.logOut(ctx, j); errors.Is(err, ErrBudget) || ctx.Err() != nil {
+	p.progress("logging out the %d other sessions the probe opened", len(left))
+	ctx, cancel := context.WithTimeout(ctx, signOutTime)
+	defer cancel()
+	for len(left) > 0 {
+		lo, err := p.logOut(ctx, left[0], p.logoutWay)
+		if err != nil || (lo.why != "" && !strings.HasPrefix(lo.why, "the session was not signed in")) || lo.survived {
 			return
 		}
+		left = left[1:]
 	}
 }
+
+// signOutTime bounds signOutAll.
+const signOutTime = 30 * time.Second
 
 func newProber(cfg Config) (*prober, error) {
 	base, err := url.Parse(cfg.Target)
@@ -270,7 +287,7 @@ func (p *prober) signIn(ctx context.Context) error {
 	if page.status >= 400 {
 		return fmt.Errorf("%w: the login page %s answered %d", ErrLogin, page.url.Redacted(), page.status)
 	}
-	p.pre, p.preSteps = pre.cookies, page.steps
+	p.pre, p.preSteps, p.loginAt = pre.cookies, page.steps, page.url.Path
 	p.setCookies = append(p.setCookies, page.setCookies...)
 
 	// Without cookies the signed-in page must not look signed in, or
@@ -362,7 +379,8 @@ func (p *prober) isAuthed(ctx context.Context, j *jar, q url.Values) (bool, *res
 	if err != nil {
 		return false, nil, err
 	}
-	ok := res.status == http.StatusOK && strings.Contains(res.body, p.cfg.AuthedText) && res.url.Path != p.login.Path
+	ok := res.status == http.StatusOK && strings.Contains(res.body, p.cfg.AuthedText) &&
+		res.url.Path != p.login.Path && res.url.Path != p.loginAt
 	last := &res.steps[len(res.steps)-1]
 	if ok {
 		last.Response += "\n\n" + excerpt(res.body, p.cfg.AuthedText)
@@ -399,13 +417,23 @@ func note(steps []Step, text string) []Step {
 }
 
 // plant makes an id shaped like the site's own, that the site never
-// issued: the same length, at each position a random character of the same
-// kind (a digit, a lowercase or an uppercase letter, within a-f for hex
-// tokens), other characters kept.
-func plant(like string) string {
+// issued. With a sample of the site's tokens of like's length, it keeps
+// what the sample shares (prefixes, suffixes, separators, version digits)
+// and draws every position that varies from the alphabet of the varying
+// part. Otherwise each letter or digit of like becomes a random one of its
+// kind (within a-f for hex), and other characters and %XX escapes stay.
+func plant(like string, sample []string) string {
 	if strings.IndexFunc(like, func(r rune) bool { return r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) }) < 0 {
 		like = "probe00000000000000000000000000" // nothing to imitate
 	}
+	a := analyzeTokens(sample)
+	alphabet := ""
+	for _, al := range alphabets {
+		if al.name == a.Alphabet {
+			alphabet = strings.TrimRight(al.chars, "=")
+		}
+	}
+	useSample := len(sample) > 1 && a.MinLen == len(like) && a.MaxLen == len(like) && alphabet != ""
 	kind, _ := alphabetOf([]string{like})
 	lower, upper := "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	switch kind {
@@ -418,9 +446,18 @@ func plant(like string) string {
 		b := []byte(like)
 		r := make([]byte, len(b))
 		rand.Read(r)
-		for i, c := range b {
+		for i := 0; i < len(b); i++ {
+			c := b[i]
 			var set string
 			switch {
+			case useSample:
+				if !a.varies[i] {
+					continue
+				}
+				set = alphabet
+			case c == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
+				i += 2
+				continue
 			case c >= '0' && c <= '9':
 				set = "0123456789"
 			case c >= 'a' && c <= 'z':
@@ -436,6 +473,10 @@ func plant(like string) string {
 			return string(b)
 		}
 	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 func (p *prober) checkCookieFlags(ctx context.Context) error {
@@ -529,7 +570,7 @@ func (p *prober) checkAdopted(ctx context.Context) error {
 	var evidence []Step
 	var where []string
 
-	id := plant(p.token)
+	id := plant(p.token, p.samples)
 	planted := func(...*http.Cookie) *jar { return newJar(&http.Cookie{Name: p.name, Value: id}) }
 	ev, ok, err := p.plantAndLogin(ctx, planted, nil,
 		fmt.Sprintf("The victim's browser carries %s=%s, chosen by the attacker, and logs in:", p.name, id))
@@ -542,7 +583,7 @@ func (p *prober) checkAdopted(ctx context.Context) error {
 	}
 
 	if p.urlParam != "" {
-		id := plant(p.token)
+		id := plant(p.token, p.samples)
 		ev, ok, err := p.plantAndLogin(ctx, newJar, url.Values{p.urlParam: {id}},
 			fmt.Sprintf("The victim follows the attacker's link with %s=%s and logs in:", p.urlParam, id))
 		if err != nil {
@@ -587,100 +628,136 @@ func (p *prober) plantAndLogin(ctx context.Context, browser func(...*http.Cookie
 func (p *prober) checkLogoutReplay(ctx context.Context) error {
 	p.progress("logging out and replaying the token")
 	browser := newJar(&http.Cookie{Name: p.name, Value: p.token})
-	out, why, err := p.logOut(ctx, browser)
+	lo, err := p.logOut(ctx, browser, nil)
 	if err != nil {
 		return err
 	}
-	if why != "" {
-		p.skip("%s: %s", LogoutReplay, why)
+	switch {
+	case lo.why != "":
+		p.skip("%s: %s", LogoutReplay, lo.why)
+		return nil
+	case lo.survived:
+		// Logging out did nothing: the browser itself is still signed in.
+		ok, res, err := p.isAuthed(ctx, newJar(&http.Cookie{Name: p.name, Value: p.token}), nil)
+		if err != nil || !ok {
+			return err
+		}
+		p.add(Finding{ID: LogoutReplay,
+			Detail: fmt.Sprintf("logging out (%s, answered %d) did not end the session: the browser and its %s token are still signed in", lo.way, lo.status, p.name),
+			Evidence: append(note(lo.steps, "The user logs out, and is still signed in:"),
+				note(res.steps, "The token still opens the signed-in page:")...)})
 		return nil
 	}
+	p.logoutWay = lo.way.target()
 	ok, res, err := p.isAuthed(ctx, newJar(&http.Cookie{Name: p.name, Value: p.token}), nil)
 	if err != nil || !ok {
 		return err
 	}
 	p.add(Finding{ID: LogoutReplay,
 		Detail: fmt.Sprintf("the %s token still opens %s after the user logged out", p.name, p.authed.Path),
-		Evidence: append(note(out, "The user logs out, and the browser is signed out:"),
+		Evidence: append(note(lo.steps, "The user logs out, and the browser is signed out:"),
 			note(res.steps, "A copy of the token taken before logout still works:")...)})
 	return nil
 }
 
-// logOut logs the browser j out as its user would, and checks that j is
-// signed out afterwards. It returns the steps, or why it could not.
-func (p *prober) logOut(ctx context.Context, j *jar) (steps []Step, why string, err error) {
+// logout is what logging a browser out came to.
+type logout struct {
+	steps    []Step
+	way      logoutWay // the way that signed the browser out, or was tried
+	status   int       // its answer
+	survived bool      // a way whose address names a logout answered, and the browser stayed signed in
+	why      string    // why logging out could not be done or judged
+}
+
+// maxLogoutWays bounds how many ways to log out are tried on one page.
+const maxLogoutWays = 3
+
+// logOut logs the browser j out as its user would: the ways to log out on
+// the signed-in page are tried in turn until j is signed out (a
+// confirmation page's logout form is submitted too). With only set, only a
+// way to that address is used.
+func (p *prober) logOut(ctx context.Context, j *jar, only *url.URL) (logout, error) {
 	ok, page, err := p.isAuthed(ctx, j, nil)
 	if err != nil {
-		return nil, "", err
+		return logout{}, err
 	}
 	if !ok {
-		return nil, "the session was not signed in before logging out", nil
+		return logout{why: "the session was not signed in before logging out"}, nil
 	}
-	submit := func(f *form, l *link) (*response, error) {
-		switch {
-		case f != nil && f.method == http.MethodPost:
-			return p.c.do(ctx, http.MethodPost, f.action, f.values("", "", nil), j)
-		case f != nil:
-			return p.c.do(ctx, http.MethodGet, withQuery(f.action, f.values("", "", nil)), nil, j)
-		default:
-			return p.c.do(ctx, http.MethodGet, l.href, nil, j)
-		}
+	path := p.cfg.LogoutPath
+	if only != nil {
+		path = only.Path
 	}
 	forms, links := parsePage(page.url, page.body)
-	f, l := logoutAction(p.base, page.url, forms, links, p.cfg.LogoutPath)
-	var out *response
-	switch {
-	case f != nil || l != nil:
-		out, err = submit(f, l)
-	case p.cfg.LogoutPath != "":
+	ways := logoutWays(p.base, page.url, forms, links, path)
+	if len(ways) == 0 && path != "" {
 		// Not on the page (a logout done by a script, say): POST to it,
-		// as a sound site wants, and GET it if that is refused.
-		u, perr := p.base.Parse(p.cfg.LogoutPath)
-		if perr != nil {
-			return nil, "", fmt.Errorf("%w: logout path %q: %v", ErrConfig, p.cfg.LogoutPath, perr)
+		// as a sound site wants, and GET it if that does not do it.
+		u, err := p.base.Parse(path)
+		if err != nil {
+			return logout{}, fmt.Errorf("%w: logout path %q: %v", ErrConfig, path, err)
 		}
-		out, err = p.c.do(ctx, http.MethodPost, u, url.Values{}, j)
+		ways = []logoutWay{{form: &form{action: u, method: http.MethodPost}, byPath: true}, {link: &link{href: u}, byPath: true}}
+	}
+	if len(ways) == 0 {
+		return logout{why: fmt.Sprintf("no form or link on %s whose address or text says log out; name it with the logout path", p.authed.Path)}, nil
+	}
+	var res logout
+	for _, w := range ways[:min(len(ways), maxLogoutWays)] {
+		out, err := p.submitLogout(ctx, w, j)
 		if errors.Is(err, errOffSite) {
-			return nil, "the logout path is on another host", nil
+			continue
 		}
-		if err == nil && out.status >= 400 {
-			var get *response
-			get, err = p.c.do(ctx, http.MethodGet, u, nil, j)
-			if err == nil {
-				get.steps = append(out.steps, get.steps...)
-				out = get
+		if err != nil {
+			return logout{}, err
+		}
+		steps := out.steps
+		ok, _, err := p.isAuthed(ctx, j, nil)
+		if err != nil {
+			return logout{}, err
+		}
+		if ok && w.link != nil && w.link.form == nil && out.first < 400 {
+			// A confirmation page: its form must name a logout too.
+			forms, _ := parsePage(out.url, out.body)
+			for _, c := range logoutWays(p.base, out.url, forms, nil, "") {
+				if c.form == nil || !c.byPath {
+					continue
+				}
+				confirm, err := p.submitLogout(ctx, c, j)
+				if err != nil {
+					return logout{}, err
+				}
+				steps, out = append(steps, confirm.steps...), confirm
+				if ok, _, err = p.isAuthed(ctx, j, nil); err != nil {
+					return logout{}, err
+				}
+				break
 			}
 		}
+		if !ok {
+			return logout{steps: steps, way: w, status: out.status}, nil
+		}
+		if w.byPath && out.first < 400 && !res.survived {
+			res = logout{steps: steps, way: w, status: out.first, survived: true}
+		}
+	}
+	if res.survived {
+		return res, nil
+	}
+	return logout{why: fmt.Sprintf("none of the ways to log out on %s (%s) signed the browser out; name the right one with the logout path", p.authed.Path, ways[0])}, nil
+}
+
+func (p *prober) submitLogout(ctx context.Context, w logoutWay, j *jar) (*response, error) {
+	switch {
+	case w.form != nil && w.form.method == http.MethodPost:
+		return p.c.do(ctx, http.MethodPost, w.form.action, w.form.values("", "", nil), j)
+	case w.form != nil:
+		return p.c.do(ctx, http.MethodGet, withQuery(w.form.action, w.form.values("", "", nil)), nil, j)
+	case w.link.form != nil:
+		return p.c.do(ctx, http.MethodPost, w.link.href, w.link.form, j)
 	default:
-		return nil, fmt.Sprintf("no form or link whose address or text says log out on %s; name it with the logout path", p.authed.Path), nil
+		return p.c.do(ctx, http.MethodGet, w.link.href, nil, j)
 	}
-	if err != nil {
-		return nil, "", err
-	}
-	steps = out.steps
-	ok, _, err = p.isAuthed(ctx, j, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	if ok && out.status < 400 {
-		// A confirmation page: submit its logout form.
-		forms, _ := parsePage(out.url, out.body)
-		if f, _ := logoutAction(p.base, out.url, forms, nil, ""); f != nil {
-			confirm, err := submit(f, nil)
-			if err != nil {
-				return nil, "", err
-			}
-			steps = append(steps, confirm.steps...)
-			if ok, _, err = p.isAuthed(ctx, j, nil); err != nil {
-				return nil, "", err
-			}
-			out = confirm
-		}
-	}
-	if ok {
-		return nil, fmt.Sprintf("logging out (the last answer: %d at %s) left the browser signed in, so the logout was not the right one; name it with the logout path", out.status, out.url.Path), nil
-	}
-	return steps, "", nil
 }
 
 func (p *prober) checkWeakToken(ctx context.Context) error {
@@ -726,9 +803,14 @@ func (p *prober) checkWeakToken(ctx context.Context) error {
 			first = steps
 		}
 	}
+	p.samples = tokens
 	a := analyzeTokens(tokens)
 	why := a.Weak()
 	if len(why) == 0 {
+		return nil
+	}
+	if signedRecords(tokens) {
+		p.skip("%s: the tokens are signed records (JSON data and a signature), not random ids, so their strength is the signing key's, which no sample can show; %s", WeakToken, a)
 		return nil
 	}
 	p.add(Finding{ID: WeakToken,

@@ -3,6 +3,7 @@ package probe_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/connectbook/connectbook/probe"
 )
@@ -28,6 +30,9 @@ type quirks struct {
 	preToken      bool          // a strong id before login, replaced at login
 	token         func() string // the ids issued at login
 	adopt         func(string) bool
+	approveForm   bool // the profile page has a "Sign off" (approve) form
+	noopLogout    bool // /logout only redirects
+	approvals     *atomic.Int64
 }
 
 func randomHex(n int) string {
@@ -105,9 +110,21 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 		if q.logoutHref != "" {
 			href = q.logoutHref
 		}
+		if q.approveForm {
+			fmt.Fprint(w, `<form method="post" action="/expenses/42/approve"><button>Sign off</button></form>`)
+		}
 		fmt.Fprintf(w, `<p>Profile of alice</p><a href="%s">Log out</a>`, href)
 	})
+	mux.HandleFunc("POST /expenses/42/approve", func(w http.ResponseWriter, r *http.Request) {
+		if q.approvals != nil {
+			q.approvals.Add(1)
+		}
+	})
 	mux.HandleFunc("/logout", func(w http.ResponseWriter, r *http.Request) {
+		if q.noopLogout {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
 		if q.confirmLogout && r.Method == http.MethodGet {
 			fmt.Fprint(w, `<p>Are you sure?</p><form method="post" action="/logout"><button>Yes, sign out</button></form>`)
 			return
@@ -151,6 +168,26 @@ func TestQuirkySites(t *testing.T) {
 			token: func() string { return strconv.Itoa(100000 + int(counter.Add(7919)%900000)) },
 			adopt: func(v string) bool { _, err := strconv.Atoi(v); return len(v) == 6 && err == nil },
 		}, []string{probe.FixationAdoptedID, probe.WeakToken}, ""},
+		{"logout does nothing", quirks{noopLogout: true}, []string{probe.LogoutReplay}, ""},
+		{"adopts well-formed prefixed hex ids", quirks{
+			token: func() string { return "sess_" + randomHex(16) },
+			adopt: func(v string) bool {
+				_, err := hex.DecodeString(strings.TrimPrefix(v, "sess_"))
+				return len(v) == 37 && strings.HasPrefix(v, "sess_") && err == nil
+			},
+		}, []string{probe.FixationAdoptedID}, ""},
+		{"adopts well-formed ids with a node suffix", quirks{
+			token: func() string { return strings.ToUpper(randomHex(16)) + ".node1" },
+			adopt: func(v string) bool {
+				id, ok := strings.CutSuffix(v, ".node1")
+				_, err := hex.DecodeString(id)
+				return ok && len(id) == 32 && strings.ToUpper(id) == id && err == nil
+			},
+		}, []string{probe.FixationAdoptedID}, ""},
+		{"signed records with the time in seconds", quirks{token: func() string {
+			payload := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"sub":"alice","iat":%d}`, time.Now().Unix())))
+			return "eyJhbGciOiJIUzI1NiJ9." + payload + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+		}}, nil, "weak-token"},
 		{"adopts well-formed uppercase hex ids", quirks{
 			token: func() string { return strings.ToUpper(randomHex(16)) },
 			adopt: func(v string) bool {
@@ -179,6 +216,22 @@ func TestQuirkySites(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A form whose button says "Sign off" (approve, in many an office) is not
+// taken for a logout, and is never submitted.
+func TestApproveFormUntouched(t *testing.T) {
+	var approvals atomic.Int64
+	rep, err := probeQuirky(t, quirkySite(t, quirks{approveForm: true, approvals: &approvals}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 0 || len(rep.Skipped) != 0 || rep.LeftSignedIn != 0 {
+		t.Fatalf("findings %v, skipped %v, left signed in %d; want none", ids(rep), rep.Skipped, rep.LeftSignedIn)
+	}
+	if n := approvals.Load(); n != 0 {
+		t.Fatalf("the approve form was submitted %d times", n)
 	}
 }
 

@@ -33,6 +33,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "\nFix: %s\n", f.Fix)
 	}
+	if r.LeftSignedIn > 0 {
+		fmt.Fprintf(&b, "\n%d of the sessions the probe opened could not be logged out; they end with the site's timeouts.\n", r.LeftSignedIn)
+	}
 	if len(r.Skipped) > 0 {
 		b.WriteString("\nNot checked:\n")
 		for _, s := range r.Skipped {

@@ -1,6 +1,8 @@
 package probe
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
@@ -30,6 +32,8 @@ type tokenAnalysis struct {
 	// moves by small steps.
 	Counter string
 	Numeric bool
+	// varies marks the positions that differ across the sample.
+	varies []bool
 }
 
 // Weak reports whether the tokens are guessable, and why.
@@ -41,7 +45,9 @@ func (a tokenAnalysis) Weak() []string {
 	if a.Counter != "" {
 		why = append(why, a.Counter)
 	}
-	if a.Bits < strongBits {
+	// The estimate moves in steps (a position counts in full or by the
+	// values it showed), so it is judged as it is printed: rounded.
+	if math.Round(a.Bits) < strongBits {
 		why = append(why, fmt.Sprintf("under %d bits of entropy", strongBits))
 	}
 	return why
@@ -132,6 +138,7 @@ func analyzeTokens(tokens []string) tokenAnalysis {
 	// (a third of the distinct values expected is plenty) counts in full;
 	// one that shows far fewer values counts only the values seen.
 	counts := make([]int, a.MaxLen)
+	a.varies = make([]bool, a.MaxLen)
 	var varying []string
 	for i := range counts {
 		distinct := map[byte]bool{}
@@ -143,6 +150,7 @@ func analyzeTokens(tokens []string) tokenAnalysis {
 			distinct[c] = true
 		}
 		counts[i] = len(distinct)
+		a.varies[i] = len(distinct) > 1
 		if len(distinct) > 1 {
 			for c := range distinct {
 				varying = append(varying, string(c))
@@ -217,4 +225,23 @@ func reverse(s string) string {
 	b := []byte(s)
 	slices.Reverse(b)
 	return string(b)
+}
+
+// signedRecords reports whether the tokens are signed data rather than
+// random ids: a JWT, or a record and its signature as Flask and
+// itsdangerous make them, whose data is JSON. Their strength is the
+// signing key's, which no sample of tokens can show.
+func signedRecords(tokens []string) bool {
+	for _, t := range tokens {
+		parts := strings.Split(t, ".")
+		if len(parts) < 2 || (!isJSON(parts[0]) && !isJSON(parts[1])) {
+			return false
+		}
+	}
+	return len(tokens) > 0
+}
+
+func isJSON(part string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(part, "="))
+	return err == nil && json.Valid(b) && len(b) > 0 && b[0] == '{'
 }

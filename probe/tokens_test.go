@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -100,9 +101,49 @@ func TestPlant(t *testing.T) {
 		{"eyJ1Ijoi.Zm9v-_", `^[a-z]{2}[A-Z][0-9][A-Z][a-z]{3}\.[A-Z][a-z][0-9][a-z]-_$`},
 		{"----", `^[a-z]{5}[0-9]{26}$`},
 	} {
-		got := plant(tc.like)
+		got := plant(tc.like, nil)
 		if !regexp.MustCompile(tc.shape).MatchString(got) || got == tc.like {
 			t.Errorf("plant(%q) = %q, want a new id matching %s", tc.like, got, tc.shape)
+		}
+	}
+	if got := plant("s%3Aabc%2Bdef", nil); !regexp.MustCompile(`^[a-z]%3A[a-z]{3}%2B[a-z]{3}$`).MatchString(got) {
+		t.Errorf("plant kept no escapes: %q", got)
+	}
+}
+
+// With a sample of the site's tokens, a planted id keeps what they share.
+func TestPlantFromSample(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		gen   func() string
+		shape string
+	}{
+		{"prefixed hex", func() string { return "sess_" + hex.EncodeToString(randomBytes(16)) }, `^sess_[0-9a-f]{32}$`},
+		{"uppercase hex with a node suffix", func() string { return strings.ToUpper(hex.EncodeToString(randomBytes(16))) + ".node1" }, `^[0-9A-F]{32}\.node1$`},
+		{"UUIDv4", func() string {
+			h := hex.EncodeToString(randomBytes(16))
+			return h[:8] + "-" + h[8:12] + "-4" + h[13:16] + "-a" + h[17:20] + "-" + h[20:]
+		}, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sample := sample(20, func(int) string { return tc.gen() })
+			got := plant(sample[0], sample)
+			if !regexp.MustCompile(tc.shape).MatchString(got) || slices.Contains(sample, got) {
+				t.Fatalf("plant = %q, want a new id matching %s", got, tc.shape)
+			}
+		})
+	}
+}
+
+func TestSignedRecords(t *testing.T) {
+	jwt := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJl"
+	flask := "eyJ1c2VyIjoiYWxpY2UifQ.ZxYzAb.c2lnbmF0dXJlc2lnbmF0dXJl"
+	if !signedRecords([]string{jwt, flask}) {
+		t.Error("a JWT and a Flask session are signed records")
+	}
+	for _, tok := range []string{hex.EncodeToString(randomBytes(32)), "abc.def", "s%3Aabc.def"} {
+		if signedRecords([]string{tok}) {
+			t.Errorf("%q is not a signed record", tok)
 		}
 	}
 }
