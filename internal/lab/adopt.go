@@ -41,10 +41,6 @@ func (s *adopt) login(w http.ResponseWriter, r *http.Request, user string) {
 }
 
 func (s *adopt) logout(w http.ResponseWriter, r *http.Request) {
-	if id := cookieID(r, adoptCookie); id != "" {
-		s.mu.Lock()
-		delete(s.sessions, id)
-		s.mu.Unlock()
-	}
+	forget(&s.mu, s.sessions, cookieID(r, adoptCookie))
 	expire(w, strictCookie(adoptCookie, ""))
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"sync"
 )
 
 // maxID caps values used as session ids, so memory per request and per
@@ -58,4 +59,14 @@ func expire(w http.ResponseWriter, c *http.Cookie) {
 	c.Value = ""
 	c.MaxAge = -1
 	http.SetCookie(w, c)
+}
+
+// forget deletes id, if any, from a variant's sessions under its lock.
+func forget[V any](mu *sync.Mutex, sessions map[string]V, id string) {
+	if id == "" {
+		return
+	}
+	mu.Lock()
+	delete(sessions, id)
+	mu.Unlock()
 }

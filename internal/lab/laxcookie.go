@@ -75,10 +75,6 @@ func (s *laxcookie) login(w http.ResponseWriter, r *http.Request, user string) {
 }
 
 func (s *laxcookie) logout(w http.ResponseWriter, r *http.Request) {
-	if id := cookieID(r, laxCookie); id != "" {
-		s.mu.Lock()
-		delete(s.sessions, id)
-		s.mu.Unlock()
-	}
+	forget(&s.mu, s.sessions, cookieID(r, laxCookie))
 	expire(w, plainCookie(laxCookie, ""))
 }

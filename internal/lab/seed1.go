@@ -67,11 +67,7 @@ func (s *seed1) login(w http.ResponseWriter, r *http.Request, user string) {
 
 // logout forgets the user on the server and leaves the cookie.
 func (s *seed1) logout(w http.ResponseWriter, r *http.Request) {
-	if id := cookieID(r, seed1Cookie); id != "" {
-		s.mu.Lock()
-		delete(s.sessions, id)
-		s.mu.Unlock()
-	}
+	forget(&s.mu, s.sessions, cookieID(r, seed1Cookie))
 }
 
 func (s *seed1) profileRedirect(r *http.Request, user string) string {

@@ -97,11 +97,7 @@ func (s *seed2) login(w http.ResponseWriter, r *http.Request, user string) {
 }
 
 func (s *seed2) logout(w http.ResponseWriter, r *http.Request) {
-	if id := s.id(r); id != "" {
-		s.mu.Lock()
-		delete(s.sessions, id)
-		s.mu.Unlock()
-	}
+	forget(&s.mu, s.sessions, s.id(r))
 	expire(w, plainCookie(seed2Cookie, ""))
 }
 
