@@ -18,12 +18,27 @@ const (
 	// deadline; Detail says which.
 	EventExpired EventKind = "session_expired"
 	// EventRevoked: sessions were ended through the per-user index; Detail
-	// gives the count.
+	// gives the count and by whom, in words ("2 sessions revoked by an
+	// administrator").
 	EventRevoked EventKind = "session_revoked"
 	// EventUnknownToken: a request presented a token the store does not know,
 	// or one that is not a well-formed token; Detail says which. The request
 	// proceeded as anonymous and the cookie was cleared.
 	EventUnknownToken EventKind = "session_unknown_token"
+	// EventEndedToken: a request presented the token of a session that had
+	// been ended on purpose (signed out, revoked; see Store.Ended) or that
+	// ended while the request was being served; Detail says how. The request
+	// proceeded as anonymous and the cookie was cleared. A stale tab does
+	// this; so does someone replaying a stolen token.
+	EventEndedToken EventKind = "session_ended_token"
+	// EventEvicted: a session was ended because a new sign-in of its user
+	// went past Options.MaxSessions, as the least recently used.
+	EventEvicted EventKind = "session_evicted"
+	// EventForeignToken: a user signed in on a browser that, within the
+	// hour before, presented a session token that was never issued, a
+	// malformed one or the cookie twice (planted by someone else, or left
+	// over from another site). Detail says which.
+	EventForeignToken EventKind = "session_foreign_token"
 	// EventDuplicateCookie: a request carried the session cookie more than
 	// once. It proceeded as anonymous and the cookie was cleared.
 	EventDuplicateCookie EventKind = "session_duplicate_cookie"

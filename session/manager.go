@@ -19,6 +19,7 @@ const (
 	DefaultCookieName      = "__Host-cb_session"
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 12 * time.Hour
+	DefaultMaxSessions     = 50
 )
 
 // Limits on the metadata a session keeps, so that a hostile header cannot
@@ -27,12 +28,20 @@ const (
 	maxUserIDLen    = 255
 	maxIPLen        = 64
 	maxUserAgentLen = 512
+	maxMethodLen    = 32
+	maxWhyLen       = 200
 	sweepBatch      = 500
 )
 
 // ErrNoSession is returned by operations that need the request to carry an
 // authenticated session when it does not.
 var ErrNoSession = errors.New("session: request has no session")
+
+// ErrStaleEpoch is returned by Create and Reauthenticated when the user's
+// credentials changed while the session was being issued (Options.Epoch
+// answered another epoch than the one the caller authenticated against).
+// The session has been deleted again; the user should sign in afresh.
+var ErrStaleEpoch = errors.New("session: the user's credentials changed during sign-in")
 
 // Options configure a Manager. The zero value gives the documented defaults.
 type Options struct {
@@ -65,6 +74,31 @@ type Options struct {
 	// OnError answers a request whose session could not be loaded because
 	// the store failed; a plain 503 if nil. The error has been logged.
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
+	// Epoch returns the current credential epoch of a user: a number that
+	// grows whenever the user's credentials change (a new password, the
+	// account deleted, every session revoked). It must read the current
+	// value, not a cached one, and return an error if the user no longer
+	// exists. When set, Create and Reauthenticated check it after storing
+	// the session, so that a sign-in that verified a password which
+	// changed meanwhile leaves no live session: either the check sees the
+	// new epoch, or the change's revocation sees the new session. Apps
+	// should also compare Session.Epoch with the user's epoch on use.
+	Epoch func(ctx context.Context, userID string) (int64, error)
+	// MaxSessions is how many live sessions one user may have; a sign-in
+	// past it ends the least recently used ones. DefaultMaxSessions if
+	// zero; negative for no limit. Concurrent sign-ins may briefly exceed
+	// it; the next sign-in trims back.
+	MaxSessions int
+}
+
+// Login says who Create starts a session for.
+type Login struct {
+	UserID string
+	// Epoch is the user's credential epoch read together with the
+	// credentials that were just verified.
+	Epoch int64
+	// Method says how the user signed in; at most 32 bytes.
+	Method string
 }
 
 // Manager creates, loads, rotates and destroys sessions. It is safe for
@@ -73,6 +107,7 @@ type Manager struct {
 	store  Store
 	opts   Options
 	params []string // lowercase parameter names reported as tokens in URLs
+	marker string   // cookie that remembers a refused token until sign-in
 }
 
 // New returns a Manager for store. It fails when the options are
@@ -109,6 +144,9 @@ func New(store Store, opts Options) (*Manager, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxSessions == 0 {
+		opts.MaxSessions = DefaultMaxSessions
+	}
 	if opts.ClientIP == nil {
 		opts.ClientIP = RemoteIP
 	}
@@ -126,8 +164,12 @@ func New(store Store, opts Options) (*Manager, error) {
 			http.Error(w, "The service is temporarily unavailable. Please try again shortly.", http.StatusServiceUnavailable)
 		}
 	}
-	return &Manager{store: store, opts: opts, params: paramNames(opts.CookieName)}, nil
+	return &Manager{store: store, opts: opts, params: paramNames(opts.CookieName), marker: opts.CookieName + "-refused"}, nil
 }
+
+// MaxSessions returns how many live sessions a user may have (negative:
+// no limit).
+func (m *Manager) MaxSessions() int { return m.opts.MaxSessions }
 
 // CookieName returns the name of the session cookie.
 func (m *Manager) CookieName() string { return m.opts.CookieName }
@@ -143,16 +185,18 @@ func (m *Manager) now() time.Time {
 	return m.opts.Now().UTC().Truncate(time.Microsecond)
 }
 
-// Create starts a session for userID, who has just authenticated. It
+// Create starts a session for l.UserID, who has just authenticated. It
 // destroys any session the request carried, stores a new session under a
-// brand-new token and sets the cookie on w. Call it before writing the
-// response body.
-func (m *Manager) Create(w http.ResponseWriter, r *http.Request, userID string) (Session, error) {
-	if userID == "" || len(userID) > maxUserIDLen {
+// brand-new token and sets the cookie on w. With Options.Epoch, it then
+// checks that the user's credentials did not change meanwhile, and with
+// Options.MaxSessions it ends the user's least recently used sessions past
+// the limit. Call it before writing the response body.
+func (m *Manager) Create(w http.ResponseWriter, r *http.Request, l Login) (Session, error) {
+	if l.UserID == "" || len(l.UserID) > maxUserIDLen {
 		return Session{}, fmt.Errorf("session: user id must be 1 to %d bytes", maxUserIDLen)
 	}
 	ctx := r.Context()
-	if err := m.destroyCarried(ctx, r, "replaced by a new login"); err != nil {
+	if err := m.destroyCarried(ctx, r, "replaced by a new sign-in in the same browser"); err != nil {
 		return Session{}, err
 	}
 	now := m.now()
@@ -160,7 +204,7 @@ func (m *Manager) Create(w http.ResponseWriter, r *http.Request, userID string) 
 	tok, id := newToken()
 	s := Session{
 		ID:               id,
-		UserID:           userID,
+		UserID:           l.UserID,
 		CreatedAt:        now,
 		LastSeenAt:       now,
 		IdleDeadline:     now.Add(m.opts.IdleTimeout),
@@ -168,16 +212,83 @@ func (m *Manager) Create(w http.ResponseWriter, r *http.Request, userID string) 
 		CreatedIP:        ip,
 		UserAgent:        clip(r.UserAgent(), maxUserAgentLen),
 		LastIP:           ip,
+		Epoch:            l.Epoch,
+		Method:           clip(l.Method, maxMethodLen),
+		AuthAt:           now,
 	}
 	if err := m.store.Create(ctx, s); err != nil {
 		return Session{}, fmt.Errorf("session: create: %w", err)
+	}
+	if err := m.confirmEpoch(ctx, r, s); err != nil {
+		return Session{}, err
 	}
 	m.setCookie(w, tok)
 	if st := stateFrom(ctx); st != nil {
 		st.sess, st.ok, st.token = s, true, tok
 	}
-	m.emit(ctx, r, Event{Kind: EventCreated, UserID: userID, Session: id.Short()})
+	m.emit(ctx, r, Event{Kind: EventCreated, UserID: l.UserID, Session: id.Short(), Detail: s.Method})
+	m.reportRefusedBefore(w, r, l.UserID)
+	if err := m.enforceCap(ctx, r, s); err != nil {
+		// The new session stands; the limit is enforced at the next sign-in.
+		m.opts.Logger.ErrorContext(ctx, "ending sessions past the limit", "err", err)
+	}
 	return s, nil
+}
+
+// confirmEpoch deletes s and returns ErrStaleEpoch if the user's epoch is
+// no longer s.Epoch.
+func (m *Manager) confirmEpoch(ctx context.Context, r *http.Request, s Session) error {
+	if m.opts.Epoch == nil {
+		return nil
+	}
+	cur, err := m.opts.Epoch(ctx, s.UserID)
+	if err == nil && cur == s.Epoch {
+		return nil
+	}
+	// Whatever the answer, the session must not outlive it.
+	if derr := m.store.Delete(context.WithoutCancel(ctx), s.ID, m.now(), ""); derr != nil && !errors.Is(derr, ErrNotFound) {
+		return fmt.Errorf("session: delete after epoch check: %w", errors.Join(err, derr))
+	}
+	if st := stateFrom(ctx); st != nil && st.sess.ID == s.ID {
+		st.ok = false
+	}
+	if err != nil {
+		return fmt.Errorf("session: epoch: %w", err)
+	}
+	m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: s.UserID, Session: s.ID.Short(), Detail: "credentials changed while signing in"})
+	return ErrStaleEpoch
+}
+
+// enforceCap ends the least recently used sessions of s's user past
+// MaxSessions, never s itself.
+func (m *Manager) enforceCap(ctx context.Context, r *http.Request, s Session) error {
+	limit := m.opts.MaxSessions
+	if limit < 0 {
+		return nil
+	}
+	list, err := m.store.List(ctx, s.UserID, m.now())
+	if err != nil || len(list) <= limit {
+		return err
+	}
+	others := slices.DeleteFunc(list, func(o Session) bool { return o.ID == s.ID })
+	slices.SortFunc(others, func(a, b Session) int {
+		if c := a.LastSeenAt.Compare(b.LastSeenAt); c != 0 {
+			return c
+		}
+		return a.CreatedAt.Compare(b.CreatedAt)
+	})
+	why := fmt.Sprintf("signed out to stay within %d sessions, as the least recently used", limit)
+	for _, o := range others[:len(others)+1-limit] {
+		switch err := m.store.DeleteForUser(ctx, s.UserID, o.ID, m.now(), why); {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			m.emit(ctx, r, Event{Kind: EventEvicted, UserID: s.UserID, Session: o.ID.Short(),
+				Detail: fmt.Sprintf("the least recently used session (last active %s) was ended: a new sign-in went past the limit of %d", o.LastSeenAt.Format(time.RFC3339), limit)})
+		}
+	}
+	return nil
 }
 
 // maxCarried bounds how many tokens from one request's cookies are
@@ -209,7 +320,7 @@ func (m *Manager) destroyCarried(ctx context.Context, r *http.Request, why strin
 		}
 	})
 	for _, c := range list {
-		switch err := m.store.Delete(ctx, c.id); {
+		switch err := m.store.Delete(ctx, c.id, m.now(), why); {
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
 			return fmt.Errorf("session: delete: %w", err)
@@ -229,23 +340,52 @@ func (m *Manager) destroyCarried(ctx context.Context, r *http.Request, why strin
 // session, and ErrNotFound if the session ended meanwhile (the cookie is
 // then cleared).
 func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (Session, error) {
-	ctx := r.Context()
-	st := stateFrom(ctx)
+	st := stateFrom(r.Context())
 	if st == nil || !st.ok {
 		return Session{}, ErrNoSession
 	}
+	return m.rotate(w, r, st, st.sess.AuthAt, st.sess.Epoch, "")
+}
+
+// Reauthenticated records that the request's user has just proved who they
+// are again (for instance by typing their password before a sensitive
+// action): the token is rotated, AuthAt set to now and the session's epoch
+// to epoch, the user's current one. With Options.Epoch, it then checks the
+// epoch as Create does (ErrStaleEpoch: the session has been ended).
+func (m *Manager) Reauthenticated(w http.ResponseWriter, r *http.Request, epoch int64) (Session, error) {
+	st := stateFrom(r.Context())
+	if st == nil || !st.ok {
+		return Session{}, ErrNoSession
+	}
+	s, err := m.rotate(w, r, st, m.now(), epoch, "re-authenticated")
+	if err != nil {
+		return Session{}, err
+	}
+	if err := m.confirmEpoch(r.Context(), r, s); err != nil {
+		m.clearCookie(w)
+		return Session{}, err
+	}
+	return s, nil
+}
+
+func (m *Manager) rotate(w http.ResponseWriter, r *http.Request, st *state, authAt time.Time, epoch int64, why string) (Session, error) {
+	ctx := r.Context()
 	tok, id := newToken()
 	old := st.sess.ID
-	if err := m.store.Rotate(ctx, old, id, m.now()); err != nil {
+	if err := m.store.Rotate(ctx, old, id, m.now(), authAt, epoch); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			st.ok = false
 			m.clearCookie(w)
 		}
 		return Session{}, fmt.Errorf("session: rotate: %w", err)
 	}
-	st.sess.ID, st.token = id, tok
+	st.sess.ID, st.sess.AuthAt, st.sess.Epoch, st.token = id, authAt, epoch, tok
 	m.setCookie(w, tok)
-	m.emit(ctx, r, Event{Kind: EventRotated, UserID: st.sess.UserID, Session: id.Short(), Detail: "replaces " + old.Short()})
+	detail := "replaces " + old.Short()
+	if why != "" {
+		detail = why + "; " + detail
+	}
+	m.emit(ctx, r, Event{Kind: EventRotated, UserID: st.sess.UserID, Session: id.Short(), Detail: detail})
 	return st.sess, nil
 }
 
@@ -256,7 +396,7 @@ func (m *Manager) Rotate(w http.ResponseWriter, r *http.Request) (Session, error
 // store fails, the cookie is left alone and the error returned, so that the
 // user can try again rather than believe a session is over that is not.
 func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
-	if err := m.destroyCarried(r.Context(), r, "logout"); err != nil {
+	if err := m.destroyCarried(r.Context(), r, "signed out"); err != nil {
 		return err
 	}
 	m.clearCookie(w)
@@ -273,24 +413,29 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]Session, error
 	return ss, nil
 }
 
-// Revoke ends one session of userID. It returns ErrNotFound if userID has no
-// session with that ID.
-func (m *Manager) Revoke(ctx context.Context, userID string, id ID) error {
-	if err := m.store.DeleteForUser(ctx, userID, id); err != nil {
+// Revoke ends one session of userID; why says by whom, in words ("revoked by
+// an administrator"), and is what a later request with its token is told.
+// It returns ErrNotFound if userID has no session with that ID. r may be
+// nil when no request is behind it.
+func (m *Manager) Revoke(ctx context.Context, r *http.Request, userID string, id ID, why string) error {
+	if err := m.store.DeleteForUser(ctx, userID, id, m.now(), clip(why, maxWhyLen)); err != nil {
 		return fmt.Errorf("session: revoke: %w", err)
 	}
-	m.emit(ctx, nil, Event{Kind: EventRevoked, UserID: userID, Session: id.Short(), Detail: "1"})
+	m.emit(ctx, r, Event{Kind: EventRevoked, UserID: userID, Session: id.Short(), Detail: "1 session " + why})
+	if st := stateFrom(ctx); st != nil && st.ok && st.sess.ID == id {
+		st.ok = false
+	}
 	return nil
 }
 
 // RevokeOthers ends every session of the request's user except the
 // request's own, and returns how many it ended.
-func (m *Manager) RevokeOthers(r *http.Request) (int, error) {
+func (m *Manager) RevokeOthers(r *http.Request, why string) (int, error) {
 	st := stateFrom(r.Context())
 	if st == nil || !st.ok {
 		return 0, ErrNoSession
 	}
-	return m.revokeAll(r.Context(), r, st.sess.UserID, st.sess.ID)
+	return m.revokeAll(r.Context(), r, st.sess.UserID, st.sess.ID, why)
 }
 
 // RevokeAll ends every session of userID (on a password change, account
@@ -298,19 +443,32 @@ func (m *Manager) RevokeOthers(r *http.Request) (int, error) {
 // called while serving a request of userID, that request's own session is
 // ended too, but the request still sees it through FromContext; call Create
 // to give the user a new session, or Destroy to clear the cookie.
-func (m *Manager) RevokeAll(ctx context.Context, userID string) (int, error) {
-	return m.revokeAll(ctx, nil, userID, ID{})
+func (m *Manager) RevokeAll(ctx context.Context, userID, why string) (int, error) {
+	return m.revokeAll(ctx, nil, userID, ID{}, why)
 }
 
-func (m *Manager) revokeAll(ctx context.Context, r *http.Request, userID string, except ID) (int, error) {
-	n, err := m.store.DeleteAllForUser(ctx, userID, except)
+// RevokeAllExcept is RevokeAll sparing one session, such as the one of the
+// request that changed the password.
+func (m *Manager) RevokeAllExcept(ctx context.Context, r *http.Request, userID string, except ID, why string) (int, error) {
+	return m.revokeAll(ctx, r, userID, except, why)
+}
+
+func (m *Manager) revokeAll(ctx context.Context, r *http.Request, userID string, except ID, why string) (int, error) {
+	n, err := m.store.DeleteAllForUser(ctx, userID, except, m.now(), clip(why, maxWhyLen))
 	if err != nil {
 		return 0, fmt.Errorf("session: revoke: %w", err)
 	}
 	if n > 0 {
-		m.emit(ctx, r, Event{Kind: EventRevoked, UserID: userID, Detail: strconv.Itoa(n)})
+		m.emit(ctx, r, Event{Kind: EventRevoked, UserID: userID, Detail: plural(n, "session") + " " + why})
 	}
 	return n, nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }
 
 // Sweep deletes expired sessions in batches until none is left, and returns

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 )
 
 // tokenParams are parameter names that carry session tokens in other
@@ -27,6 +28,7 @@ type state struct {
 	ok           bool
 	token        string // the raw token, kept in memory for CSRFToken only
 	formReported bool
+	ended        string // why the request's token no longer works, if it did once
 }
 
 func stateFrom(ctx context.Context) *state {
@@ -56,6 +58,18 @@ func CSRFToken(ctx context.Context) string {
 	}
 	sum := sha256.Sum256([]byte("connectbook session csrf\x00" + st.token))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// EndReason returns, for a request whose cookie named a session that no
+// longer works, why it stopped working in words ("idle timeout", "absolute
+// timeout", or the reason it was ended with, such as "signed out" or
+// "revoked by an administrator"), and false when the request carried no
+// such session (none at all, a live one, or a token that was never issued).
+func EndReason(ctx context.Context) (string, bool) {
+	if st := stateFrom(ctx); st != nil && st.ended != "" {
+		return st.ended, true
+	}
+	return "", false
 }
 
 // UserID returns the authenticated user of the request whose context is
@@ -118,17 +132,30 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 		return nil
 	case n > 1:
 		m.reject(w, r, Event{Kind: EventDuplicateCookie, Detail: "cookie sent more than once"})
+		m.markRefused(w, "duplicate")
 		return nil
 	}
 	id, ok := parseToken(value)
 	if !ok {
 		m.reject(w, r, Event{Kind: EventUnknownToken, Detail: "malformed token"})
+		m.markRefused(w, "malformed")
 		return nil
 	}
 	ctx := r.Context()
 	s, err := m.store.Find(ctx, id)
 	if errors.Is(err, ErrNotFound) {
+		e, err := m.store.Ended(ctx, id)
+		if err == nil {
+			st.ended = e.Why
+			m.reject(w, r, Event{Kind: EventEndedToken, UserID: e.UserID, Session: id.Short(),
+				Detail: "the session had ended (" + e.Why + ") at " + e.At.Format(time.RFC3339)})
+			return nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
 		m.reject(w, r, Event{Kind: EventUnknownToken, Session: id.Short(), Detail: "unknown token"})
+		m.markRefused(w, "unknown-"+id.Short())
 		return nil
 	}
 	if err != nil {
@@ -140,9 +167,10 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 		if !now.Before(s.AbsoluteDeadline) {
 			why = "absolute timeout"
 		}
-		if err := m.store.Delete(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := m.store.Delete(ctx, id, now, ""); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
+		st.ended = why
 		m.reject(w, r, Event{Kind: EventExpired, UserID: s.UserID, Session: id.Short(), Detail: why})
 		return nil
 	}
@@ -152,7 +180,8 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 		err := m.store.Touch(ctx, id, now, now.Add(-m.opts.TouchInterval), idle, ip)
 		if errors.Is(err, ErrNotFound) {
 			// Ended between Find and Touch: a concurrent logout or revocation.
-			m.reject(w, r, Event{Kind: EventUnknownToken, UserID: s.UserID, Session: id.Short(), Detail: "session ended during the request"})
+			st.ended = "ended during the request"
+			m.reject(w, r, Event{Kind: EventEndedToken, UserID: s.UserID, Session: id.Short(), Detail: "the session ended during the request"})
 			return nil
 		}
 		if err != nil {
@@ -168,6 +197,45 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 func (m *Manager) reject(w http.ResponseWriter, r *http.Request, ev Event) {
 	m.clearCookie(w)
 	m.emit(r.Context(), r, ev)
+}
+
+// refusedMarkerAge is how long a browser remembers that it presented a
+// token the server never issued, so that the user who signs in on it next
+// is told (EventForeignToken).
+const refusedMarkerAge = time.Hour
+
+// markRefused sets the marker cookie: what was refused, never a token.
+func (m *Manager) markRefused(w http.ResponseWriter, what string) {
+	http.SetCookie(w, &http.Cookie{Name: m.marker, Value: what, Path: "/", MaxAge: int(refusedMarkerAge / time.Second),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// reportRefusedBefore reports, at sign-in, a marker left by markRefused on
+// the signing-in browser, and clears it.
+func (m *Manager) reportRefusedBefore(w http.ResponseWriter, r *http.Request, userID string) {
+	var what string
+	forEachCookie(r.Header["Cookie"], m.marker, func(v string) {
+		if what == "" {
+			what = v
+		}
+	})
+	if what == "" {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: m.marker, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	var detail string
+	switch short, _ := strings.CutPrefix(what, "unknown-"); {
+	case what == "duplicate":
+		detail = "it sent the session cookie twice"
+	case what == "malformed":
+		detail = "it presented a malformed session token"
+	case short != what && len(short) == 12 && strings.Trim(short, "0123456789abcdef") == "":
+		detail = "it presented a session token that was never issued (" + short + ")"
+	default:
+		return
+	}
+	m.emit(r.Context(), r, Event{Kind: EventForeignToken, UserID: userID,
+		Detail: "within the hour before this sign-in, the browser was refused: " + detail})
 }
 
 // reportURLParams reports session-looking parameters in the query string or

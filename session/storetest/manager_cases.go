@@ -20,6 +20,21 @@ import (
 	"github.com/connectbook/connectbook/session"
 )
 
+// managerCases check a Manager on the store end to end.
+var managerCases = []testCase{
+	{"manager_planted_token", testManagerPlantedToken},
+	{"manager_login_replaces_session", testManagerLoginReplaces},
+	{"manager_rotate", testManagerRotate},
+	{"manager_logout", testManagerLogout},
+	{"manager_idle_timeout", testManagerIdleTimeout},
+	{"manager_absolute_timeout", testManagerAbsoluteTimeout},
+	{"manager_touch_interval", testManagerTouchInterval},
+	{"manager_logout_race", testManagerLogoutRace},
+	{"manager_revoke", testManagerRevoke},
+	{"manager_raw_token_not_stored", testManagerRawTokenNotStored},
+	{"manager_sweep", testManagerSweep},
+}
+
 // app is a minimal web app on a Manager, driven through its handler.
 type app struct {
 	t     *testing.T

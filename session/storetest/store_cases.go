@@ -11,6 +11,27 @@ import (
 	"github.com/connectbook/connectbook/session"
 )
 
+// storeCases check the Store contract directly.
+var storeCases = []testCase{
+	{"create_find", testCreateFind},
+	{"create_existing", testCreateExisting},
+	{"find_missing", testFindMissing},
+	{"touch", testTouch},
+	{"touch_seen_recently", testTouchSeenRecently},
+	{"touch_expired", testTouchExpired},
+	{"absolute_deadline_alone", testAbsoluteDeadlineAlone},
+	{"rotate", testRotate},
+	{"rotate_expired", testRotateExpired},
+	{"delete", testDelete},
+	{"delete_for_user", testDeleteForUser},
+	{"list", testList},
+	{"revoke_others", testRevokeOthers},
+	{"revoke_all", testRevokeAll},
+	{"delete_expired", testDeleteExpired},
+	{"no_resurrection", testNoResurrection},
+	{"concurrent", testConcurrent},
+}
+
 func testCreateFind(t *testing.T, h Harness) {
 	now := NewClock().Now()
 	s := create(t, h.Store, sample(t, "alice", now))

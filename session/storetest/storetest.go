@@ -24,6 +24,12 @@ import (
 	"github.com/connectbook/connectbook/session"
 )
 
+// testCase is one conformance case.
+type testCase struct {
+	name string
+	run  func(*testing.T, Harness)
+}
+
 // Harness is what a backend gives the suite.
 type Harness struct {
 	// Store is an empty store, used by one subtest only.
@@ -38,44 +44,10 @@ type Harness struct {
 // with t.Cleanup.
 func Run(t *testing.T, backend string, newHarness func(t *testing.T) Harness) {
 	t.Run(backend, func(t *testing.T) {
-		for _, c := range cases {
+		for _, c := range append(storeCases, managerCases...) {
 			t.Run(c.name, func(t *testing.T) { c.run(t, newHarness(t)) })
 		}
 	})
-}
-
-var cases = []struct {
-	name string
-	run  func(*testing.T, Harness)
-}{
-	{"create_find", testCreateFind},
-	{"create_existing", testCreateExisting},
-	{"find_missing", testFindMissing},
-	{"touch", testTouch},
-	{"touch_seen_recently", testTouchSeenRecently},
-	{"touch_expired", testTouchExpired},
-	{"absolute_deadline_alone", testAbsoluteDeadlineAlone},
-	{"rotate", testRotate},
-	{"rotate_expired", testRotateExpired},
-	{"delete", testDelete},
-	{"delete_for_user", testDeleteForUser},
-	{"list", testList},
-	{"revoke_others", testRevokeOthers},
-	{"revoke_all", testRevokeAll},
-	{"delete_expired", testDeleteExpired},
-	{"no_resurrection", testNoResurrection},
-	{"concurrent", testConcurrent},
-	{"manager_planted_token", testManagerPlantedToken},
-	{"manager_login_replaces_session", testManagerLoginReplaces},
-	{"manager_rotate", testManagerRotate},
-	{"manager_logout", testManagerLogout},
-	{"manager_idle_timeout", testManagerIdleTimeout},
-	{"manager_absolute_timeout", testManagerAbsoluteTimeout},
-	{"manager_touch_interval", testManagerTouchInterval},
-	{"manager_logout_race", testManagerLogoutRace},
-	{"manager_revoke", testManagerRevoke},
-	{"manager_raw_token_not_stored", testManagerRawTokenNotStored},
-	{"manager_sweep", testManagerSweep},
 }
 
 // Clock is a settable clock for Options.Now. It is safe for concurrent use.
