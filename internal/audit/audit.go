@@ -27,6 +27,8 @@ const (
 	PasswordChanged = "password_changed"
 	UserDeleted     = "user_deleted"
 	CSRFRejected    = "csrf_rejected"
+	Reauthenticated = "reauthenticated"
+	ReauthFailed    = "reauth_failed"
 )
 
 // Limits on events that anyone can cause without signing in (a bogus
@@ -60,13 +62,16 @@ var noisy = map[string]bool{
 	LoginFailed: true, LoginThrottled: true, CSRFRejected: true,
 	string(session.EventUnknownToken): true, string(session.EventDuplicateCookie): true,
 	string(session.EventTokenInURL): true, string(session.EventExpired): true,
+	string(session.EventEndedToken): true,
 }
 
 // admit applies the rate limit to anonymous noisy events. It reports
 // whether to record e, and how many similar events were suppressed since
 // the last one recorded.
 func (l *Log) admit(e data.Event) (bool, int) {
-	if e.UserID != 0 || !noisy[e.Kind] {
+	// A replayed token of an ended session names its user, but anyone
+	// holding one can send it at will.
+	if !noisy[e.Kind] || e.UserID != 0 && e.Kind != string(session.EventEndedToken) {
 		return true, 0
 	}
 	key := e.Kind + " " + e.ClientIP
@@ -114,8 +119,9 @@ func (l *Log) Record(ctx context.Context, e data.Event) {
 	}
 	level := slog.LevelInfo
 	switch e.Kind {
-	case LoginFailed, LoginThrottled, CSRFRejected, string(session.EventUnknownToken),
-		string(session.EventDuplicateCookie), string(session.EventTokenInURL):
+	case LoginFailed, LoginThrottled, CSRFRejected, ReauthFailed, string(session.EventUnknownToken),
+		string(session.EventDuplicateCookie), string(session.EventTokenInURL), string(session.EventEndedToken),
+		string(session.EventForeignToken):
 		level = slog.LevelWarn
 	}
 	l.Logger.LogAttrs(ctx, level, "security event",

@@ -87,6 +87,14 @@ func NewService(db *data.DB) *Service {
 		AccountIP: AccountIPPolicy, IP: IPPolicy, Account: AccountPolicy}
 }
 
+// Principal is who a password check proved the client to be: the user, and
+// the credential epoch read together with the hash that was verified.
+type Principal struct {
+	UserID   int64
+	Username string
+	Epoch    int64
+}
+
 // SignUp creates an account. Problems with the input are *InputError.
 func (s *Service) SignUp(ctx context.Context, username, password, confirm string) (data.User, error) {
 	u, err := NormalizeUsername(username)
@@ -101,7 +109,7 @@ func (s *Service) SignUp(ctx context.Context, username, password, confirm string
 		return data.User{}, err
 	}
 	user, err := s.DB.CreateUser(ctx, u, u, hash, s.Now())
-	if errors.Is(err, data.ErrUsernameTaken) {
+	if errors.Is(err, data.ErrExists) { // the username is the only unique key
 		return data.User{}, &InputError{"username", "That username is taken. Please choose another."}
 	}
 	return user, err
@@ -131,14 +139,15 @@ func clientNetwork(clientIP string) string {
 	return p.String()
 }
 
-// Login checks a username and password from clientIP. It returns the user,
-// ErrInvalidCredentials (unknown user or wrong password, after the same
-// work), *ThrottledError, or ErrBusy.
-func (s *Service) Login(ctx context.Context, username, password, clientIP string) (data.User, error) {
+// Login checks a username and password from clientIP. It returns who
+// signed in, ErrInvalidCredentials (unknown user or wrong password, after
+// the same work), *ThrottledError, or ErrBusy. Every attempt counts toward
+// throttling, also when it re-authenticates a signed-in user.
+func (s *Service) Login(ctx context.Context, username, password, clientIP string) (Principal, error) {
 	// Capacity first: past it, refuse before touching the database.
 	slot, err := s.Hasher.Reserve(ctx)
 	if err != nil {
-		return data.User{}, err
+		return Principal{}, err
 	}
 	defer slot.Release()
 	account, network := throttleSubject(username), clientNetwork(clientIP)
@@ -151,11 +160,11 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 	now := s.Now()
 	prior, err := s.DB.LoginFailures(ctx, keys...)
 	if err != nil {
-		return data.User{}, err
+		return Principal{}, err
 	}
 	for i, f := range prior {
 		if wait := until(f, policies[i], now); wait > 0 {
-			return data.User{}, &ThrottledError{RetryAfter: wait, Scope: keys[i].Scope}
+			return Principal{}, &ThrottledError{RetryAfter: wait, Scope: keys[i].Scope}
 		}
 	}
 	if s.afterRead != nil {
@@ -167,7 +176,7 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 	for i, k := range keys {
 		n, err := s.DB.RecordLoginFailure(ctx, k.Scope, k.Subject, now, policies[i].Window)
 		if err != nil {
-			return data.User{}, err
+			return Principal{}, err
 		}
 		expected := 1
 		if f := prior[i]; f.Count > 0 && now.Sub(f.Last) <= policies[i].Window {
@@ -175,7 +184,7 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 		}
 		if n > expected {
 			if wait := policies[i].Delay(n - 1); wait > 0 {
-				return data.User{}, &ThrottledError{RetryAfter: wait, Scope: k.Scope}
+				return Principal{}, &ThrottledError{RetryAfter: wait, Scope: k.Scope}
 			}
 		}
 	}
@@ -183,48 +192,48 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 	user, ok, err := s.check(ctx, slot, username, password)
 	slot.Release()
 	if err != nil {
-		return data.User{}, err
+		return Principal{}, err
 	}
 	if !ok {
-		return data.User{}, ErrInvalidCredentials
+		return Principal{}, ErrInvalidCredentials
 	}
 	// The attempt succeeded: from this network the account starts afresh,
 	// and the attempt no longer counts against the network or the account.
 	if err := s.DB.ClearLoginFailures(ctx, keys[0].Scope, keys[0].Subject); err != nil {
-		return data.User{}, err
+		return Principal{}, err
 	}
 	for _, k := range keys[1:] {
 		if err := s.DB.ForgiveLoginFailure(ctx, k.Scope, k.Subject); err != nil {
-			return data.User{}, err
+			return Principal{}, err
 		}
 	}
 	if s.Hasher.NeedsRehash(user.PasswordHash) {
 		if hash, err := s.Hasher.Hash(ctx, password); err == nil {
-			s.DB.UpdatePassword(ctx, user.ID, hash, now) // best effort; the login stands
+			s.DB.RehashPassword(ctx, user.UserID, user.PasswordHash, hash) // best effort; the login stands
 		}
 	}
-	return user, nil
+	return Principal{UserID: user.UserID, Username: user.Username, Epoch: user.Epoch}, nil
 }
 
 // check verifies the password, doing the same work whether or not the
 // user exists.
-func (s *Service) check(ctx context.Context, slot *Slot, username, password string) (data.User, bool, error) {
+func (s *Service) check(ctx context.Context, slot *Slot, username, password string) (data.Credentials, bool, error) {
 	u, err := NormalizeUsername(username)
-	var user data.User
+	var user data.Credentials
 	if err == nil {
-		user, err = s.DB.UserByUsername(ctx, u)
+		user, err = s.DB.CredentialsByUsername(ctx, u)
 	}
 	if err != nil {
 		var ie *InputError
 		if !errors.Is(err, data.ErrNotFound) && !errors.As(err, &ie) {
-			return data.User{}, false, err
+			return data.Credentials{}, false, err
 		}
 		slot.VerifyDummy(password)
-		return data.User{}, false, nil
+		return data.Credentials{}, false, nil
 	}
 	if len(password) > MaxPassword || !utf8.ValidString(password) {
 		slot.VerifyDummy(password[:min(len(password), MaxPassword)])
-		return data.User{}, false, nil
+		return data.Credentials{}, false, nil
 	}
 	ok, err := slot.Verify(user.PasswordHash, password)
 	return user, ok, err
@@ -237,14 +246,15 @@ func until(f data.Failures, p Policy, now time.Time) time.Duration {
 	return f.Last.Add(p.Delay(f.Count)).Sub(now)
 }
 
-// SetPassword changes a user's password after checking it.
-func (s *Service) SetPassword(ctx context.Context, user data.User, password, confirm string) error {
+// SetPassword changes a user's password after checking it, and returns the
+// new credential epoch: every session issued before is dead.
+func (s *Service) SetPassword(ctx context.Context, user data.User, password, confirm string) (int64, error) {
 	if err := CheckNewPassword(password, confirm, user.Username); err != nil {
-		return err
+		return 0, err
 	}
 	hash, err := s.Hasher.Hash(ctx, password)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	return s.DB.UpdatePassword(ctx, user.ID, hash, s.Now())
+	return s.DB.SetPassword(ctx, user.ID, hash, s.Now())
 }

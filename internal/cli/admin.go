@@ -17,10 +17,10 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/connectbook/connectbook/internal/audit"
+	"github.com/connectbook/connectbook/internal/account"
+	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/auth"
 	"github.com/connectbook/connectbook/internal/config"
-	"github.com/connectbook/connectbook/internal/data"
 	"github.com/connectbook/connectbook/session"
 )
 
@@ -40,11 +40,29 @@ func (f *adminFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sessionStore, "session-store", def("CONNECTBOOK_SESSION_STORE", ""), "empty for the database, or a redis:// URL (CONNECTBOOK_SESSION_STORE)")
 }
 
-func (f *adminFlags) open(ctx context.Context, stderr io.Writer) (*Stores, error) {
-	return OpenStores(ctx, StoreOptions{
-		DB: f.db, SessionStore: f.sessionStore,
+func (f *adminFlags) open(ctx context.Context, stderr io.Writer) (*app.App, error) {
+	return app.Open(ctx, app.Options{
+		DB: f.db, SessionStore: f.sessionStore, Admin: true,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
+}
+
+// report prints a failed command's error and returns its exit code: 2 for
+// a problem with what was asked (a bad password, an unknown user), 1 for
+// anything else.
+func report(stderr io.Writer, cmd string, err error) int {
+	var ae *account.Error
+	if errors.As(err, &ae) {
+		fmt.Fprintf(stderr, "connectbook %s: %s\n", cmd, ae.Message)
+		return 2
+	}
+	var ie *auth.InputError
+	if errors.As(err, &ie) {
+		fmt.Fprintf(stderr, "connectbook %s: %s\n", cmd, ie.Message)
+		return 2
+	}
+	fmt.Fprintf(stderr, "connectbook %s: %v\n", cmd, err)
+	return 1
 }
 
 // newFlagSet returns a flag set whose -h prints usage and the flags.
@@ -130,79 +148,49 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return 1
 	}
 	defer st.Close()
-	if err := userDo(ctx, st, sub, fs.Arg(0), stdin, stdout); err != nil {
-		var ie *auth.InputError
-		if errors.As(err, &ie) {
-			fmt.Fprintf(stderr, "connectbook user %s: %s\n", sub, ie.Message)
-			return 2
-		}
-		fmt.Fprintf(stderr, "connectbook user %s: %v\n", sub, err)
-		return 1
+	if err := userDo(ctx, st.Account, sub, fs.Arg(0), stdin, stdout); err != nil {
+		return report(stderr, "user "+sub, err)
 	}
 	return 0
 }
 
-func userDo(ctx context.Context, st *Stores, sub, name string, stdin io.Reader, stdout io.Writer) error {
-	event := func(kind string, u data.User, detail string) {
-		st.Audit.Record(ctx, data.Event{Kind: kind, UserID: u.ID, Username: u.Username, ClientIP: "command line", Detail: detail})
-	}
-	if sub == "add" {
+func userDo(ctx context.Context, acc *account.Service, sub, name string, stdin io.Reader, stdout io.Writer) error {
+	switch sub {
+	case "add":
 		pw, confirm, err := readPassword(stdin, stdout)
 		if err != nil {
 			return err
 		}
-		u, err := st.Auth.SignUp(ctx, name, pw, confirm)
+		u, err := acc.AddUser(ctx, name, pw, confirm)
 		if err != nil {
 			return err
 		}
-		event(audit.SignedUp, u, "")
 		fmt.Fprintf(stdout, "Created user %s (id %d).\n", u.Username, u.ID)
-		return nil
-	}
-	u, err := findUser(ctx, st.DB, name)
-	if err != nil {
-		return err
-	}
-	switch sub {
 	case "passwd":
 		pw, confirm, err := readPassword(stdin, stdout)
 		if err != nil {
 			return err
 		}
-		if err := st.Auth.SetPassword(ctx, u, pw, confirm); err != nil {
-			return err
-		}
-		n, err := st.Sessions.RevokeAll(ctx, strconv.FormatInt(u.ID, 10))
+		n, err := acc.SetPassword(ctx, name, pw, confirm)
 		if err != nil {
 			return err
 		}
-		event(audit.PasswordChanged, u, fmt.Sprintf("%d sessions ended", n))
-		fmt.Fprintf(stdout, "Password of %s changed; %d sessions ended.\n", u.Username, n)
+		fmt.Fprintf(stdout, "Password of %s changed; %s ended.\n", name, sessionCount(n))
 	case "delete":
-		// Delete first: no login can start a session after this.
-		if err := st.DB.DeleteUser(ctx, u.ID); err != nil {
-			return err
-		}
-		n, err := st.Sessions.RevokeAll(ctx, strconv.FormatInt(u.ID, 10))
+		n, err := acc.DeleteUser(ctx, name)
 		if err != nil {
 			return err
 		}
-		event(audit.UserDeleted, u, fmt.Sprintf("%d sessions ended", n))
-		fmt.Fprintf(stdout, "Deleted user %s; %d sessions ended.\n", u.Username, n)
+		fmt.Fprintf(stdout, "Deleted user %s; %s ended.\n", name, sessionCount(n))
 	}
 	return nil
 }
 
-func findUser(ctx context.Context, db *data.DB, name string) (data.User, error) {
-	norm, err := auth.NormalizeUsername(name)
-	if err != nil {
-		return data.User{}, err
+func sessionCount(n int) string {
+	if n == 1 {
+		return "1 session"
 	}
-	u, err := db.UserByUsername(ctx, norm)
-	if errors.Is(err, data.ErrNotFound) {
-		return data.User{}, &auth.InputError{Field: "username", Message: fmt.Sprintf("there is no user %q", norm)}
-	}
-	return u, err
+	return strconv.Itoa(n) + " sessions"
 }
 
 // readPassword asks twice on a terminal, or reads one line otherwise.
@@ -235,19 +223,23 @@ const sessionsUsage = `Usage:
   connectbook sessions list --user <username>
   connectbook sessions revoke --user <username> --session <id>
   connectbook sessions revoke --user <username> --all
+  connectbook sessions revoke --all-users
 
 list shows the user's live sessions with their ids; revoke ends one of them,
-or all of them with --all.
+all of them with --all, or every session of every user with --all-users
+(everyone must sign in again; for instance after a leak). Revoking all of a
+user's sessions also refuses any sign-in that was under way.
 `
 
 func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var af adminFlags
 	var user, id *string
-	var all *bool
+	var all, allUsers *bool
 	register := func(fs *flag.FlagSet) {
 		af.register(fs)
 		user = fs.String("user", "", "the user's username")
 		all = fs.Bool("all", false, "with revoke: end every session of the user")
+		allUsers = fs.Bool("all-users", false, "with revoke: end every session of every user")
 		id = fs.String("session", "", "with revoke: the id of the session to end (from list)")
 	}
 	if code, done := subcommandHelp(args, sessionsUsage, register, stdout); done {
@@ -266,11 +258,13 @@ func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	switch {
 	case sub != "list" && sub != "revoke":
 		return misuse("unknown subcommand; use list or revoke")
-	case *user == "":
+	case *allUsers && (sub != "revoke" || *user != "" || *all || *id != ""):
+		return misuse("--all-users goes alone, with revoke")
+	case *user == "" && !*allUsers:
 		return misuse("--user is required")
 	case fs.NArg() > 0:
 		return misuse(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	case sub == "revoke" && *all == (*id != ""):
+	case sub == "revoke" && !*allUsers && *all == (*id != ""):
 		return misuse("give either --session ID or --all")
 	}
 	var sid session.ID
@@ -286,51 +280,41 @@ func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	defer st.Close()
-	u, err := findUser(ctx, st.DB, *user)
-	var ie *auth.InputError
-	if errors.As(err, &ie) {
-		return misuse(ie.Message)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "connectbook sessions %s: %v\n", sub, err)
-		return 1
-	}
-	key := strconv.FormatInt(u.ID, 10)
+	cmd := "sessions " + sub
 	switch {
-	case sub == "list":
-		list, err := st.Sessions.Sessions(ctx, key)
+	case *allUsers:
+		users, n, err := st.Account.RevokeEveryone(ctx)
 		if err != nil {
-			fmt.Fprintf(stderr, "connectbook sessions list: %v\n", err)
-			return 1
+			return report(stderr, cmd, err)
+		}
+		fmt.Fprintf(stdout, "Ended %s of %d users; everyone must sign in again.\n", sessionCount(n), users)
+	case sub == "list":
+		list, err := st.Account.UserSessions(ctx, *user)
+		if err != nil {
+			return report(stderr, cmd, err)
 		}
 		if len(list) == 0 {
-			fmt.Fprintf(stdout, "%s has no live sessions.\n", u.Username)
+			fmt.Fprintf(stdout, "%s has no live sessions.\n", *user)
 			return 0
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tEXPIRES\tIP\tUSER AGENT")
+		fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tEXPIRES\tIP\tDEVICE\tUSER AGENT")
 		for _, s := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, stamp(s.CreatedAt), stamp(s.LastSeenAt),
-				stamp(s.ExpiresAt()), clipText(s.LastIP, 64), clipText(s.UserAgent, 60))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, stamp(s.CreatedAt), stamp(s.LastSeenAt),
+				stamp(s.ExpiresAt), clipText(s.LastIP, 64), clipText(s.Device.Label(), 40), clipText(s.UserAgent, 60))
 		}
 		tw.Flush()
 	case *all:
-		n, err := st.Sessions.RevokeAll(ctx, key)
+		n, err := st.Account.AdminRevokeAll(ctx, *user)
 		if err != nil {
-			fmt.Fprintf(stderr, "connectbook sessions revoke: %v\n", err)
-			return 1
+			return report(stderr, cmd, err)
 		}
-		fmt.Fprintf(stdout, "Ended %d sessions of %s.\n", n, u.Username)
+		fmt.Fprintf(stdout, "Ended %s of %s.\n", sessionCount(n), *user)
 	default:
-		err := st.Sessions.Revoke(ctx, key, sid)
-		if errors.Is(err, session.ErrNotFound) {
-			return misuse(fmt.Sprintf("%s has no live session with that id", u.Username))
+		if err := st.Account.AdminRevokeSession(ctx, *user, sid); err != nil {
+			return report(stderr, cmd, err)
 		}
-		if err != nil {
-			fmt.Fprintf(stderr, "connectbook sessions revoke: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "Ended session %s of %s.\n", sid.Short(), u.Username)
+		fmt.Fprintf(stdout, "Ended session %s of %s.\n", sid.Short(), *user)
 	}
 	return 0
 }
@@ -363,15 +347,9 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var uid int64
 	var uname string
 	if *user != "" {
-		u, err := findUser(ctx, st.DB, *user)
-		var ie *auth.InputError
-		if errors.As(err, &ie) {
-			fmt.Fprintf(stderr, "connectbook events: %s\n", ie.Message)
-			return 2
-		}
+		u, err := st.Account.User(ctx, *user)
 		if err != nil {
-			fmt.Fprintf(stderr, "connectbook events: %v\n", err)
-			return 1
+			return report(stderr, "events", err)
 		}
 		uid, uname = u.ID, u.Username
 	}

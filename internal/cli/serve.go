@@ -23,8 +23,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/config"
-	"github.com/connectbook/connectbook/internal/web"
 )
 
 // memoryLimit is the Go heap's soft limit unless GOMEMLIMIT says otherwise:
@@ -53,17 +53,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			debug.SetGCPercent(gcPercent)
 		}
 	}
-	clientIP := web.ClientIP(cfg.BehindProxy)
-	st, err := OpenStores(ctx, StoreOptions{
+	a, err := app.Open(ctx, app.Options{
 		DB: cfg.DB, SessionStore: cfg.SessionStore,
 		IdleTimeout: cfg.IdleTimeout, AbsoluteTimeout: cfg.AbsoluteTimeout,
-		ClientIP: clientIP, Logger: logger, Serving: true,
+		ReauthWindow: cfg.ReauthWindow, MaxSessions: cfg.MaxSessions,
+		TLS: cfg.TLS(), BehindProxy: cfg.BehindProxy, Logger: logger,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
 		return 1
 	}
-	defer st.Close()
+	defer a.Close()
 
 	var tlsConfig *tls.Config
 	if cfg.TLS() {
@@ -73,10 +73,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	handler := web.New(web.Deps{
-		DB: st.DB, Auth: st.Auth, Sessions: st.Sessions, Audit: st.Audit, Logger: logger,
-		TLS: cfg.TLS(), BehindProxy: cfg.BehindProxy,
-	})
+	handler := a.Handler()
 	srv := &http.Server{
 		Handler:           handler,
 		TLSConfig:         tlsConfig,
@@ -94,11 +91,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
 		return 1
 	}
+	// Connected and listening: now the admin commands may rely on it.
+	if err := a.RecordStore(ctx); err != nil {
+		ln.Close()
+		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
+		return 1
+	}
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
-	go st.Sessions.RunSweeper(bg, time.Minute)
-	go housekeeping(bg, st, logger)
+	go a.Sessions.RunSweeper(bg, time.Minute)
+	go housekeeping(bg, a, logger)
 
 	scheme := "http"
 	if cfg.TLS() {
@@ -145,7 +148,7 @@ const eventRetention = 90 * 24 * time.Hour
 
 // housekeeping forgets failed-login records that can no longer slow anyone
 // down, and events past their retention.
-func housekeeping(ctx context.Context, st *Stores, logger *slog.Logger) {
+func housekeeping(ctx context.Context, st *app.App, logger *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {

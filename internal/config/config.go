@@ -22,6 +22,8 @@ type Config struct {
 	SessionStore    string // "" for the database; or a redis:// URL
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
+	ReauthWindow    time.Duration // how long a confirmed password allows sensitive actions
+	MaxSessions     int           // live sessions per user
 	TLSCert         string
 	TLSKey          string
 	TLSSelfSigned   bool
@@ -84,6 +86,20 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	str(&c.SessionStore, "session-store", "", "where sessions live: empty for the database, or a redis:// URL")
 	dur(&c.IdleTimeout, "idle-timeout", 30*time.Minute, "end a session after this long without use")
 	dur(&c.AbsoluteTimeout, "absolute-timeout", 12*time.Hour, "end a session this long after sign-in")
+	dur(&c.ReauthWindow, "reauth-window", 10*time.Minute, "after a sign-in or a confirmed password, how long sensitive actions need no password")
+	integer := func(p *int, name string, def int, usage string) {
+		env := envName(name)
+		if v := getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a whole number", env, v))
+			} else {
+				def = n
+			}
+		}
+		fs.IntVar(p, name, def, usage+" ("+env+")")
+	}
+	integer(&c.MaxSessions, "max-sessions", 50, "live sessions per user; a sign-in past it signs out the least recently used")
 	str(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
 	str(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	boolean(&c.TLSSelfSigned, "tls-self-signed", "serve HTTPS with a certificate generated in memory, to try HTTPS locally")
@@ -133,6 +149,12 @@ func (c Config) Validate() error {
 	}
 	if c.AbsoluteTimeout < c.IdleTimeout {
 		return fmt.Errorf("--absolute-timeout %v is shorter than --idle-timeout %v", c.AbsoluteTimeout, c.IdleTimeout)
+	}
+	if c.ReauthWindow < time.Minute || c.ReauthWindow > c.AbsoluteTimeout {
+		return fmt.Errorf("--reauth-window %v: use at least 1m and at most --absolute-timeout", c.ReauthWindow)
+	}
+	if c.MaxSessions < 1 || c.MaxSessions > 10000 {
+		return fmt.Errorf("--max-sessions %d: use 1 to 10000", c.MaxSessions)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both, or neither")

@@ -24,10 +24,15 @@ import (
 	"github.com/connectbook/connectbook/session/sqlitestore"
 )
 
-// Errors shared by both databases.
+// Errors shared by both databases. Each driver's errors are mapped onto
+// them in mapErr.
 var (
-	ErrNotFound      = errors.New("data: not found")
-	ErrUsernameTaken = errors.New("data: username taken")
+	ErrNotFound = errors.New("data: not found")
+	// ErrExists is a unique constraint's violation: the row's key (a
+	// username, say) is taken.
+	ErrExists = errors.New("data: already exists")
+	// ErrConflict means a conditional write found the row changed.
+	ErrConflict = errors.New("data: changed meanwhile")
 )
 
 // DB is ConnectBook's database.
@@ -160,12 +165,12 @@ func mapErr(err error) error {
 		return ErrNotFound
 	}
 	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
-		return ErrUsernameTaken
+	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+		return fmt.Errorf("%w: %v", ErrExists, err)
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" {
-		return ErrUsernameTaken
+	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+		return fmt.Errorf("%w: %v", ErrExists, err)
 	}
 	return fmt.Errorf("data: %w", err)
 }

@@ -3,6 +3,8 @@ package data
 import (
 	"context"
 	"database/sql"
+	"math"
+	"strings"
 	"time"
 )
 
@@ -61,6 +63,52 @@ func (db *DB) Events(ctx context.Context, userID int64, username string, limit i
 			return nil, mapErr(err)
 		}
 		e.At, e.UserID = time.UnixMicro(at).UTC(), uid.Int64
+		list = append(list, e)
+	}
+	return list, mapErr(rows.Err())
+}
+
+// ActivityQuery selects a user's own security events.
+type ActivityQuery struct {
+	UserID   int64
+	Username string    // failed sign-ins on the username carry no user ID
+	Since    time.Time // only events at or after this
+	Before   int64     // only events with a smaller ID (0: from the newest)
+	Kinds    []string  // only events of these kinds
+	Limit    int
+}
+
+// Activity returns the events q selects, newest first.
+func (db *DB) Activity(ctx context.Context, q ActivityQuery) ([]Event, error) {
+	before := q.Before
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	args := []any{q.UserID, q.Username, q.Since.UnixMicro(), before}
+	marks := make([]string, len(q.Kinds))
+	for i, k := range q.Kinds {
+		marks[i] = "?"
+		args = append(args, k)
+	}
+	args = append(args, q.Limit)
+	// Two index range scans (by user ID, by username), merged.
+	rows, err := db.query(ctx, `SELECT id, at, kind, COALESCE(user_id, 0), username, client_ip, user_agent, session, detail
+		FROM security_events
+		WHERE (user_id = ? OR (user_id IS NULL AND username = ?)) AND at >= ? AND id < ?
+		AND kind IN (`+strings.Join(marks, ", ")+`)
+		ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []Event{}
+	for rows.Next() {
+		var e Event
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.UserID, &e.Username, &e.ClientIP, &e.UserAgent, &e.Session, &e.Detail); err != nil {
+			return nil, mapErr(err)
+		}
+		e.At = time.UnixMicro(at).UTC()
 		list = append(list, e)
 	}
 	return list, mapErr(rows.Err())

@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/connectbook/connectbook/internal/auth"
+	"github.com/connectbook/connectbook/internal/account"
 )
 
 type errorPage struct {
@@ -28,26 +28,72 @@ func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
 		Title: "Something went wrong", Message: "ConnectBook hit a problem on its side. Please try again in a moment."})
 }
 
-// busy answers 503 when password hashing is at capacity.
-func (a *app) busy(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Retry-After", "2")
-	a.render(w, r, http.StatusServiceUnavailable, "error.html", &errorPage{
-		Title: "Too busy right now", Message: "ConnectBook is handling a lot of sign-ins at the moment. Please try again in a few seconds."})
+// accountError returns err as *account.Error when it is one.
+func accountError(err error) (*account.Error, bool) {
+	var ae *account.Error
+	ok := errors.As(err, &ae)
+	return ae, ok
 }
 
-// handleAuthError answers the errors shared by sign-up and login that are
-// not about the form's content; it reports false for the others.
-func (a *app) handleAuthError(w http.ResponseWriter, r *http.Request, err error) bool {
-	switch {
-	case errors.Is(err, auth.ErrBusy):
-		a.busy(w, r)
-	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
-		// The client went away; nobody reads the answer.
-		w.WriteHeader(http.StatusServiceUnavailable)
-	default:
-		return false
+// fail answers an error of a domain call that has no form to show it on:
+// a request's fault gets its status and message, a client that went away
+// nothing, anything else a 500.
+func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if ae, ok := accountError(err); ok {
+		a.failPage(w, r, ae)
+		return
 	}
-	return true
+	if a.gone(w, r, err) {
+		return
+	}
+	a.serverError(w, r, err)
+}
+
+// failPage renders an account error as an error page.
+func (a *app) failPage(w http.ResponseWriter, r *http.Request, ae *account.Error) {
+	if ae.RetryAfter > 0 {
+		retryAfter(w, ae.RetryAfter)
+	}
+	title := http.StatusText(ae.Status)
+	switch ae.Status {
+	case http.StatusNotFound:
+		title = "Not found"
+	case http.StatusServiceUnavailable:
+		title = "Too busy right now"
+	case http.StatusUnauthorized:
+		title = "Signed out"
+	}
+	a.clientError(w, r, ae.Status, title, ae.Message)
+}
+
+// gone answers a request whose client went away (nobody reads the answer)
+// and reports whether it did.
+func (a *app) gone(w http.ResponseWriter, r *http.Request, err error) bool {
+	if cerr := r.Context().Err(); cerr != nil && errors.Is(err, cerr) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	}
+	return false
+}
+
+// formError reports whether err belongs on the form (a request's fault);
+// otherwise it has answered the request itself.
+func (a *app) formError(w http.ResponseWriter, r *http.Request, err error) (*account.Error, bool) {
+	ae, ok := accountError(err)
+	if ok && ae.Status == http.StatusServiceUnavailable {
+		a.failPage(w, r, ae)
+		return nil, false
+	}
+	if ok {
+		if ae.RetryAfter > 0 {
+			retryAfter(w, ae.RetryAfter)
+		}
+		return ae, true
+	}
+	if !a.gone(w, r, err) {
+		a.serverError(w, r, err)
+	}
+	return nil, false
 }
 
 func (a *app) methodNotAllowed(allow string) http.Handler {

@@ -1,31 +1,27 @@
 package web
 
 import (
-	"errors"
 	"net/http"
-	"strconv"
-
-	"github.com/connectbook/connectbook/internal/audit"
-	"github.com/connectbook/connectbook/internal/auth"
+	"strings"
 )
 
 // credentialsPage is the data of the sign-up and login forms.
 type credentialsPage struct {
-	Username, Error string
+	Username, Error, Field string
+	Next                   string // where to go after signing in
+	Ended                  string // why the browser's session ended, in words
 }
 
-// userKey is the session package's user ID for a user.
-func userKey(id int64) string { return strconv.FormatInt(id, 10) }
-
 // credentialsForm shows the sign-up or login form; signed-in users are
-// sent home.
+// sent on.
 func (a *app) credentialsForm(page string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next := safeNext(r.URL.Query().Get("next"))
 		if viewer(r) != nil {
-			http.Redirect(w, r, "/", http.StatusSeeOther)
+			http.Redirect(w, r, orDefault(next, "/"), http.StatusSeeOther)
 			return
 		}
-		a.render(w, r, http.StatusOK, page, &credentialsPage{})
+		a.render(w, r, http.StatusOK, page, &credentialsPage{Next: next, Ended: endedText(r)})
 	})
 }
 
@@ -33,56 +29,40 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if !a.parseForm(w, r) {
 		return
 	}
-	username := r.PostForm.Get("username")
-	page := &credentialsPage{Username: clip(username, 64)}
-	user, err := a.Auth.Login(r.Context(), username, r.PostForm.Get("password"), ClientIP(a.BehindProxy)(r))
-	var throttled *auth.ThrottledError
-	switch {
-	case errors.Is(err, auth.ErrInvalidCredentials):
-		e := a.event(r, audit.LoginFailed, "invalid username or password")
-		e.Username = eventUsername(username)
-		a.Audit.Record(r.Context(), e)
-		page.Error = "Invalid username or password."
-		a.render(w, r, http.StatusUnauthorized, "login.html", page)
-		return
-	case errors.As(err, &throttled):
-		secs := retryAfter(w, throttled.RetryAfter)
-		e := a.event(r, audit.LoginThrottled, "too many failed logins for this "+throttled.Scope)
-		e.Username = eventUsername(username)
-		a.Audit.Record(r.Context(), e)
-		page.Error = "Too many failed attempts. Please wait " + plural(secs, "second") + " and try again."
-		a.render(w, r, http.StatusTooManyRequests, "login.html", page)
-		return
-	case a.handleAuthError(w, r, err):
-		return
-	case err != nil:
-		a.serverError(w, r, err)
-		return
-	}
-	if _, err := a.Sessions.Create(w, r, userKey(user.ID)); err != nil {
-		a.serverError(w, r, err)
-		return
-	}
-	e := a.event(r, audit.LoginSucceeded, "")
-	e.UserID, e.Username = user.ID, user.Username
-	a.Audit.Record(r.Context(), e)
-	http.Redirect(w, r, "/profile", http.StatusSeeOther)
-}
-
-// eventUsername is what a login event records of a typed username: the
-// username, or a marker when the text could not be one (people type their
-// password into the wrong field).
-func eventUsername(typed string) string {
-	u, err := auth.NormalizeUsername(typed)
+	username, next := r.PostForm.Get("username"), safeNext(r.PostForm.Get("next"))
+	_, err := a.Account.LogIn(w, r, username, r.PostForm.Get("password"))
 	if err != nil {
-		return "(not a username)"
+		if ae, ok := a.formError(w, r, err); ok {
+			a.render(w, r, ae.Status, "login.html", &credentialsPage{Username: clip(username, 64), Error: ae.Message, Field: ae.Field, Next: next})
+		}
+		return
 	}
-	return u
+	http.Redirect(w, r, orDefault(next, "/profile"), http.StatusSeeOther)
 }
 
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
+// safeNext returns p if it is a path on this site that is safe to send a
+// browser to after signing in, and "" otherwise: only "/" followed by
+// letters, digits and a few punctuation marks, never "//" or "/\" (which
+// browsers read as another host).
+func safeNext(p string) string {
+	if len(p) < 2 || len(p) > 200 || p[0] != '/' || p[1] == '/' || p[1] == '\\' {
+		return ""
 	}
-	return strconv.Itoa(n) + " " + unit + "s"
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("/_-.", c) >= 0) {
+			return ""
+		}
+	}
+	if strings.Contains(p, "//") || strings.Contains(p, "/../") || strings.HasSuffix(p, "/..") {
+		return ""
+	}
+	return p
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

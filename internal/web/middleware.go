@@ -3,11 +3,11 @@ package web
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
+	"net/url"
 
+	"github.com/connectbook/connectbook/internal/account"
 	"github.com/connectbook/connectbook/internal/audit"
 	"github.com/connectbook/connectbook/internal/data"
 	"github.com/connectbook/connectbook/session"
@@ -99,25 +99,18 @@ func viewer(r *http.Request) *data.User {
 }
 
 // loadViewer loads the user of the request's session. A session whose user
-// no longer exists is ended.
+// no longer exists, or whose credentials changed since it was issued, is
+// ended.
 func (a *app) loadViewer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		uid := session.UserID(r.Context())
-		if uid == "" {
+		sess, ok := session.FromContext(r.Context())
+		if !ok {
 			next.ServeHTTP(w, r)
 			return
 		}
-		id, err := strconv.ParseInt(uid, 10, 64)
-		now := a.Now()
-		u, cached := a.users.get(id, now)
-		if err == nil && !cached {
-			u, err = a.DB.UserByID(r.Context(), id)
-			if err == nil {
-				a.users.put(u, now)
-			}
-		}
-		if errors.Is(err, data.ErrNotFound) || errors.Is(err, strconv.ErrSyntax) {
-			if err := a.Sessions.Destroy(w, r); err != nil {
+		u, err := a.Account.SessionUser(r.Context(), sess)
+		if account.IsEnded(err) {
+			if err := a.Account.EndStale(w, r); err != nil {
 				a.serverError(w, r, err)
 				return
 			}
@@ -135,7 +128,11 @@ func (a *app) loadViewer(next http.Handler) http.Handler {
 func (a *app) requireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if viewer(r) == nil {
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			target := "/login"
+			if r.Method == http.MethodGet && r.URL.Path != "/" {
+				target += "?" + url.Values{"next": {r.URL.Path}}.Encode()
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
 		}
 		next.ServeHTTP(w, r)

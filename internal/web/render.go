@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/connectbook/connectbook/internal/account"
 	"github.com/connectbook/connectbook/internal/data"
 	"github.com/connectbook/connectbook/internal/web/ui"
 	"github.com/connectbook/connectbook/session"
@@ -15,17 +16,24 @@ import (
 // own data. (The page's data is a field, not an embedded struct: templates
 // look fields of structs with embedded fields up far more slowly.)
 type page struct {
-	Viewer *data.User
-	CSRF   string
-	Data   any
+	Viewer  *data.User
+	CSRF    string
+	Path    string // the request's path, for forms that come back to it
+	Notices []account.Notice
+	Flash   string // a one-time message after a redirect
+	Data    any
 }
 
 type pages struct{ t map[string]*template.Template }
 
-func mustParsePages() *pages {
+var pageNames = []string{"home.html", "signup.html", "login.html", "profile.html", "user.html", "error.html",
+	"sessions.html", "password.html", "reauth.html", "delete.html", "activity.html"}
+
+func mustParsePages(funcs template.FuncMap) *pages {
 	p := &pages{t: map[string]*template.Template{}}
-	for _, name := range []string{"home.html", "signup.html", "login.html", "profile.html", "user.html", "error.html"} {
-		p.t[name] = template.Must(template.ParseFS(ui.Files, "templates/base.html", "templates/"+name))
+	for _, name := range pageNames {
+		p.t[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(ui.Files,
+			"templates/base.html", "templates/settings_nav.html", "templates/"+name))
 	}
 	return p
 }
@@ -44,7 +52,17 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 			buffers.Put(buf)
 		}
 	}()
-	p := &page{Viewer: viewer(r), CSRF: session.CSRFToken(r.Context()), Data: data}
+	p := &page{Viewer: viewer(r), CSRF: session.CSRFToken(r.Context()), Path: r.URL.Path, Data: data}
+	if p.Viewer != nil {
+		if sess, ok := session.FromContext(r.Context()); ok {
+			notices, err := a.Account.Notices(r.Context(), *p.Viewer, sess)
+			if err != nil {
+				a.Logger.ErrorContext(r.Context(), "loading notices", "err", err)
+			}
+			p.Notices = notices
+		}
+	}
+	p.Flash = a.takeFlash(w, r)
 	if err := a.pages.t[name].ExecuteTemplate(buf, "base", p); err != nil {
 		a.Logger.ErrorContext(r.Context(), "rendering page", "page", name, "err", err)
 		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)

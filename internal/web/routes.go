@@ -32,11 +32,29 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /profile", protected.then(http.HandlerFunc(a.profileForm)))
 	mux.Handle("POST /profile", changes.then(http.HandlerFunc(a.profileSubmit)))
 	mux.Handle("POST /logout", changes.then(http.HandlerFunc(a.logout)))
+	mux.Handle("POST /notices/{id}/dismiss", changes.then(http.HandlerFunc(a.noticeDismiss)))
+
+	// The account security center. Sensitive actions also need the
+	// password confirmed recently (the account layer checks).
+	mux.Handle("GET /settings", protected.then(http.RedirectHandler("/settings/sessions", http.StatusSeeOther)))
+	mux.Handle("GET /settings/sessions", protected.then(http.HandlerFunc(a.sessionsShow)))
+	mux.Handle("POST /settings/sessions/{id}/revoke", changes.then(http.HandlerFunc(a.sessionRevoke)))
+	mux.Handle("POST /settings/sessions/revoke-others", changes.then(http.HandlerFunc(a.sessionsRevokeOthers)))
+	mux.Handle("GET /settings/password", protected.then(http.HandlerFunc(a.passwordForm)))
+	mux.Handle("POST /settings/password", changes.then(http.HandlerFunc(a.passwordSubmit)))
+	mux.Handle("GET /settings/reauth", protected.then(http.HandlerFunc(a.reauthForm)))
+	mux.Handle("POST /settings/reauth", changes.then(http.HandlerFunc(a.reauthSubmit)))
+	mux.Handle("GET /settings/delete", protected.then(http.HandlerFunc(a.deleteForm)))
+	mux.Handle("POST /settings/delete", changes.then(http.HandlerFunc(a.deleteSubmit)))
+	mux.Handle("GET /settings/activity", protected.then(http.HandlerFunc(a.activityShow)))
 
 	// Other methods on these paths get 405 rather than the 404 below.
 	for path, allow := range map[string]string{
 		"/signup": "GET, HEAD, POST", "/login": "GET, HEAD, POST", "/profile": "GET, HEAD, POST",
-		"/logout": "POST", "/u/{username}": "GET, HEAD",
+		"/logout": "POST", "/u/{username}": "GET, HEAD", "/notices/{id}/dismiss": "POST",
+		"/settings": "GET, HEAD", "/settings/sessions": "GET, HEAD", "/settings/sessions/{id}/revoke": "POST",
+		"/settings/sessions/revoke-others": "POST", "/settings/password": "GET, HEAD, POST",
+		"/settings/reauth": "GET, HEAD, POST", "/settings/delete": "GET, HEAD, POST", "/settings/activity": "GET, HEAD",
 	} {
 		mux.Handle(path, dynamic.then(a.methodNotAllowed(allow)))
 	}

@@ -1,12 +1,10 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/connectbook/connectbook/internal/auth"
 	"github.com/connectbook/connectbook/internal/data"
 )
 
@@ -17,21 +15,15 @@ type userPage struct {
 }
 
 func (a *app) userShow(w http.ResponseWriter, r *http.Request) {
-	name, err := auth.NormalizeUsername(r.PathValue("username"))
-	var u data.User
-	if err == nil {
-		u, err = a.DB.UserByUsername(r.Context(), name)
-	}
-	var ie *auth.InputError
-	if errors.Is(err, data.ErrNotFound) || errors.As(err, &ie) {
-		a.clientError(w, r, http.StatusNotFound, "No such person", "Nobody on ConnectBook has that username.")
-		return
-	}
+	u, err := a.Account.User(r.Context(), r.PathValue("username"))
 	if err != nil {
-		a.serverError(w, r, err)
+		if ae, ok := accountError(err); ok && ae.Status == http.StatusNotFound {
+			a.clientError(w, r, http.StatusNotFound, "No such person", ae.Message)
+			return
+		}
+		a.fail(w, r, err)
 		return
 	}
-	u.PasswordHash = ""
 	first, _ := utf8.DecodeRuneInString(u.DisplayName)
 	v := viewer(r)
 	a.render(w, r, http.StatusOK, "user.html", &userPage{

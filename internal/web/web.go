@@ -5,22 +5,21 @@
 package web
 
 import (
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/connectbook/connectbook/internal/account"
 	"github.com/connectbook/connectbook/internal/audit"
-	"github.com/connectbook/connectbook/internal/auth"
-	"github.com/connectbook/connectbook/internal/data"
 	"github.com/connectbook/connectbook/session"
 )
 
 // Deps is everything the handlers need.
 type Deps struct {
-	DB       *data.DB
-	Auth     *auth.Service
+	Account  *account.Service
 	Sessions *session.Manager
 	Audit    *audit.Log
 	Logger   *slog.Logger
@@ -35,7 +34,6 @@ type Deps struct {
 type app struct {
 	Deps
 	pages *pages
-	users *userCache
 }
 
 // New returns the app's handler.
@@ -43,7 +41,8 @@ func New(d Deps) http.Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	a := &app{Deps: d, pages: mustParsePages(), users: newUserCache(2*time.Second, 10000)}
+	a := &app{Deps: d}
+	a.pages = mustParsePages(template.FuncMap{"ago": a.ago, "when": a.when})
 	return a.routes()
 }
 

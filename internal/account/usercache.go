@@ -1,4 +1,4 @@
-package web
+package account
 
 import (
 	"sync"
@@ -41,7 +41,6 @@ func (c *userCache) get(id int64, now time.Time) (data.User, bool) {
 }
 
 func (c *userCache) put(u data.User, now time.Time) {
-	u.PasswordHash = "" // nothing downstream of the cache needs it
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= c.max {

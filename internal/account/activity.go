@@ -1,0 +1,102 @@
+package account
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/connectbook/connectbook/internal/audit"
+	"github.com/connectbook/connectbook/internal/data"
+	"github.com/connectbook/connectbook/session"
+)
+
+// ActivityItem is one entry of a user's security activity.
+type ActivityItem struct {
+	At       time.Time
+	Title    string // "Signed in", "Failed sign-in", ...
+	Detail   string // more, in words
+	Device   string // from the User-Agent, when the event had one
+	ClientIP string
+	Session  string // short session ID, when known
+	Warning  bool   // worth a look: failures, refused tokens, revocations not by this user
+}
+
+// ActivityPage is one page of activity, newest first; Next is the cursor of
+// the following page (0 when there is none).
+type ActivityPage struct {
+	Items []ActivityItem
+	Next  int64
+}
+
+// activityKinds are the events a user sees, and how they read.
+var activityKinds = map[string]struct {
+	title   string
+	warning bool
+}{
+	audit.SignedUp:                       {"Account created", false},
+	audit.LoginSucceeded:                 {"Signed in", false},
+	audit.LoginFailed:                    {"Failed sign-in (wrong password)", true},
+	audit.LoginThrottled:                 {"Sign-in attempts slowed down after too many failures", true},
+	audit.Logout:                         {"Signed out", false},
+	audit.PasswordChanged:                {"Password changed", false},
+	audit.Reauthenticated:                {"Password confirmed for a sensitive action", false},
+	audit.ReauthFailed:                   {"Wrong password when confirming a sensitive action", true},
+	string(session.EventRevoked):         {"Sessions ended", false},
+	string(session.EventEvicted):         {"Oldest session signed out (session limit)", false},
+	string(session.EventEndedToken):      {"A browser used a session that had ended", true},
+	string(session.EventForeignToken):    {"Refused a session token ConnectBook never issued", true},
+	string(session.EventExpired):         {"Session expired", false},
+	string(session.EventTokenInURL):      {"Refused a session token sent in a link", true},
+	string(session.EventDuplicateCookie): {"Refused a doubled session cookie", true},
+	audit.CSRFRejected:                   {"Refused a request from another site", true},
+}
+
+var activityKindList = func() []string {
+	list := make([]string, 0, len(activityKinds))
+	for k := range activityKinds {
+		list = append(list, k)
+	}
+	return list
+}()
+
+// ActivityPageSize is how many items a page holds.
+const ActivityPageSize = 25
+
+// Activity returns a page of the signed-in user's own security events from
+// the last 90 days, newest first, starting before the cursor (0: newest).
+// Failed sign-ins on the username are included.
+func (s *Service) Activity(r *http.Request, before int64) (ActivityPage, error) {
+	_, uid, err := s.current(r)
+	if err != nil {
+		return ActivityPage{}, err
+	}
+	ctx := r.Context()
+	user, err := s.DB.UserByID(ctx, uid)
+	if err != nil {
+		return ActivityPage{}, s.userError(err)
+	}
+	since := s.Now().Add(-ActivityRetention)
+	if user.CreatedAt.After(since) {
+		// A username freed by a deleted account may be taken again: events
+		// on the name from before this account are not this user's.
+		since = user.CreatedAt
+	}
+	events, err := s.DB.Activity(ctx, data.ActivityQuery{UserID: uid, Username: user.Username, Since: since,
+		Before: before, Kinds: activityKindList, Limit: ActivityPageSize + 1})
+	if err != nil {
+		return ActivityPage{}, err
+	}
+	var page ActivityPage
+	if len(events) > ActivityPageSize {
+		events = events[:ActivityPageSize]
+		page.Next = events[len(events)-1].ID
+	}
+	for _, e := range events {
+		k := activityKinds[e.Kind]
+		item := ActivityItem{At: e.At, Title: k.title, Detail: e.Detail, ClientIP: e.ClientIP, Session: e.Session, Warning: k.warning}
+		if e.UserAgent != "" {
+			item.Device = ParseDevice(e.UserAgent).Label()
+		}
+		page.Items = append(page.Items, item)
+	}
+	return page, nil
+}

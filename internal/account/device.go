@@ -1,0 +1,61 @@
+package account
+
+import (
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	useragent "github.com/medama-io/go-useragent"
+)
+
+// Device is what a User-Agent header says of a browser, for people.
+type Device struct {
+	Browser string // "Firefox"; "" if unknown
+	OS      string // "Linux"; "" if unknown
+	Mobile  bool
+}
+
+var uaParser = sync.OnceValue(useragent.NewParser)
+
+// ParseDevice reads a User-Agent header with a maintained parser.
+func ParseDevice(ua string) Device {
+	if ua == "" {
+		return Device{}
+	}
+	p := uaParser().Parse(ua)
+	d := Device{Browser: string(p.Browser()), OS: string(p.OS()), Mobile: p.IsMobile() || p.IsTablet()}
+	if d.Browser == "" {
+		// Not a browser the parser knows (a script or a tool): its product
+		// name is still more useful than nothing.
+		name, _, _ := strings.Cut(ua, "/")
+		name, _, _ = strings.Cut(name, " ")
+		if name != "" && name != "Mozilla" && utf8.ValidString(name) && len(name) <= 32 && printable(name) {
+			d.Browser = name
+		}
+	}
+	return d
+}
+
+// Label is "Firefox on Linux", "Firefox", "Unknown browser on Linux" or
+// "Unknown browser".
+func (d Device) Label() string {
+	b := d.Browser
+	if b == "" {
+		b = "Unknown browser"
+	}
+	if d.OS == "" {
+		return b
+	}
+	return b + " on " + d.OS
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x21 || r > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func toValidUTF8(s string) string { return strings.ToValidUTF8(s, "") }

@@ -1,0 +1,201 @@
+package account
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/connectbook/connectbook/session"
+)
+
+// SessionInfo is one live session, as its owner sees it.
+type SessionInfo struct {
+	ID         string // the store's hex ID: it names the session, it cannot sign anyone in
+	Short      string
+	Device     Device
+	CreatedAt  time.Time
+	CreatedIP  string
+	LastSeenAt time.Time
+	LastIP     string
+	ExpiresAt  time.Time
+	Method     string // how it signed in, in words
+	UserAgent  string
+	Current    bool // the session of the request that asked
+}
+
+// MethodText says in words how a session signed in.
+func MethodText(method string) string {
+	switch method {
+	case MethodPassword:
+		return "Signed in with password"
+	case MethodSignUp:
+		return "Signed in when the account was created"
+	case "":
+		return "Signed in"
+	}
+	return "Signed in (" + method + ")"
+}
+
+func info(s session.Session, current session.ID) SessionInfo {
+	return SessionInfo{
+		ID: s.ID.String(), Short: s.ID.Short(), Device: ParseDevice(s.UserAgent),
+		CreatedAt: s.CreatedAt, CreatedIP: s.CreatedIP, LastSeenAt: s.LastSeenAt, LastIP: s.LastIP,
+		ExpiresAt: s.ExpiresAt(), Method: MethodText(s.Method), UserAgent: s.UserAgent, Current: s.ID == current,
+	}
+}
+
+// ListSessions lists the signed-in user's live sessions: this one first, then
+// the most recently active.
+func (s *Service) ListSessions(r *http.Request) ([]SessionInfo, error) {
+	sess, _, err := s.current(r)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.Sessions.Sessions(r.Context(), sess.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SessionInfo, 0, len(list))
+	for _, o := range list {
+		if o.ID == sess.ID {
+			// The request's own view is fresher than the store's (the store's
+			// last-seen time is written at most once a minute).
+			o = sess
+		}
+		out = append(out, info(o, sess.ID))
+	}
+	sortSessions(out)
+	return out, nil
+}
+
+func sortSessions(list []SessionInfo) {
+	slices.SortStableFunc(list, func(a, b SessionInfo) int {
+		if a.Current != b.Current {
+			if a.Current {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(b.LastSeenAt.Compare(a.LastSeenAt), b.CreatedAt.Compare(a.CreatedAt))
+	})
+}
+
+// RevokeSession ends one of the signed-in user's sessions, named by its
+// hex ID. Ending the request's own session signs this browser out (self is
+// true). A session that is not the user's, or not live, is ErrNotFound:
+// nothing tells whether it exists.
+func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID string) (self bool, err error) {
+	sess, _, err := s.current(r)
+	if err != nil {
+		return false, err
+	}
+	id, err := session.ParseID(hexID)
+	if err != nil {
+		return false, ErrNotFound
+	}
+	if id == sess.ID {
+		return true, s.LogOut(w, r)
+	}
+	why := fmt.Sprintf("signed out by you from another session (%s, %s)", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
+	err = s.Sessions.Revoke(r.Context(), r, sess.UserID, id, why)
+	if errors.Is(err, session.ErrNotFound) {
+		return false, ErrNotFound
+	}
+	return false, err
+}
+
+// RevokeOtherSessions ends every session of the signed-in user but this
+// one, once the session is in sudo mode. It returns how many ended.
+func (s *Service) RevokeOtherSessions(r *http.Request) (int, error) {
+	sess, _, err := s.current(r)
+	if err != nil {
+		return 0, err
+	}
+	if !s.InSudo(r) {
+		return 0, ErrSudoRequired
+	}
+	why := fmt.Sprintf("signed out by you from another session (%s, %s) with \"sign out everywhere else\"", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
+	return s.Sessions.RevokeOthers(r, why)
+}
+
+// UserSessions lists a user's live sessions for the command line.
+func (s *Service) UserSessions(ctx context.Context, username string) ([]SessionInfo, error) {
+	user, err := s.lookup(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.Sessions.Sessions(ctx, UserKey(user.ID))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SessionInfo, 0, len(list))
+	for _, o := range list {
+		out = append(out, info(o, session.ID{}))
+	}
+	sortSessions(out)
+	return out, nil
+}
+
+// AdminRevokeSession ends one session of a user from the command line.
+func (s *Service) AdminRevokeSession(ctx context.Context, username string, id session.ID) error {
+	user, err := s.lookup(ctx, username)
+	if err != nil {
+		return err
+	}
+	err = s.Sessions.Revoke(ctx, nil, UserKey(user.ID), id, "revoked by an administrator")
+	if errors.Is(err, session.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Field: "session", Message: user.Username + " has no live session with that id", cause: err}
+	}
+	return err
+}
+
+// AdminRevokeAll ends every session of a user from the command line, and
+// moves the user's credential epoch on so that a sign-in in flight cannot
+// keep one. It returns how many ended.
+func (s *Service) AdminRevokeAll(ctx context.Context, username string) (int, error) {
+	user, err := s.lookup(ctx, username)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := s.DB.BumpEpoch(ctx, user.ID); err != nil {
+		return 0, err
+	}
+	s.users.drop(user.ID)
+	return s.Sessions.RevokeAll(ctx, UserKey(user.ID), "revoked by an administrator")
+}
+
+// RevokeEveryone ends every session of every user (after a leak, say):
+// everyone signs in again. It returns how many users and sessions.
+func (s *Service) RevokeEveryone(ctx context.Context) (users, sessions int, err error) {
+	// Epochs first: from here on no earlier session is accepted, and no
+	// sign-in in flight keeps one.
+	if _, err := s.DB.BumpAllEpochs(ctx); err != nil {
+		return 0, 0, err
+	}
+	var after int64
+	for {
+		ids, err := s.DB.UserIDs(ctx, after, 500)
+		if err != nil {
+			return users, sessions, err
+		}
+		for _, id := range ids {
+			n, err := s.Sessions.RevokeAll(ctx, UserKey(id), "revoked by an administrator, with every session of every user")
+			if err != nil {
+				return users, sessions, err
+			}
+			users++
+			sessions += n
+			s.users.drop(id)
+		}
+		if len(ids) < 500 {
+			break
+		}
+		after = ids[len(ids)-1]
+	}
+	s.adminEvent(ctx, "sessions_revoked_all_users", 0, "", fmt.Sprintf("%s of %s ended by an administrator", plural(sessions, "session"), plural(users, "user")))
+	return users, sessions, nil
+}

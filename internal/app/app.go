@@ -1,0 +1,220 @@
+// Package app builds the whole of ConnectBook from its settings: the
+// database, the session store, and the services and web handler on them. The
+// CLI and the tests build the app the same way, through Open.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/connectbook/connectbook/internal/account"
+	"github.com/connectbook/connectbook/internal/audit"
+	"github.com/connectbook/connectbook/internal/auth"
+	"github.com/connectbook/connectbook/internal/data"
+	"github.com/connectbook/connectbook/internal/web"
+	"github.com/connectbook/connectbook/session"
+	"github.com/connectbook/connectbook/session/pgstore"
+	"github.com/connectbook/connectbook/session/redisstore"
+	"github.com/connectbook/connectbook/session/sqlitestore"
+)
+
+// Options say which databases to open and how the app behaves.
+type Options struct {
+	DB           string // SQLite file path or postgres:// URL
+	SessionStore string // "" for the database, or a redis:// URL
+	RedisPrefix  string // the Redis store's key prefix; its default if empty
+
+	IdleTimeout     time.Duration // session defaults if zero
+	AbsoluteTimeout time.Duration
+	ReauthWindow    time.Duration // account.DefaultSudoWindow if zero
+	MaxSessions     int           // session.DefaultMaxSessions if zero; negative: no limit
+
+	TLS         bool // the app serves HTTPS itself (HSTS)
+	BehindProxy bool // trust a reverse proxy's forwarding headers
+	Logger      *slog.Logger
+	// Now is the clock of everything time-based; time.Now if nil.
+	Now func() time.Time
+	// Hasher hashes passwords; the default parameters and limits if nil.
+	Hasher *auth.Hasher
+	// Admin makes Open check that the session store is the one serve
+	// recorded (see RecordStore), and refuse another.
+	Admin bool
+}
+
+// App is ConnectBook, open on its stores.
+type App struct {
+	DB       *data.DB
+	Sessions *session.Manager
+	Audit    *audit.Log
+	Auth     *auth.Service
+	Account  *account.Service
+
+	opts    Options
+	storeID string // the session store's identity, as RecordStore records it
+	closers []func() error
+}
+
+// sessionStoreSetting names the setting that records where sessions live.
+const sessionStoreSetting = "session_store"
+
+// Open opens the database (migrating it) and the session store, and builds
+// the services on them.
+func Open(ctx context.Context, o Options) (_ *App, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a := &App{opts: o}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.DB, err = data.Open(ctx, o.DB); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.DB.Close)
+	st, err := a.openSessionStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if o.Admin {
+		if err := a.checkStore(ctx); err != nil {
+			return nil, err
+		}
+	}
+	clientIP := web.ClientIP(o.BehindProxy)
+	a.Audit = &audit.Log{DB: a.DB, Logger: o.Logger, Now: o.Now}
+	a.Auth = auth.NewService(a.DB)
+	a.Auth.Now = o.Now
+	if o.Hasher != nil {
+		a.Auth.Hasher = o.Hasher
+	}
+	a.Account = account.New(account.Service{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Logger: o.Logger,
+		ClientIP: clientIP, Now: o.Now, SudoWindow: o.ReauthWindow})
+	a.Sessions, err = session.New(st, session.Options{
+		IdleTimeout:     o.IdleTimeout,
+		AbsoluteTimeout: o.AbsoluteTimeout,
+		MaxSessions:     o.MaxSessions,
+		Now:             o.Now,
+		ClientIP:        clientIP,
+		OnEvent:         a.Audit.SessionEvent,
+		Logger:          o.Logger,
+		Epoch:           a.Account.Epoch,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Account.Sessions = a.Sessions
+	return a, nil
+}
+
+// Handler returns the web app.
+func (a *App) Handler() http.Handler {
+	return web.New(web.Deps{
+		Account: a.Account, Sessions: a.Sessions, Audit: a.Audit, Logger: a.opts.Logger,
+		TLS: a.opts.TLS, BehindProxy: a.opts.BehindProxy, Now: a.opts.Now,
+	})
+}
+
+func (a *App) openSessionStore(ctx context.Context) (session.Store, error) {
+	o := a.opts
+	switch {
+	case o.SessionStore != "":
+		opt, err := redis.ParseURL(o.SessionStore)
+		if err != nil {
+			return nil, fmt.Errorf("session store: %w", err)
+		}
+		client := redis.NewClient(opt)
+		a.closers = append(a.closers, client.Close)
+		if err := client.Ping(ctx).Err(); err != nil {
+			return nil, fmt.Errorf("session store: %w", err)
+		}
+		rs, err := redisstore.New(client, redisstore.Options{Prefix: o.RedisPrefix})
+		if err != nil {
+			return nil, err
+		}
+		if err := rs.Check(ctx); err != nil {
+			return nil, err
+		}
+		// Serve makes the store's identity; the admin commands only read it.
+		id, err := rs.Identity(ctx, !o.Admin)
+		switch {
+		case errors.Is(err, session.ErrNotFound):
+			a.storeID = ""
+		case err != nil:
+			return nil, fmt.Errorf("session store: %w", err)
+		default:
+			a.storeID = "redis:" + id
+		}
+		return rs, nil
+	case a.DB.Postgres():
+		pool, err := pgxpool.New(ctx, o.DB)
+		if err != nil {
+			return nil, fmt.Errorf("session store: %w", err)
+		}
+		a.closers = append(a.closers, func() error { pool.Close(); return nil })
+		a.storeID = "database"
+		return pgstore.New(ctx, pool, pgstore.Options{})
+	default:
+		sq, err := sqlitestore.New(ctx, a.DB.SQL, sqlitestore.Options{})
+		if err != nil {
+			return nil, err
+		}
+		// Closed before the database it reads from.
+		a.closers = append(a.closers, sq.Close)
+		a.storeID = "database"
+		return sq, nil
+	}
+}
+
+// RecordStore records in the database which session store serve uses, for
+// the admin commands to check. Serve calls it once it is connected and
+// listening, so that a serve that fails to start records nothing.
+func (a *App) RecordStore(ctx context.Context) error {
+	return a.DB.SetSetting(ctx, sessionStoreSetting, a.storeID)
+}
+
+// checkStore refuses a session store other than the one serve recorded,
+// so that, say, "user passwd" pointed at another Redis (or database number,
+// or key prefix) cannot report ending sessions it never saw.
+func (a *App) checkStore(ctx context.Context) error {
+	recorded, err := a.DB.Setting(ctx, sessionStoreSetting)
+	if errors.Is(err, data.ErrNotFound) {
+		return nil // never served: nothing to disagree with
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case recorded == a.storeID:
+		return nil
+	case recorded == "database":
+		return errors.New("ConnectBook keeps sessions in this database, not in Redis: leave --session-store (and CONNECTBOOK_SESSION_STORE) unset")
+	case a.opts.SessionStore == "":
+		return errors.New("ConnectBook keeps sessions in Redis for this database: pass --session-store redis://… (or set CONNECTBOOK_SESSION_STORE) as serve does")
+	case recorded == "redis" && strings.HasPrefix(a.storeID, "redis:"):
+		return nil // recorded before stores had identities
+	}
+	return errors.New("this Redis (its address, database number or key prefix) is not the session store serve uses for this database: pass the same --session-store URL as serve")
+}
+
+// Close closes everything, last opened first.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,92 @@
+package data
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Notice is a security notice for a user's sessions.
+type Notice struct {
+	ID        int64
+	UserID    int64
+	Kind      string
+	CreatedAt time.Time
+	Session   string // hex id of the session the notice is about ('' if none)
+	Device    string
+	ClientIP  string
+}
+
+// CreateNotice stores a notice and marks the user as having one, in one
+// transaction.
+func (db *DB) CreateNotice(ctx context.Context, n Notice) (Notice, error) {
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return Notice{}, mapErr(err)
+	}
+	defer tx.Rollback()
+	at := n.CreatedAt.UnixMicro()
+	if err := tx.QueryRowContext(ctx, db.q(`INSERT INTO notices (user_id, kind, created_at, session, device, client_ip)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), n.UserID, n.Kind, at, n.Session, n.Device, n.ClientIP).Scan(&n.ID); err != nil {
+		return Notice{}, mapErr(err)
+	}
+	if _, err := tx.ExecContext(ctx, db.q(`UPDATE users SET notice_at = ? WHERE id = ? AND notice_at < ?`), at, n.UserID, at); err != nil {
+		return Notice{}, mapErr(err)
+	}
+	return n, mapErr(tx.Commit())
+}
+
+// ShownNotices returns the user's undismissed notices made after
+// since (newest first, at most 20).
+func (db *DB) ShownNotices(ctx context.Context, userID int64, since time.Time) ([]Notice, error) {
+	rows, err := db.query(ctx, `SELECT id, user_id, kind, created_at, session, device, client_ip FROM notices
+		WHERE user_id = ? AND dismissed_at IS NULL AND created_at > ? ORDER BY id DESC LIMIT 20`, userID, since.UnixMicro())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []Notice{}
+	for rows.Next() {
+		var n Notice
+		var at int64
+		if err := rows.Scan(&n.ID, &n.UserID, &n.Kind, &at, &n.Session, &n.Device, &n.ClientIP); err != nil {
+			return nil, mapErr(err)
+		}
+		n.CreatedAt = time.UnixMicro(at).UTC()
+		list = append(list, n)
+	}
+	return list, mapErr(rows.Err())
+}
+
+// DismissNotice dismisses one of the user's notices; ErrNotFound if the user
+// has no such notice.
+func (db *DB) DismissNotice(ctx context.Context, userID, id int64, now time.Time) error {
+	return affectedOne(db.exec(ctx, `UPDATE notices SET dismissed_at = ? WHERE id = ? AND user_id = ? AND dismissed_at IS NULL`,
+		now.UnixMicro(), id, userID))
+}
+
+// SeenDevice records a sign-in of userID with device at now, and returns
+// when the user last signed in with it before (zero if never).
+func (db *DB) SeenDevice(ctx context.Context, userID int64, device string, now time.Time) (time.Time, error) {
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return time.Time{}, mapErr(err)
+	}
+	defer tx.Rollback()
+	var last sql.NullInt64
+	err = tx.QueryRowContext(ctx, db.q(`SELECT last_seen FROM known_devices WHERE user_id = ? AND device = ?`), userID, device).Scan(&last)
+	if err != nil && err != sql.ErrNoRows {
+		return time.Time{}, mapErr(err)
+	}
+	if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO known_devices (user_id, device, last_seen) VALUES (?, ?, ?)
+		ON CONFLICT (user_id, device) DO UPDATE SET last_seen = excluded.last_seen`), userID, device, now.UnixMicro()); err != nil {
+		return time.Time{}, mapErr(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return time.Time{}, mapErr(err)
+	}
+	if !last.Valid {
+		return time.Time{}, nil
+	}
+	return time.UnixMicro(last.Int64).UTC(), nil
+}
