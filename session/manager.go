@@ -537,9 +537,11 @@ func (m *Manager) clearCookie(w http.ResponseWriter) {
 	})
 }
 
+// writeCookie sets c, replacing any Set-Cookie for the same name already
+// on w, and keeps the response out of caches.
 func (m *Manager) writeCookie(w http.ResponseWriter, c *http.Cookie) {
 	h := w.Header()
-	prefix := m.opts.CookieName + "="
+	prefix := c.Name + "="
 	kept := h["Set-Cookie"][:0]
 	for _, line := range h["Set-Cookie"] {
 		if !strings.HasPrefix(line, prefix) {

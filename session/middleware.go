@@ -29,6 +29,7 @@ type state struct {
 	token        string // the raw token, kept in memory for CSRFToken only
 	formReported bool
 	ended        string // why the request's token no longer works, if it did once
+	refused      string // the marker's value, if the middleware refused this request's cookie
 }
 
 func stateFrom(ctx context.Context) *state {
@@ -132,13 +133,13 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 		return nil
 	case n > 1:
 		m.reject(w, r, Event{Kind: EventDuplicateCookie, Detail: "cookie sent more than once"})
-		m.markRefused(w, "duplicate")
+		m.markRefused(w, st, "duplicate")
 		return nil
 	}
 	id, ok := parseToken(value)
 	if !ok {
 		m.reject(w, r, Event{Kind: EventUnknownToken, Detail: "malformed token"})
-		m.markRefused(w, "malformed")
+		m.markRefused(w, st, "malformed")
 		return nil
 	}
 	ctx := r.Context()
@@ -155,7 +156,7 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 			return err
 		}
 		m.reject(w, r, Event{Kind: EventUnknownToken, Session: id.Short(), Detail: "unknown token"})
-		m.markRefused(w, "unknown-"+id.Short())
+		m.markRefused(w, st, "unknown-"+id.Short())
 		return nil
 	}
 	if err != nil {
@@ -205,24 +206,31 @@ func (m *Manager) reject(w http.ResponseWriter, r *http.Request, ev Event) {
 const refusedMarkerAge = time.Hour
 
 // markRefused sets the marker cookie: what was refused, never a token.
-func (m *Manager) markRefused(w http.ResponseWriter, what string) {
-	http.SetCookie(w, &http.Cookie{Name: m.marker, Value: what, Path: "/", MaxAge: int(refusedMarkerAge / time.Second),
+func (m *Manager) markRefused(w http.ResponseWriter, st *state, what string) {
+	st.refused = what
+	m.writeCookie(w, &http.Cookie{Name: m.marker, Value: what, Path: "/", MaxAge: int(refusedMarkerAge / time.Second),
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
 // reportRefusedBefore reports, at sign-in, a marker left by markRefused on
-// the signing-in browser, and clears it.
+// the signing-in browser, or set on this very request (the sign-in itself
+// carried the refused cookie), and clears it.
 func (m *Manager) reportRefusedBefore(w http.ResponseWriter, r *http.Request, userID string) {
 	var what string
-	forEachCookie(r.Header["Cookie"], m.marker, func(v string) {
-		if what == "" {
-			what = v
-		}
-	})
+	when := "within the hour before this sign-in"
+	if st := stateFrom(r.Context()); st != nil && st.refused != "" {
+		what, when, st.refused = st.refused, "with this sign-in", ""
+	} else {
+		forEachCookie(r.Header["Cookie"], m.marker, func(v string) {
+			if what == "" {
+				what = v
+			}
+		})
+	}
 	if what == "" {
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: m.marker, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	m.writeCookie(w, &http.Cookie{Name: m.marker, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	var detail string
 	switch short, _ := strings.CutPrefix(what, "unknown-"); {
 	case what == "duplicate":
@@ -235,7 +243,7 @@ func (m *Manager) reportRefusedBefore(w http.ResponseWriter, r *http.Request, us
 		return
 	}
 	m.emit(r.Context(), r, Event{Kind: EventForeignToken, UserID: userID,
-		Detail: "within the hour before this sign-in, the browser was refused: " + detail})
+		Detail: when + ", the browser was refused: " + detail})
 }
 
 // reportURLParams reports session-looking parameters in the query string or
