@@ -84,12 +84,21 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, a.DB.Close)
+	var recorded string
+	if o.Admin {
+		// The kind of store is checked before connecting, so that a
+		// command pointed at Redis that serve does not use says so even
+		// when that Redis is not there.
+		if recorded, err = a.recordedStore(ctx); err != nil {
+			return nil, err
+		}
+	}
 	st, err := a.openSessionStore(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if o.Admin {
-		if err := a.checkStore(ctx); err != nil {
+		if err := a.checkStore(recorded); err != nil {
 			return nil, err
 		}
 	}
@@ -185,24 +194,32 @@ func (a *App) RecordStore(ctx context.Context) error {
 	return a.DB.SetSetting(ctx, sessionStoreSetting, a.storeID)
 }
 
+// recordedStore returns the session store serve recorded ("" if serve
+// never ran), and refuses a store of the other kind.
+func (a *App) recordedStore(ctx context.Context) (string, error) {
+	recorded, err := a.DB.Setting(ctx, sessionStoreSetting)
+	if errors.Is(err, data.ErrNotFound) {
+		return "", nil // never served: nothing to disagree with
+	}
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case recorded == "database" && a.opts.SessionStore != "":
+		return "", errors.New("ConnectBook keeps sessions in this database, not in Redis: leave --session-store (and CONNECTBOOK_SESSION_STORE) unset")
+	case recorded != "database" && a.opts.SessionStore == "":
+		return "", errors.New("ConnectBook keeps sessions in Redis for this database: pass --session-store redis://… (or set CONNECTBOOK_SESSION_STORE) as serve does")
+	}
+	return recorded, nil
+}
+
 // checkStore refuses a session store other than the one serve recorded,
 // so that, say, "user passwd" pointed at another Redis (or database number,
 // or key prefix) cannot report ending sessions it never saw.
-func (a *App) checkStore(ctx context.Context) error {
-	recorded, err := a.DB.Setting(ctx, sessionStoreSetting)
-	if errors.Is(err, data.ErrNotFound) {
-		return nil // never served: nothing to disagree with
-	}
-	if err != nil {
-		return err
-	}
+func (a *App) checkStore(recorded string) error {
 	switch {
-	case recorded == a.storeID:
+	case recorded == "" || recorded == a.storeID:
 		return nil
-	case recorded == "database":
-		return errors.New("ConnectBook keeps sessions in this database, not in Redis: leave --session-store (and CONNECTBOOK_SESSION_STORE) unset")
-	case a.opts.SessionStore == "":
-		return errors.New("ConnectBook keeps sessions in Redis for this database: pass --session-store redis://… (or set CONNECTBOOK_SESSION_STORE) as serve does")
 	case recorded == "redis" && strings.HasPrefix(a.storeID, "redis:"):
 		return nil // recorded before stores had identities
 	}

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/testdb"
+	"github.com/connectbook/connectbook/session"
 )
 
 // cmd runs connectbook with args and the given standard input.
@@ -27,7 +29,7 @@ func cmd(t *testing.T, stdin string, args ...string) (int, string, string) {
 // login starts a session for the user as the web app would.
 func login(t *testing.T, dsn, user string) string {
 	t.Helper()
-	st, err := OpenStores(context.Background(), StoreOptions{DB: dsn, Logger: slog.New(slog.DiscardHandler)})
+	st, err := app.Open(context.Background(), app.Options{DB: dsn, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func login(t *testing.T, dsn, user string) string {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	s, err := st.Sessions.Create(rec, httptest.NewRequest("POST", "/login", nil), strconv.FormatInt(u.ID, 10))
+	s, err := st.Sessions.Create(rec, httptest.NewRequest("POST", "/login", nil), session.Login{UserID: strconv.FormatInt(u.ID, 10), Epoch: u.Epoch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +101,7 @@ func TestAdminCommands(t *testing.T) {
 
 			login(t, dsn, "alice")
 			code, out, _ = cmd(t, "another good password\n", append([]string{"user", "passwd", "alice"}, db...)...)
-			if code != 0 || !strings.Contains(out, "1 sessions ended") {
+			if code != 0 || !strings.Contains(out, "1 session ended") {
 				t.Fatalf("user passwd: %d %q", code, out)
 			}
 			code, out, _ = cmd(t, "", append([]string{"events", "--user", "alice"}, db...)...)
@@ -111,7 +113,7 @@ func TestAdminCommands(t *testing.T) {
 
 			login(t, dsn, "alice")
 			code, out, _ = cmd(t, "", append([]string{"user", "delete", "alice"}, db...)...)
-			if code != 0 || !strings.Contains(out, "Deleted user alice; 1 sessions ended") {
+			if code != 0 || !strings.Contains(out, "Deleted user alice; 1 session ended") {
 				t.Fatalf("user delete: %d %q", code, out)
 			}
 			code, _, errs = cmd(t, "", append([]string{"sessions", "list", "--user", "alice"}, db...)...)
@@ -190,8 +192,11 @@ func TestSessionStoreMismatchRefused(t *testing.T) {
 	if code, _, errs := cmd(t, "correct horse battery\n", "user", "add", "alice", "--db", dsn); code != 0 {
 		t.Fatal(errs)
 	}
-	st, err := OpenStores(context.Background(), StoreOptions{DB: dsn, SessionStore: redisURL, Serving: true, Logger: slog.New(slog.DiscardHandler)})
+	st, err := app.Open(context.Background(), app.Options{DB: dsn, SessionStore: redisURL, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordStore(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

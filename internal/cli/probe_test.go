@@ -14,26 +14,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/auth"
 	"github.com/connectbook/connectbook/internal/lab"
 	"github.com/connectbook/connectbook/internal/testdb"
-	"github.com/connectbook/connectbook/internal/web"
 )
 
 // connectBook serves the app over TLS with cheap password hashing and one
 // user, alice.
 func connectBook(t *testing.T) string {
 	t.Helper()
-	st, err := OpenStores(context.Background(), StoreOptions{DB: testdb.SQLite(t), Serving: true, Logger: slog.New(slog.DiscardHandler)})
+	st, err := app.Open(context.Background(), app.Options{DB: testdb.SQLite(t), TLS: true, Logger: slog.New(slog.DiscardHandler),
+		Hasher: auth.NewHasherLimits(auth.Params{Memory: 256, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2, 8, 3*time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Auth.Hasher = auth.NewHasherLimits(auth.Params{Memory: 256, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2, 8, 3*time.Second)
 	if _, err := st.Auth.SignUp(context.Background(), "alice", "correct horse battery", "correct horse battery"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewTLSServer(web.New(web.Deps{DB: st.DB, Auth: st.Auth, Sessions: st.Sessions, Audit: st.Audit,
-		Logger: slog.New(slog.DiscardHandler), TLS: true}))
+	srv := httptest.NewTLSServer(st.Handler())
 	t.Cleanup(func() {
 		srv.Close()
 		st.Close()

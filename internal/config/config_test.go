@@ -16,7 +16,8 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Addr: "127.0.0.1:8080", DB: "connectbook.db", IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, LogFormat: "text"}
+	want := Config{Addr: "127.0.0.1:8080", DB: "connectbook.db", IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
+		ReauthWindow: 10 * time.Minute, MaxSessions: 50, LogFormat: "text"}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}

@@ -3,6 +3,7 @@ package data_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -28,13 +29,15 @@ func TestData(t *testing.T) {
 				open(t, dsn)
 				db := open(t, dsn) // a second start finds everything in place
 				var n int
-				if err := db.SQL.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 2 { // one row per migration file
-					t.Fatalf("schema_migrations rows = %d, %v; want 2", n, err)
+				if err := db.SQL.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 3 { // one row per migration file
+					t.Fatalf("schema_migrations rows = %d, %v; want 3", n, err)
 				}
 			})
 			t.Run("users", func(t *testing.T) { testUsers(t, open(t, be.DSN(t))) })
 			t.Run("login_failures", func(t *testing.T) { testFailures(t, open(t, be.DSN(t))) })
 			t.Run("events", func(t *testing.T) { testEvents(t, open(t, be.DSN(t))) })
+			t.Run("notices_and_devices", func(t *testing.T) { testNotices(t, open(t, be.DSN(t))) })
+			t.Run("activity", func(t *testing.T) { testActivity(t, open(t, be.DSN(t))) })
 		})
 	}
 }
@@ -49,7 +52,7 @@ func testUsers(t *testing.T, db *data.DB) {
 	if u.ID == 0 || u.Username != "alice" || !u.CreatedAt.Equal(now) || u.Bio != "" {
 		t.Fatalf("created %+v", u)
 	}
-	if _, err := db.CreateUser(ctx, "alice", "other", "h", now); !errors.Is(err, data.ErrUsernameTaken) {
+	if _, err := db.CreateUser(ctx, "alice", "other", "h", now); !errors.Is(err, data.ErrExists) {
 		t.Fatalf("duplicate username: %v", err)
 	}
 	if err := db.UpdateProfile(ctx, u.ID, "Alice", "Hello 👋", now.Add(time.Minute)); err != nil {
@@ -59,15 +62,36 @@ func testUsers(t *testing.T, db *data.DB) {
 	if err != nil || got.DisplayName != "Alice" || got.Bio != "Hello 👋" || !got.UpdatedAt.Equal(now.Add(time.Minute)) {
 		t.Fatalf("after update: %+v, %v", got, err)
 	}
-	if err := db.UpdatePassword(ctx, u.ID, "$argon2id$y", now); err != nil {
+	// A password change moves the credential epoch on; a rehash of the
+	// same password does not, and never overwrites a newer password.
+	epoch, err := db.SetPassword(ctx, u.ID, "$argon2id$y", now)
+	if err != nil || epoch != u.Epoch+1 {
+		t.Fatalf("SetPassword: epoch %d, %v; want %d", epoch, err, u.Epoch+1)
+	}
+	if c, _ := db.CredentialsByUsername(ctx, "alice"); c.PasswordHash != "$argon2id$y" || c.Epoch != epoch || c.UserID != u.ID {
+		t.Fatalf("credentials %+v", c)
+	}
+	if err := db.RehashPassword(ctx, u.ID, "$argon2id$x", "$argon2id$stale"); !errors.Is(err, data.ErrConflict) {
+		t.Fatalf("rehash of an old hash: %v, want ErrConflict", err)
+	}
+	if err := db.RehashPassword(ctx, u.ID, "$argon2id$y", "$argon2id$z"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := db.UserByID(ctx, u.ID); got.PasswordHash != "$argon2id$y" {
-		t.Fatalf("password hash %q", got.PasswordHash)
+	if c, _ := db.CredentialsByUsername(ctx, "alice"); c.PasswordHash != "$argon2id$z" || c.Epoch != epoch {
+		t.Fatalf("after rehash: %+v", c)
 	}
+	if e, err := db.BumpEpoch(ctx, u.ID); err != nil || e != epoch+1 {
+		t.Fatalf("BumpEpoch: %d, %v", e, err)
+	}
+	if e, err := db.Epoch(ctx, u.ID); err != nil || e != epoch+1 {
+		t.Fatalf("Epoch: %d, %v", e, err)
+	}
+	_, setErr := db.SetPassword(ctx, 999, "x", now)
+	_, bumpErr := db.BumpEpoch(ctx, 999)
+	_, epochErr := db.Epoch(ctx, 999)
 	for _, err := range []error{
 		db.UpdateProfile(ctx, 999, "x", "", now),
-		db.UpdatePassword(ctx, 999, "x", now),
+		setErr, bumpErr, epochErr,
 		db.DeleteUser(ctx, 999),
 	} {
 		if !errors.Is(err, data.ErrNotFound) {
@@ -154,5 +178,88 @@ func testEvents(t *testing.T, db *data.DB) {
 	db.InsertEvent(ctx, data.Event{At: now.Add(-100 * 24 * time.Hour), Kind: "old"})
 	if n, err := db.PruneEvents(ctx, now.Add(-90*24*time.Hour)); err != nil || n != 1 {
 		t.Fatalf("PruneEvents = %d, %v; want the old one", n, err)
+	}
+}
+
+func testNotices(t *testing.T, db *data.DB) {
+	ctx := context.Background()
+	now := time.UnixMicro(1_800_000_000_000_000).UTC()
+	alice, _ := db.CreateUser(ctx, "alice", "alice", "h", now)
+	bob, _ := db.CreateUser(ctx, "bob", "bob", "h", now)
+	if last, err := db.SeenDevice(ctx, alice.ID, "Firefox on Linux", now); err != nil || !last.IsZero() {
+		t.Fatalf("first sign-in with a device: %v, %v", last, err)
+	}
+	later := now.Add(time.Hour)
+	if last, err := db.SeenDevice(ctx, alice.ID, "Firefox on Linux", later); err != nil || !last.Equal(now) {
+		t.Fatalf("second sign-in: %v, %v; want %v", last, err, now)
+	}
+	if last, _ := db.SeenDevice(ctx, bob.ID, "Firefox on Linux", later); !last.IsZero() {
+		t.Fatal("bob sees alice's device")
+	}
+	n, err := db.CreateNotice(ctx, data.Notice{UserID: alice.ID, Kind: "new_sign_in", CreatedAt: later, Session: "ab", Device: "Safari on iOS", ClientIP: "203.0.113.7"})
+	if err != nil || n.ID == 0 {
+		t.Fatalf("CreateNotice: %+v, %v", n, err)
+	}
+	if u, _ := db.UserByID(ctx, alice.ID); !u.NoticeAt.Equal(later) {
+		t.Fatalf("NoticeAt = %v, want %v", u.NoticeAt, later)
+	}
+	if list, _ := db.ShownNotices(ctx, alice.ID, now); len(list) != 1 || list[0].Device != "Safari on iOS" || list[0].ClientIP != "203.0.113.7" {
+		t.Fatalf("shown to an older session: %+v", list)
+	}
+	if list, _ := db.ShownNotices(ctx, alice.ID, later); len(list) != 0 {
+		t.Fatalf("shown to the session it is about (made at the same time): %+v", list)
+	}
+	if err := db.DismissNotice(ctx, bob.ID, n.ID, later); !errors.Is(err, data.ErrNotFound) {
+		t.Fatalf("bob dismissing alice's notice: %v", err)
+	}
+	if err := db.DismissNotice(ctx, alice.ID, n.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := db.ShownNotices(ctx, alice.ID, now); len(list) != 0 {
+		t.Fatalf("dismissed notice still shown: %+v", list)
+	}
+	// Deleting the user deletes their notices and devices.
+	db.CreateNotice(ctx, data.Notice{UserID: alice.ID, Kind: "new_sign_in", CreatedAt: later})
+	if err := db.DeleteUser(ctx, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	db.SQL.QueryRow("SELECT (SELECT count(*) FROM notices) + (SELECT count(*) FROM known_devices WHERE user_id = " + strconv.FormatInt(alice.ID, 10) + ")").Scan(&left)
+	if left != 0 {
+		t.Fatalf("%d notices and devices left after deleting the user", left)
+	}
+}
+
+func testActivity(t *testing.T, db *data.DB) {
+	ctx := context.Background()
+	now := time.UnixMicro(1_800_000_000_000_000).UTC()
+	alice, _ := db.CreateUser(ctx, "alice", "alice", "h", now)
+	for i, e := range []data.Event{
+		{Kind: "login_failed", Username: "alice"},            // on her name, no user ID
+		{Kind: "login_succeeded", UserID: alice.ID},          // hers
+		{Kind: "login_succeeded", UserID: alice.ID + 1},      // someone else's
+		{Kind: "session_created", UserID: alice.ID},          // a kind not asked for
+		{Kind: "logout", UserID: alice.ID},                   // hers
+		{Kind: "login_failed", Username: "bob"},              // on another name
+		{Kind: "login_failed", Username: "alice", UserID: 7}, // with another user's ID
+	} {
+		e.At = now.Add(time.Duration(i) * time.Second)
+		if err := db.InsertEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := data.ActivityQuery{UserID: alice.ID, Username: "alice", Since: now, Kinds: []string{"login_failed", "login_succeeded", "logout"}, Limit: 2}
+	page, err := db.Activity(ctx, q)
+	if err != nil || len(page) != 2 || page[0].Kind != "logout" || page[1].Kind != "login_succeeded" {
+		t.Fatalf("first page: %+v, %v", page, err)
+	}
+	q.Before = page[1].ID
+	page, err = db.Activity(ctx, q)
+	if err != nil || len(page) != 1 || page[0].Kind != "login_failed" || page[0].Username != "alice" {
+		t.Fatalf("second page: %+v, %v", page, err)
+	}
+	q.Before, q.Since = 0, now.Add(2*time.Second)
+	if page, _ := db.Activity(ctx, q); len(page) != 1 || page[0].Kind != "logout" {
+		t.Fatalf("since: %+v", page)
 	}
 }

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/auth"
-	"github.com/connectbook/connectbook/internal/cli"
 	"github.com/connectbook/connectbook/internal/testdb"
 	"github.com/connectbook/connectbook/internal/web"
 	"github.com/connectbook/connectbook/session"
@@ -56,11 +56,15 @@ func testSignupProfileFlow(t *testing.T, s *server) {
 		t.Fatalf("signed in as %q, want alice_1 (usernames are lowercase)", got)
 	}
 	r = b.post("/profile", url.Values{"csrf_token": {b.csrf()}, "display_name": {"  Alice Liddell "}, "bio": {"Down the <b>rabbit</b> hole.\r\nSecond line"}})
-	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/profile?saved=1" {
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/profile" {
 		t.Fatalf("saving the profile: %d %s", r.StatusCode, r.body)
 	}
-	if r := b.get("/profile?saved=1"); !strings.Contains(r.body, "Your profile is saved.") || !strings.Contains(r.body, `value="Alice Liddell"`) {
+	if r := b.get("/profile"); !strings.Contains(r.body, "Your profile is saved.") || !strings.Contains(r.body, `value="Alice Liddell"`) {
 		t.Fatalf("profile after saving: %s", r.body)
+	}
+	// The message is shown once, not again on reload.
+	if r := b.get("/profile"); strings.Contains(r.body, "Your profile is saved.") {
+		t.Fatalf("the saved message repeats on reload")
 	}
 	// Anyone can see the public profile, with the bio escaped.
 	other := s.browser()
@@ -130,7 +134,7 @@ func testLoginLogout(t *testing.T, s *server) {
 	if r := b.get("/login"); r.StatusCode != 200 || !strings.Contains(r.body, `name="username"`) || !strings.Contains(r.body, `name="password"`) {
 		t.Fatalf("GET /login: %d", r.StatusCode)
 	}
-	if r := b.get("/profile"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+	if r := b.get("/profile"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login?next=%2Fprofile" {
 		t.Fatalf("anonymous /profile: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
 	r := b.login("ALICE", alicePW)
@@ -524,7 +528,7 @@ func testDeletedUser(t *testing.T, s *server) {
 // When password hashing is at capacity, logins get 503 with Retry-After
 // instead of piling up.
 func TestLoginFloodGets503(t *testing.T) {
-	s := newServerOn(t, cli.StoreOptions{DB: testdb.SQLite(t)}, auth.NewHasherLimits(auth.DefaultParams, 1, 0, 0))
+	s := newServerOn(t, app.Options{DB: testdb.SQLite(t)}, auth.NewHasherLimits(auth.DefaultParams, 1, 0, 0))
 	s.addUser("alice", alicePW)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -616,7 +620,7 @@ func testNoSecretsLogged(t *testing.T, s *server) {
 // private peer, where a proxy can be.
 func TestBehindProxy(t *testing.T) {
 	s := newServer(t, testdb.SQLite(t))
-	h := web.New(web.Deps{DB: s.st.DB, Auth: s.st.Auth, Sessions: s.st.Sessions, Audit: s.st.Audit,
+	h := web.New(web.Deps{Account: s.st.Account, Sessions: s.st.Sessions, Audit: s.st.Audit,
 		Logger: slog.New(slog.DiscardHandler), BehindProxy: true})
 	for _, tc := range []struct {
 		peer, proto string

@@ -17,10 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/auth"
-	"github.com/connectbook/connectbook/internal/cli"
 	"github.com/connectbook/connectbook/internal/testdb"
-	"github.com/connectbook/connectbook/internal/web"
 	"github.com/connectbook/connectbook/session"
 	"github.com/connectbook/connectbook/session/storetest"
 )
@@ -33,13 +32,13 @@ var testParams = auth.Params{Memory: 256, Time: 1, Threads: 1, SaltLen: 16, KeyL
 // PostgreSQL, with sessions in it; and SQLite with sessions in Redis.
 var backends = []struct {
 	name  string
-	store func(t *testing.T) cli.StoreOptions
+	store func(t *testing.T) app.Options
 }{
-	{"sqlite", func(t *testing.T) cli.StoreOptions { return cli.StoreOptions{DB: testdb.SQLite(t)} }},
-	{"postgres", func(t *testing.T) cli.StoreOptions { return cli.StoreOptions{DB: testdb.Postgres(t)} }},
-	{"redis_sessions", func(t *testing.T) cli.StoreOptions {
+	{"sqlite", func(t *testing.T) app.Options { return app.Options{DB: testdb.SQLite(t)} }},
+	{"postgres", func(t *testing.T) app.Options { return app.Options{DB: testdb.Postgres(t)} }},
+	{"redis_sessions", func(t *testing.T) app.Options {
 		url, prefix := testdb.Redis(t)
-		return cli.StoreOptions{DB: testdb.SQLite(t), SessionStore: url, RedisPrefix: prefix}
+		return app.Options{DB: testdb.SQLite(t), SessionStore: url, RedisPrefix: prefix}
 	}},
 }
 
@@ -59,8 +58,8 @@ func defaultHasher() *auth.Hasher { return auth.NewHasherLimits(testParams, 2, 8
 // server is ConnectBook behind an httptest TLS server.
 type server struct {
 	t     testing.TB
-	opts  cli.StoreOptions
-	st    *cli.Stores
+	opts  app.Options
+	st    *app.App
 	srv   *httptest.Server
 	clock *storetest.Clock
 	log   *syncBuffer // everything the app logged
@@ -85,11 +84,11 @@ func (s *syncBuffer) String() string {
 
 // newServer starts a server on a SQLite database.
 func newServer(t testing.TB, dsn string) *server {
-	return newServerOn(t, cli.StoreOptions{DB: dsn}, defaultHasher())
+	return newServerOn(t, app.Options{DB: dsn}, defaultHasher())
 }
 
 // newServerOn starts a server on the stores opts names, with hasher h.
-func newServerOn(t testing.TB, opts cli.StoreOptions, h *auth.Hasher) *server {
+func newServerOn(t testing.TB, opts app.Options, h *auth.Hasher) *server {
 	t.Helper()
 	log := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
@@ -97,17 +96,19 @@ func newServerOn(t testing.TB, opts cli.StoreOptions, h *auth.Hasher) *server {
 		opts.IdleTimeout = 30 * time.Minute
 	}
 	opts.AbsoluteTimeout = 12 * time.Hour
-	opts.ClientIP, opts.Logger, opts.Serving = web.ClientIP(false), logger, true
-	st, err := cli.OpenStores(context.Background(), opts)
+	clock := storetest.NewClock()
+	opts.Logger, opts.TLS, opts.Hasher = logger, true, h
+	if opts.Now == nil {
+		opts.Now = clock.Now
+	}
+	st, err := app.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := storetest.NewClock()
-	st.Auth.Hasher = h
-	st.Auth.Now = clock.Now
-	srv := httptest.NewUnstartedServer(web.New(web.Deps{
-		DB: st.DB, Auth: st.Auth, Sessions: st.Sessions, Audit: st.Audit, Logger: logger, TLS: true,
-	}))
+	if err := st.RecordStore(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(st.Handler())
 	srv.StartTLS()
 	t.Cleanup(func() {
 		srv.Close()
@@ -155,6 +156,7 @@ type browser struct {
 	s    *server
 	c    *http.Client
 	base *url.URL
+	ua   string // User-Agent, if set
 }
 
 func (s *server) browser() *browser {
@@ -176,6 +178,9 @@ type response struct {
 
 func (b *browser) do(req *http.Request) *response {
 	b.t.Helper()
+	if b.ua != "" && req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", b.ua)
+	}
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
@@ -216,6 +221,24 @@ func (b *browser) postRaw(path, body string, header ...string) *response {
 		req.Header.Set(header[i], header[i+1])
 	}
 	return b.do(req)
+}
+
+// tryLogin signs in without failing the test on a transport error, for
+// use from other goroutines.
+func (b *browser) tryLogin(user, password string) (*http.Response, error) {
+	form := url.Values{"username": {user}, "password": {password}}
+	req, err := http.NewRequest("POST", b.s.srv.URL+"/login", strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := b.c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp, nil
 }
 
 func (b *browser) login(user, password string) *response {

@@ -1,0 +1,88 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/connectbook/connectbook/internal/app"
+	"github.com/connectbook/connectbook/internal/auth"
+)
+
+// site is ConnectBook, built as production builds it, served over HTTPS on
+// loopback: the session cookie is __Host- and Secure.
+type site struct {
+	URL   string
+	clock *clock
+}
+
+// startSite opens the app on a fresh SQLite database and serves it until
+// the test ends. The app's log is shown only when the test fails.
+func startSite(t *testing.T) *site {
+	t.Helper()
+	logs := &syncBuffer{}
+	clk := &clock{}
+	a, err := app.Open(context.Background(), app.Options{
+		DB:     filepath.Join(t.TempDir(), "connectbook.db"),
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		TLS:    true,
+		Now:    clk.Now,
+		// Cheap argon2id: the race detector slows hashing tenfold.
+		Hasher: auth.NewHasherLimits(auth.Params{Memory: 256, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2, 8, 3*time.Second),
+	})
+	if err != nil {
+		t.Fatalf("app.Open: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(a.Handler())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		a.Close()
+		t.Fatalf("listen: %v", err)
+	}
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.StartTLS()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := a.Close(); err != nil {
+			t.Errorf("closing the app: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("the app's log:\n%s", logs)
+		}
+	})
+	return &site{URL: srv.URL, clock: clk}
+}
+
+// clock is the app's clock: the real time, moved forward by what the test
+// skips.
+type clock struct{ skipped atomic.Int64 }
+
+func (c *clock) Now() time.Time { return time.Now().Add(time.Duration(c.skipped.Load())) }
+
+// Skip moves the clock forward by d.
+func (c *clock) Skip(d time.Duration) { c.skipped.Add(int64(d)) }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
