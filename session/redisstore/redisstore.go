@@ -14,6 +14,18 @@
 //	                       earlier deadline, for DeleteExpired. The user id
 //	                       is in the member so that a session Redis already
 //	                       expired can still be taken out of its user's set.
+//	cb:session:e:<hex id>  hash: the Ending of a session deleted with a
+//	                       reason (user_id, at, why, and the session's
+//	                       abs_deadline). It expires when the session's key
+//	                       would have.
+//	cb:session:endings     sorted set: hex ids of endings scored by their
+//	                       session's absolute deadline, so that
+//	                       DeleteExpired forgets them at the caller's now.
+//	cb:session:store_id    string: the store's identity (Store.Identity),
+//	                       without expiry.
+//
+// Hashes written before a field existed (epoch, method, auth_at) load with
+// that field's zero value.
 //
 // Every operation is one round trip. Those that touch several keys or are
 // conditional run as one Lua script, so they are atomic, and no write after
@@ -39,6 +51,8 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -65,9 +79,10 @@ type Options struct {
 
 // Store is a session.Store on Redis.
 type Store struct {
-	c      redis.UniversalClient
-	prefix string
-	expiry string // key of the sorted set of deadlines
+	c       redis.UniversalClient
+	prefix  string
+	expiry  string // key of the sorted set of deadlines
+	endings string // key of the sorted set of endings
 }
 
 var _ session.Store = (*Store)(nil)
@@ -89,7 +104,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if _, ok := client.(*redis.ClusterClient); ok && !hasHashTag(prefix) {
 		return nil, fmt.Errorf("redisstore: prefix %q needs a hash tag such as {cb:session} on Redis Cluster", prefix)
 	}
-	return &Store{c: client, prefix: prefix, expiry: prefix + "expiry"}, nil
+	return &Store{c: client, prefix: prefix, expiry: prefix + "expiry", endings: prefix + "endings"}, nil
 }
 
 // hasHashTag reports whether Redis Cluster would hash every key starting
@@ -110,8 +125,15 @@ func (s *Store) sessionKey(id session.ID) string { return s.prefix + "s:" + id.S
 
 func (s *Store) userKey(userID string) string { return s.prefix + "u:" + userID }
 
-// Hash fields, in the order Find and List return them.
-var fields = []string{"user_id", "created_at", "last_seen_at", "idle_deadline", "abs_deadline", "created_ip", "user_agent", "last_ip"}
+func (s *Store) endingKey(id session.ID) string { return s.prefix + "e:" + id.String() }
+
+// Hash fields, in the order Find and List return them. Every session hash
+// has the first eight (required); the others came later, and hashes
+// written before them lack them.
+var fields = [...]string{"user_id", "created_at", "last_seen_at", "idle_deadline", "abs_deadline", "created_ip", "user_agent", "last_ip",
+	"epoch", "method", "auth_at"}
+
+const required = 8
 
 // fieldArgs holds fields already boxed, which spares Find an allocation per
 // field.
@@ -143,9 +165,9 @@ local function corrupt(key)
 end
 `
 
-// createScript: KEYS session, user set, expiry; ARGV hex id, the eight
-// fields, absolute deadline in ms (rounded up, so the key outlives the
-// session's last valid instant).
+// createScript: KEYS session, user set, expiry; ARGV hex id, the first
+// eight fields, absolute deadline in ms (rounded up, so the key outlives the
+// session's last valid instant), epoch, method, auth_at.
 //
 // A deadline that has already passed on the server's clock cannot be a TTL
 // (PEXPIREAT would delete the key at once, so Find could not return it): such
@@ -153,7 +175,8 @@ end
 var createScript = redis.NewScript(lib + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'user_id', ARGV[2], 'created_at', ARGV[3], 'last_seen_at', ARGV[4],
-  'idle_deadline', ARGV[5], 'abs_deadline', ARGV[6], 'created_ip', ARGV[7], 'user_agent', ARGV[8], 'last_ip', ARGV[9])
+  'idle_deadline', ARGV[5], 'abs_deadline', ARGV[6], 'created_ip', ARGV[7], 'user_agent', ARGV[8], 'last_ip', ARGV[9],
+  'epoch', ARGV[11], 'method', ARGV[12], 'auth_at', ARGV[13])
 local t = redis.call('TIME')
 local nowms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local absms = tonumber(ARGV[10])
@@ -187,16 +210,20 @@ return 1
 `)
 
 // rotateScript: KEYS old session, new session, expiry; ARGV old hex id, new
-// hex id, now, prefix. Returns 1 when moved, 0 when old is gone or no longer
-// valid, -1 when new is taken.
+// hex id, now, prefix, auth_at, epoch. Returns 1 when moved, 0 when old is
+// gone or no longer valid, -1 when new is taken.
 var rotateScript = redis.NewScript(lib + `
 local f = redis.call('HMGET', KEYS[1], 'user_id', 'idle_deadline', 'abs_deadline')
 if not f[1] and not f[2] and not f[3] then return 0 end
 if not (f[1] and f[2] and f[3]) then return corrupt(KEYS[1]) end
 if not (lt(ARGV[3], f[2]) and lt(ARGV[3], f[3])) then return 0 end
-if KEYS[1] == KEYS[2] then return 1 end
+if KEYS[1] == KEYS[2] then
+  redis.call('HSET', KEYS[1], 'auth_at', ARGV[5], 'epoch', ARGV[6])
+  return 1
+end
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[2], 'auth_at', ARGV[5], 'epoch', ARGV[6])
 local ukey = ARGV[4] .. 'u:' .. f[1]
 -- Add before removing: an emptied set would be deleted, and re-created
 -- without its expiry.
@@ -207,30 +234,53 @@ redis.call('ZADD', KEYS[3], earlier(f[2], f[3]), ARGV[2] .. ':' .. f[1])
 return 1
 `)
 
-// deleteScript: KEYS session, expiry; ARGV hex id, prefix, and for
-// DeleteForUser the user id the session must belong to.
-var deleteScript = redis.NewScript(lib + `
-local u = redis.call('HGET', KEYS[1], 'user_id')
+// rememberLib is prepended to the scripts that delete with a reason.
+//
+// remember stores the ending of the session at skey, which is about to be
+// deleted, if why is set and the session's absolute deadline lies after
+// at. The ending expires with the session's key: at its absolute deadline,
+// rounded up to the millisecond. A key without a TTL had its deadline pass
+// on the server's clock before it was created, so it leaves no ending.
+const rememberLib = `
+local function remember(skey, ekey, endings, hex, uid, abs, at, why)
+  if why == '' or not abs or not lt(at, abs) then return end
+  local ms = redis.call('PEXPIRETIME', skey)
+  if ms < 0 then return end
+  redis.call('HSET', ekey, 'user_id', uid, 'at', at, 'why', why, 'abs_deadline', abs)
+  redis.call('PEXPIREAT', ekey, string.format('%d', ms))
+  redis.call('ZADD', endings, abs, hex)
+end
+`
+
+// deleteScript: KEYS session, expiry, ending, endings; ARGV hex id,
+// prefix, now, why, and for DeleteForUser the user id the session must
+// belong to.
+var deleteScript = redis.NewScript(lib + rememberLib + `
+local f = redis.call('HMGET', KEYS[1], 'user_id', 'abs_deadline')
+local u = f[1]
 if not u then
   -- A hash without an owner is corrupt; plain Delete still removes it.
-  if #ARGV == 2 then return redis.call('DEL', KEYS[1]) end
+  if #ARGV == 4 then return redis.call('DEL', KEYS[1]) end
   return 0
 end
-if #ARGV == 3 and u ~= ARGV[3] then return 0 end
+if #ARGV == 5 and u ~= ARGV[5] then return 0 end
+remember(KEYS[1], KEYS[3], KEYS[4], ARGV[1], u, f[2], ARGV[3], ARGV[4])
 redis.call('DEL', KEYS[1])
 redis.call('SREM', ARGV[2] .. 'u:' .. u, ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1] .. ':' .. u)
 return 1
 `)
 
-// deleteAllScript: KEYS user set, expiry; ARGV prefix, user id, hex id to
-// keep ("" for none).
-var deleteAllScript = redis.NewScript(lib + `
+// deleteAllScript: KEYS user set, expiry, endings; ARGV prefix, user id,
+// hex id to keep ("" for none), now, why.
+var deleteAllScript = redis.NewScript(lib + rememberLib + `
 local n = 0
 for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if m ~= ARGV[3] then
     local skey = ARGV[1] .. 's:' .. m
-    if redis.call('HGET', skey, 'user_id') == ARGV[2] then
+    local f = redis.call('HMGET', skey, 'user_id', 'abs_deadline')
+    if f[1] == ARGV[2] then
+      remember(skey, ARGV[1] .. 'e:' .. m, KEYS[3], m, ARGV[2], f[2], ARGV[4], ARGV[5])
       redis.call('DEL', skey)
       n = n + 1
     end
@@ -243,13 +293,14 @@ return n
 `)
 
 // listScript: KEYS user set, expiry; ARGV prefix, user id, now. Returns the
-// hex id and the eight fields of each session valid at now.
+// hex id and the eleven fields of each session valid at now (false, that
+// is nil, for a missing later field).
 var listScript = redis.NewScript(lib + `
 local out = {}
 for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local skey = ARGV[1] .. 's:' .. m
   local f = redis.call('HMGET', skey, 'user_id', 'created_at', 'last_seen_at', 'idle_deadline',
-    'abs_deadline', 'created_ip', 'user_agent', 'last_ip')
+    'abs_deadline', 'created_ip', 'user_agent', 'last_ip', 'epoch', 'method', 'auth_at')
   if f[1] ~= ARGV[2] then
     redis.call('SREM', KEYS[1], m)
     redis.call('ZREM', KEYS[2], m .. ':' .. ARGV[2])
@@ -259,14 +310,15 @@ for _, m in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     end
     if lt(ARGV[3], f[4]) and lt(ARGV[3], f[5]) then
       table.insert(out, m)
-      for i = 1, 8 do table.insert(out, f[i]) end
+      for i = 1, 11 do table.insert(out, f[i]) end
     end
   end
 end
 return out
 `)
 
-// sweepScript: KEYS expiry; ARGV prefix, now, limit.
+// sweepScript: KEYS expiry, endings; ARGV prefix, now, limit. Returns the
+// number of sessions deleted; up to limit endings are forgotten besides.
 var sweepScript = redis.NewScript(lib + `
 local n = 0
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])) do
@@ -291,13 +343,25 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT'
     redis.call('ZREM', KEYS[1], m)
   end
 end
+for _, hex in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])) do
+  local ekey = ARGV[1] .. 'e:' .. hex
+  local d = redis.call('HGET', ekey, 'abs_deadline')
+  if d and lt(ARGV[2], d) then
+    redis.call('ZADD', KEYS[2], d, hex)
+  else
+    -- Past its deadline, or expired by Redis already.
+    redis.call('DEL', ekey)
+    redis.call('ZREM', KEYS[2], hex)
+  end
+end
 return n
 `)
 
 func (s *Store) Create(ctx context.Context, ss session.Session) error {
 	n, err := createScript.Run(ctx, s.c, []string{s.sessionKey(ss.ID), s.userKey(ss.UserID), s.expiry},
 		ss.ID.String(), ss.UserID, micros(ss.CreatedAt), micros(ss.LastSeenAt), micros(ss.IdleDeadline),
-		micros(ss.AbsoluteDeadline), ss.CreatedIP, ss.UserAgent, ss.LastIP, ceilMillis(ss.AbsoluteDeadline)).Int()
+		micros(ss.AbsoluteDeadline), ss.CreatedIP, ss.UserAgent, ss.LastIP, ceilMillis(ss.AbsoluteDeadline),
+		ss.Epoch, ss.Method, micros(ss.AuthAt)).Int()
 	if err != nil {
 		return mapErr(err)
 	}
@@ -333,33 +397,57 @@ func (s *Store) Touch(ctx context.Context, id session.ID, now, seenBefore, idleD
 		id.String(), micros(now), micros(idleDeadline), lastIP, micros(seenBefore)).Int())
 }
 
-func (s *Store) Rotate(ctx context.Context, oldID, newID session.ID, now time.Time) error {
+func (s *Store) Rotate(ctx context.Context, oldID, newID session.ID, now, authAt time.Time, epoch int64) error {
 	n, err := rotateScript.Run(ctx, s.c, []string{s.sessionKey(oldID), s.sessionKey(newID), s.expiry},
-		oldID.String(), newID.String(), micros(now), s.prefix).Int()
+		oldID.String(), newID.String(), micros(now), s.prefix, micros(authAt), epoch).Int()
 	if err == nil && n < 0 {
 		return session.ErrExists
 	}
 	return found(n, err)
 }
 
-func (s *Store) Delete(ctx context.Context, id session.ID) error {
-	return found(deleteScript.Run(ctx, s.c, []string{s.sessionKey(id), s.expiry}, id.String(), s.prefix).Int())
+func (s *Store) Delete(ctx context.Context, id session.ID, now time.Time, why string) error {
+	return found(deleteScript.Run(ctx, s.c, []string{s.sessionKey(id), s.expiry, s.endingKey(id), s.endings},
+		id.String(), s.prefix, micros(now), why).Int())
 }
 
-func (s *Store) DeleteForUser(ctx context.Context, userID string, id session.ID) error {
-	return found(deleteScript.Run(ctx, s.c, []string{s.sessionKey(id), s.expiry}, id.String(), s.prefix, userID).Int())
+func (s *Store) DeleteForUser(ctx context.Context, userID string, id session.ID, now time.Time, why string) error {
+	return found(deleteScript.Run(ctx, s.c, []string{s.sessionKey(id), s.expiry, s.endingKey(id), s.endings},
+		id.String(), s.prefix, micros(now), why, userID).Int())
 }
 
-func (s *Store) DeleteAllForUser(ctx context.Context, userID string, except session.ID) (int, error) {
+func (s *Store) DeleteAllForUser(ctx context.Context, userID string, except session.ID, now time.Time, why string) (int, error) {
 	keep := ""
 	if !except.IsZero() {
 		keep = except.String()
 	}
-	n, err := deleteAllScript.Run(ctx, s.c, []string{s.userKey(userID), s.expiry}, s.prefix, userID, keep).Int()
+	n, err := deleteAllScript.Run(ctx, s.c, []string{s.userKey(userID), s.expiry, s.endings},
+		s.prefix, userID, keep, micros(now), why).Int()
 	if err != nil {
 		return 0, mapErr(err)
 	}
 	return n, nil
+}
+
+func (s *Store) Ended(ctx context.Context, id session.ID) (session.Ending, error) {
+	vals, err := s.c.HMGet(ctx, s.endingKey(id), "user_id", "at", "why").Result()
+	if err != nil {
+		return session.Ending{}, mapErr(err)
+	}
+	if vals[0] == nil && vals[1] == nil && vals[2] == nil {
+		return session.Ending{}, session.ErrNotFound
+	}
+	userID, ok1 := vals[0].(string)
+	at, ok2 := vals[1].(string)
+	why, ok3 := vals[2].(string)
+	if !ok1 || !ok2 || !ok3 {
+		return session.Ending{}, fmt.Errorf("redisstore: corrupt ending %s: a field is missing", id.Short())
+	}
+	us, err := strconv.ParseInt(at, 10, 64)
+	if err != nil {
+		return session.Ending{}, fmt.Errorf("redisstore: corrupt ending %s: field at: %w", id.Short(), err)
+	}
+	return session.Ending{UserID: userID, At: fromMicros(us), Why: why}, nil
 }
 
 func (s *Store) List(ctx context.Context, userID string, now time.Time) ([]session.Session, error) {
@@ -367,7 +455,7 @@ func (s *Store) List(ctx context.Context, userID string, now time.Time) ([]sessi
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	const width = 1 + 8 // hex id, then the fields
+	width := 1 + len(fields) // hex id, then the fields
 	if len(vals)%width != 0 {
 		return nil, fmt.Errorf("redisstore: list returned %d values", len(vals))
 	}
@@ -397,22 +485,24 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (in
 	if limit <= 0 {
 		return 0, nil
 	}
-	n, err := sweepScript.Run(ctx, s.c, []string{s.expiry}, s.prefix, micros(now), limit).Int()
+	n, err := sweepScript.Run(ctx, s.c, []string{s.expiry, s.endings}, s.prefix, micros(now), limit).Int()
 	if err != nil {
 		return 0, mapErr(err)
 	}
 	return n, nil
 }
 
-// parse builds a session from the values of fields, in order.
+// parse builds a session from the values of fields, in order. A missing
+// later field (a hash written before it existed) is the zero value.
 func parse(id session.ID, vals []any) (session.Session, error) {
-	var str [8]string
+	var str [len(fields)]string
+	var has [len(fields)]bool
 	for i, v := range vals {
 		sv, ok := v.(string)
-		if !ok {
+		if !ok && (v != nil || i < required) {
 			return session.Session{}, fmt.Errorf("redisstore: corrupt session %s: field %s is %T", id.Short(), fields[i], v)
 		}
-		str[i] = sv
+		str[i], has[i] = sv, ok
 	}
 	var times [4]time.Time
 	for i := range times {
@@ -421,6 +511,21 @@ func parse(id session.ID, vals []any) (session.Session, error) {
 			return session.Session{}, fmt.Errorf("redisstore: corrupt session %s: field %s: %w", id.Short(), fields[1+i], err)
 		}
 		times[i] = fromMicros(us)
+	}
+	var epoch int64
+	if has[8] {
+		var err error
+		if epoch, err = strconv.ParseInt(str[8], 10, 64); err != nil {
+			return session.Session{}, fmt.Errorf("redisstore: corrupt session %s: field %s: %w", id.Short(), fields[8], err)
+		}
+	}
+	var authAt time.Time
+	if has[10] {
+		us, err := strconv.ParseInt(str[10], 10, 64)
+		if err != nil {
+			return session.Session{}, fmt.Errorf("redisstore: corrupt session %s: field %s: %w", id.Short(), fields[10], err)
+		}
+		authAt = fromMicros(us)
 	}
 	return session.Session{
 		ID:               id,
@@ -432,6 +537,9 @@ func parse(id session.ID, vals []any) (session.Session, error) {
 		CreatedIP:        str[5],
 		UserAgent:        str[6],
 		LastIP:           str[7],
+		Epoch:            epoch,
+		Method:           str[9],
+		AuthAt:           authAt,
 	}, nil
 }
 
@@ -467,6 +575,40 @@ func mapErr(err error) error {
 		return session.ErrNotFound
 	}
 	return fmt.Errorf("redisstore: %w", err)
+}
+
+// Identity returns the random ID of the Redis store behind s, so that a
+// program can check it talks to the same store as another (an admin command
+// and the server it administers). With create, a store without an ID gets
+// one; without, a missing ID is session.ErrNotFound. The ID never expires.
+func (s *Store) Identity(ctx context.Context, create bool) (string, error) {
+	key := s.prefix + "store_id"
+	if !create {
+		id, err := s.c.Get(ctx, key).Result()
+		if err != nil {
+			return "", mapErr(err)
+		}
+		return checkIdentity(key, id)
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	fresh := hex.EncodeToString(b[:])
+	// One command: set it unless it exists, and return what was there.
+	id, err := s.c.SetArgs(ctx, key, fresh, redis.SetArgs{Mode: "NX", Get: true}).Result()
+	if errors.Is(err, redis.Nil) {
+		return fresh, nil
+	}
+	if err != nil {
+		return "", mapErr(err)
+	}
+	return checkIdentity(key, id)
+}
+
+func checkIdentity(key, id string) (string, error) {
+	if id == "" {
+		return "", fmt.Errorf("redisstore: corrupt store identity: %s is empty", key)
+	}
+	return id, nil
 }
 
 // Check verifies the server settings the store's guarantees rest on: the

@@ -122,6 +122,12 @@ func (f *fixture) dump(ctx context.Context) ([]byte, error) {
 			for _, z := range zs {
 				fmt.Fprintf(&buf, "\t%v %v\n", z.Member, z.Score)
 			}
+		case "string":
+			v, err := f.c.Get(ctx, k).Result()
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(&buf, "\t%s\n", v)
 		case "none": // expired between SCAN and TYPE
 		default:
 			return nil, fmt.Errorf("unexpected %s key %s", typ, k)
@@ -242,7 +248,7 @@ func TestKeyExpiresAtAbsoluteDeadline(t *testing.T) {
 	}
 	var moved session.ID
 	rand.Read(moved[:])
-	if err := f.st.Rotate(ctx, s.ID, moved, start.Add(time.Minute)); err != nil {
+	if err := f.st.Rotate(ctx, s.ID, moved, start.Add(time.Minute), start, 0); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	if got := f.expireTime(t, f.sessionKey(moved)); got != want {
@@ -353,7 +359,7 @@ func TestWritesAfterEndLeaveNoKey(t *testing.T) {
 		name string
 		kill func(session.ID) error
 	}{
-		{"delete", func(id session.ID) error { return f.st.Delete(ctx, id) }},
+		{"delete", func(id session.ID) error { return f.st.Delete(ctx, id, at, "signed out") }},
 		{"expiry", func(id session.ID) error { f.vanish(t, id); return nil }},
 	} {
 		s := f.create(t, newSession("alice", at))
@@ -365,7 +371,7 @@ func TestWritesAfterEndLeaveNoKey(t *testing.T) {
 		}
 		var fresh session.ID
 		rand.Read(fresh[:])
-		if err := f.st.Rotate(ctx, s.ID, fresh, at); !errors.Is(err, session.ErrNotFound) {
+		if err := f.st.Rotate(ctx, s.ID, fresh, at, at, 0); !errors.Is(err, session.ErrNotFound) {
 			t.Errorf("%s: Rotate = %v, want ErrNotFound", end.name, err)
 		}
 		if f.exists(t, f.sessionKey(s.ID)) || f.exists(t, f.sessionKey(fresh)) {
@@ -389,10 +395,10 @@ func TestStaleMembershipOfReusedID(t *testing.T) {
 	if list, err := f.st.List(ctx, "alice", at); err != nil || len(list) != 0 {
 		t.Fatalf("List(alice) = %d sessions, %v; want none", len(list), err)
 	}
-	if err := f.st.DeleteForUser(ctx, "alice", s.ID); !errors.Is(err, session.ErrNotFound) {
+	if err := f.st.DeleteForUser(ctx, "alice", s.ID, at, "revoked"); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("DeleteForUser(alice) = %v, want ErrNotFound", err)
 	}
-	if n, err := f.st.DeleteAllForUser(ctx, "alice", session.ID{}); err != nil || n != 0 {
+	if n, err := f.st.DeleteAllForUser(ctx, "alice", session.ID{}, at, "revoked"); err != nil || n != 0 {
 		t.Fatalf("DeleteAllForUser(alice) = %d, %v; want 0, nil", n, err)
 	}
 	if got, err := f.st.Find(ctx, s.ID); err != nil || got.UserID != "bob" {
@@ -411,7 +417,7 @@ func TestRotateOntoItself(t *testing.T) {
 	ctx := context.Background()
 	at := now()
 	s := f.create(t, newSession("alice", at))
-	if err := f.st.Rotate(ctx, s.ID, s.ID, at); err != nil {
+	if err := f.st.Rotate(ctx, s.ID, s.ID, at, at, 0); err != nil {
 		t.Fatalf("Rotate onto the same ID = %v, want nil", err)
 	}
 	if _, err := f.st.Find(ctx, s.ID); err != nil {
@@ -448,7 +454,7 @@ func TestCorruptHash(t *testing.T) {
 	if err := f.st.Touch(ctx, s.ID, at, at, at.Add(time.Hour), "x"); err == nil || errors.Is(err, session.ErrNotFound) {
 		t.Errorf("Touch of a missing field = %v, want a corruption error", err)
 	}
-	if err := f.st.Delete(ctx, s.ID); err != nil {
+	if err := f.st.Delete(ctx, s.ID, at, "signed out"); err != nil {
 		t.Errorf("Delete of a corrupt session = %v, want nil", err)
 	}
 }
@@ -576,5 +582,341 @@ func TestCheckAcceptsNoEviction(t *testing.T) {
 	}
 	if policy["maxmemory-policy"] != "noeviction" && err == nil {
 		t.Fatalf("Check accepted policy %q", policy["maxmemory-policy"])
+	}
+}
+
+// A hash written before epoch, method and auth_at existed loads with their
+// zero values, and every operation works on it.
+func TestHashWithoutLaterFields(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	s := f.create(t, newSession("alice", at))
+	key := f.sessionKey(s.ID)
+	if err := f.c.HDel(ctx, key, "epoch", "method", "auth_at").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.c.HLen(ctx, key).Result(); err != nil || n != 8 {
+		t.Fatalf("HLEN = %d, %v; want the 8 fields of an old hash", n, err)
+	}
+	got, err := f.st.Find(ctx, s.ID)
+	if err != nil {
+		t.Fatalf("Find: %v", err)
+	}
+	if got.Epoch != 0 || got.Method != "" || got.AuthAt != (time.Time{}) || got.UserID != "alice" {
+		t.Errorf("Find = %+v; want alice's session with a zero epoch, method and auth time", got)
+	}
+	list, err := f.st.List(ctx, "alice", at)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("List = %d sessions, %v; want 1", len(list), err)
+	}
+	if list[0] != got {
+		t.Errorf("List = %+v, want %+v", list[0], got)
+	}
+	if err := f.st.Touch(ctx, s.ID, at.Add(time.Minute), at.Add(time.Minute), at.Add(31*time.Minute), "x"); err != nil {
+		t.Fatalf("Touch: %v", err)
+	}
+	var moved session.ID
+	rand.Read(moved[:])
+	authAt := at.Add(time.Minute)
+	if err := f.st.Rotate(ctx, s.ID, moved, at.Add(time.Minute), authAt, 7); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	if got, err := f.st.Find(ctx, moved); err != nil || got.Epoch != 7 || !got.AuthAt.Equal(authAt) || got.Method != "" {
+		t.Errorf("Find after Rotate = %+v, %v; want epoch 7, auth time %v", got, err, authAt)
+	}
+	if err := f.st.DeleteForUser(ctx, "alice", moved, at.Add(2*time.Minute), "revoked"); err != nil {
+		t.Fatalf("DeleteForUser: %v", err)
+	}
+	if e, err := f.st.Ended(ctx, moved); err != nil || e.Why != "revoked" {
+		t.Errorf("Ended = %+v, %v; want the revocation", e, err)
+	}
+}
+
+func TestLaterFields(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	s := newSession("alice", at)
+	s.Epoch, s.Method, s.AuthAt = -3, "password", at.Add(-time.Minute+time.Microsecond)
+	f.create(t, s)
+	if got, err := f.st.Find(ctx, s.ID); err != nil || got != s {
+		t.Fatalf("Find = %+v, %v; want %+v", got, err, s)
+	}
+	if list, err := f.st.List(ctx, "alice", at); err != nil || len(list) != 1 || list[0] != s {
+		t.Fatalf("List = %+v, %v; want [%+v]", list, err, s)
+	}
+
+	// Rotate sets the auth time and epoch and keeps the rest, also onto
+	// the same ID.
+	var moved session.ID
+	rand.Read(moved[:])
+	for i, to := range []session.ID{moved, moved} {
+		authAt := at.Add(time.Duration(i+1) * time.Second)
+		if err := f.st.Rotate(ctx, s.ID, to, at, authAt, int64(10+i)); err != nil {
+			t.Fatalf("Rotate %d: %v", i, err)
+		}
+		want := s
+		want.ID, want.AuthAt, want.Epoch = to, authAt, int64(10+i)
+		if got, err := f.st.Find(ctx, to); err != nil || got != want {
+			t.Fatalf("Find after Rotate %d = %+v, %v; want %+v", i, got, err, want)
+		}
+		s.ID = to
+	}
+
+	for _, bad := range []struct{ field, value string }{{"epoch", "seven"}, {"auth_at", "noon"}, {"epoch", ""}} {
+		if err := f.c.HSet(ctx, f.sessionKey(moved), bad.field, bad.value).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.st.Find(ctx, moved); err == nil || errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Find with %s = %q: %v, want a corruption error", bad.field, bad.value, err)
+		}
+		if _, err := f.st.List(ctx, "alice", at); err == nil {
+			t.Errorf("List with %s = %q succeeded", bad.field, bad.value)
+		}
+		if err := f.c.HSet(ctx, f.sessionKey(moved), "epoch", "1", "auth_at", "0").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (f *fixture) endingKey(id session.ID) string { return f.prefix + "e:" + id.String() }
+
+func (f *fixture) endingEntries(t *testing.T) []redis.Z {
+	t.Helper()
+	zs, err := f.c.ZRangeWithScores(context.Background(), f.prefix+"endings", 0, -1).Result()
+	if err != nil {
+		t.Fatalf("ZRANGE: %v", err)
+	}
+	return zs
+}
+
+func (f *fixture) wantEnded(t *testing.T, id session.ID, want session.Ending) {
+	t.Helper()
+	got, err := f.st.Ended(context.Background(), id)
+	if err != nil || got != want {
+		t.Fatalf("Ended(%s) = %+v, %v; want %+v", id.Short(), got, err, want)
+	}
+}
+
+func (f *fixture) wantNoEnding(t *testing.T, id session.ID) {
+	t.Helper()
+	if e, err := f.st.Ended(context.Background(), id); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Ended(%s) = %+v, %v; want ErrNotFound", id.Short(), e, err)
+	}
+	if f.exists(t, f.endingKey(id)) {
+		t.Fatalf("ending key of %s exists", id.Short())
+	}
+}
+
+// An ending expires with its session's key, at the absolute deadline
+// rounded up to the millisecond, and only a delete with a reason of a
+// session with a deadline ahead leaves one.
+func TestEndingKeys(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	mk := func(user string) session.Session {
+		s := newSession(user, at)
+		s.AbsoluteDeadline = s.AbsoluteDeadline.Add(1500 * time.Microsecond) // not a whole millisecond
+		return f.create(t, s)
+	}
+
+	out := mk("alice")
+	if err := f.st.Delete(ctx, out.ID, at.Add(time.Second), "signed out"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	f.wantEnded(t, out.ID, session.Ending{UserID: "alice", At: at.Add(time.Second), Why: "signed out"})
+	if got, want := f.expireTime(t, f.endingKey(out.ID)), ceilMillis(out.AbsoluteDeadline); got != want {
+		t.Errorf("ending PEXPIRETIME = %d, want %d", got, want)
+	}
+	if got := f.endingEntries(t); len(got) != 1 || got[0].Member != out.ID.String() ||
+		got[0].Score != float64(out.AbsoluteDeadline.UnixMicro()) {
+		t.Errorf("endings = %v, want %s scored by its absolute deadline", got, out.ID.Short())
+	}
+
+	quiet := mk("alice")
+	if err := f.st.Delete(ctx, quiet.ID, at, ""); err != nil {
+		t.Fatalf("Delete without a reason: %v", err)
+	}
+	f.wantNoEnding(t, quiet.ID)
+
+	// Another user's revocation neither deletes nor remembers.
+	kept := mk("alice")
+	if err := f.st.DeleteForUser(ctx, "mallory", kept.ID, at, "revoked"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("DeleteForUser by another user = %v, want ErrNotFound", err)
+	}
+	f.wantNoEnding(t, kept.ID)
+	revoked := mk("alice")
+	if err := f.st.DeleteForUser(ctx, "alice", revoked.ID, at, "revoked by an administrator"); err != nil {
+		t.Fatalf("DeleteForUser: %v", err)
+	}
+	f.wantEnded(t, revoked.ID, session.Ending{UserID: "alice", At: at, Why: "revoked by an administrator"})
+
+	others := []session.Session{mk("alice"), mk("alice")}
+	if n, err := f.st.DeleteAllForUser(ctx, "alice", kept.ID, at, "password changed"); err != nil || n != 2 {
+		t.Fatalf("DeleteAllForUser = %d, %v; want 2, nil", n, err)
+	}
+	for _, o := range others {
+		f.wantEnded(t, o.ID, session.Ending{UserID: "alice", At: at, Why: "password changed"})
+		if got, want := f.expireTime(t, f.endingKey(o.ID)), ceilMillis(o.AbsoluteDeadline); got != want {
+			t.Errorf("ending PEXPIRETIME = %d, want %d", got, want)
+		}
+	}
+	f.wantNoEnding(t, kept.ID)
+	if got := f.endingEntries(t); len(got) != 4 {
+		t.Errorf("endings = %v, want 4", got)
+	}
+
+	// Past the deadline on the server's clock (the session has no TTL), or
+	// at the caller's now: nothing to remember.
+	old := f.create(t, newSession("bob", now().Add(-13*time.Hour)))
+	if err := f.st.Delete(ctx, old.ID, old.CreatedAt, "signed out"); err != nil {
+		t.Fatalf("Delete of a session past its deadline: %v", err)
+	}
+	f.wantNoEnding(t, old.ID)
+	late := mk("bob")
+	if n, err := f.st.DeleteAllForUser(ctx, "bob", session.ID{}, late.AbsoluteDeadline, "revoked"); err != nil || n != 1 {
+		t.Fatalf("DeleteAllForUser at the deadline = %d, %v; want 1, nil", n, err)
+	}
+	f.wantNoEnding(t, late.ID)
+	if got := f.endingEntries(t); len(got) != 4 {
+		t.Errorf("endings = %v, want still 4", got)
+	}
+}
+
+func TestDeleteExpiredForgetsEndings(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	first := newSession("alice", at)
+	second := newSession("alice", at)
+	second.AbsoluteDeadline = second.AbsoluteDeadline.Add(time.Hour)
+	vanished := newSession("alice", at)
+	// A session that expires with the first ending, for the sweep to count.
+	swept := newSession("alice", at)
+	swept.IdleDeadline = swept.AbsoluteDeadline
+	for _, s := range []session.Session{first, second, vanished, swept} {
+		f.create(t, s)
+	}
+	for _, s := range []session.Session{first, second, vanished} {
+		if err := f.st.Delete(ctx, s.ID, at, "signed out"); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+	}
+	// As Redis does at the ending's expiry.
+	if err := f.c.Del(ctx, f.endingKey(vanished.ID)).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Exact comparison: a microsecond before the deadline nothing goes.
+	if n, err := f.st.DeleteExpired(ctx, first.AbsoluteDeadline.Add(-time.Microsecond), 10); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired before the deadline = %d, %v; want 0, nil", n, err)
+	}
+	f.wantEnded(t, first.ID, session.Ending{UserID: "alice", At: at, Why: "signed out"})
+	if got := f.endingEntries(t); len(got) != 3 {
+		t.Fatalf("endings = %v, want 3", got)
+	}
+
+	// At the deadline: the other session is swept and counted, the first
+	// ending forgotten and not counted, and the vanished one's entry gone.
+	if n, err := f.st.DeleteExpired(ctx, first.AbsoluteDeadline, 10); err != nil || n != 1 {
+		t.Fatalf("DeleteExpired at the deadline = %d, %v; want 1, nil", n, err)
+	}
+	f.wantNoEnding(t, first.ID)
+	f.wantEnded(t, second.ID, session.Ending{UserID: "alice", At: at, Why: "signed out"})
+	if got := f.endingEntries(t); len(got) != 1 || got[0].Member != second.ID.String() {
+		t.Fatalf("endings = %v, want only %s", got, second.ID.Short())
+	}
+
+	if n, err := f.st.DeleteExpired(ctx, second.AbsoluteDeadline, 10); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired at the second deadline = %d, %v; want 0, nil", n, err)
+	}
+	f.wantNoEnding(t, second.ID)
+	if keys, err := f.keys(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("keys left = %q, %v; want none", keys, err)
+	}
+}
+
+func TestEndedMissingOrCorrupt(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	var id session.ID
+	rand.Read(id[:])
+	f.wantNoEnding(t, id)
+	for _, fields := range [][]string{{"user_id", "alice", "why", "x"}, {"user_id", "alice", "at", "noon", "why", "x"}} {
+		if err := f.c.Del(ctx, f.endingKey(id)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.HSet(ctx, f.endingKey(id), fields).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.st.Ended(ctx, id); err == nil || errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Ended of %q = %v, want a corruption error", fields, err)
+		}
+	}
+}
+
+func TestIdentity(t *testing.T) {
+	opt := redisOptions(t)
+	f := newFixture(t, opt)
+	ctx := context.Background()
+	if id, err := f.st.Identity(ctx, false); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Identity(false) of a new store = %q, %v; want ErrNotFound", id, err)
+	}
+	if f.exists(t, f.prefix+"store_id") {
+		t.Fatal("Identity(false) created the marker")
+	}
+
+	// Concurrent creators all get the one that won.
+	ids := make([]string, 8)
+	errs := make([]error, len(ids))
+	done := make(chan int)
+	for i := range ids {
+		go func() {
+			ids[i], errs[i] = f.st.Identity(ctx, true)
+			done <- i
+		}()
+	}
+	for range ids {
+		<-done
+	}
+	for i := range ids {
+		if errs[i] != nil || ids[i] != ids[0] {
+			t.Fatalf("Identity(true) #%d = %q, %v; want %q like #0", i, ids[i], errs[i], ids[0])
+		}
+	}
+	if b, err := hex.DecodeString(ids[0]); err != nil || len(b) != 16 {
+		t.Errorf("Identity = %q; want 16 random bytes in hex", ids[0])
+	}
+	for _, create := range []bool{false, true} {
+		if id, err := f.st.Identity(ctx, create); err != nil || id != ids[0] {
+			t.Errorf("Identity(%v) again = %q, %v; want %q", create, id, err, ids[0])
+		}
+	}
+	if got := f.expireTime(t, f.prefix+"store_id"); got != -1 {
+		t.Errorf("marker PEXPIRETIME = %d, want -1 (none)", got)
+	}
+
+	// A store on the same keys shares it; one on other keys has its own.
+	same, err := redisstore.New(f.c, redisstore.Options{Prefix: f.prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := same.Identity(ctx, false); err != nil || id != ids[0] {
+		t.Errorf("Identity of a second Store on the prefix = %q, %v; want %q", id, err, ids[0])
+	}
+	other := newFixture(t, opt)
+	if id, err := other.st.Identity(ctx, true); err != nil || id == ids[0] {
+		t.Errorf("Identity on another prefix = %q, %v; want a new one", id, err)
+	}
+
+	if err := f.c.Set(ctx, f.prefix+"store_id", "", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, create := range []bool{false, true} {
+		if id, err := f.st.Identity(ctx, create); err == nil {
+			t.Errorf("Identity(%v) of an empty marker = %q, want an error", create, id)
+		}
 	}
 }
