@@ -27,12 +27,39 @@
 //     carries its own deadlines. Last-seen is written at most once per
 //     [Options.TouchInterval], so an authenticated read stays a read.
 //   - A session holds identity and metadata only (user ID, times, deadlines,
-//     client IP and User-Agent at creation, last IP). After creation every
-//     write is conditional on the session still existing and being valid, so
-//     a request that was in flight when the user logged out cannot bring the
-//     session back.
-//   - Every user's sessions can be listed and revoked: one (the owner is part
-//     of the query), all others, or all.
+//     client IP and User-Agent at creation, last IP, credential epoch,
+//     sign-in method, time of the last proof of identity). After creation
+//     every write is conditional on the session still existing and being
+//     valid, so a request that was in flight when the user logged out cannot
+//     bring the session back.
+//   - Every user's sessions can be listed and revoked, with a reason in
+//     words: one (the owner is part of the query), all others, or all.
+//   - Credential epochs: with [Options.Epoch], [Manager.Create] stores the
+//     session first and then re-reads the user's epoch; if it moved, or the
+//     user is gone, the session is deleted again, no cookie is set and
+//     [ErrStaleEpoch] (or the hook's error) is returned. A credential change
+//     that bumps the epoch and then calls [Manager.RevokeAll] therefore
+//     leaves no session issued against the old credentials, however the
+//     sign-ins interleave with it.
+//   - [Manager.Reauthenticated] records a fresh proof of identity: a new
+//     token, [Session.AuthAt] set to now and the session's epoch brought up
+//     to date, checked against [Options.Epoch] as at sign-in.
+//   - A session ended on purpose (signed out, revoked, evicted) is
+//     remembered with its reason until its absolute deadline. A later
+//     request with its token is refused and reported as [EventEndedToken]
+//     with the reason, not as an unknown token, and [EndReason] tells the
+//     handler why; for a session found expired it says "idle timeout" or
+//     "absolute timeout".
+//   - A user has at most [Options.MaxSessions] live sessions (50 by
+//     default): a sign-in past the limit ends the least recently used ones
+//     and reports [EventEvicted]. Concurrent sign-ins may exceed it until
+//     the next one.
+//   - When the middleware refuses a token that was never issued, a malformed
+//     one or a duplicated cookie, it sets a marker cookie (the session
+//     cookie's name with -refused appended, the same attributes, one hour)
+//     that says which, never the token. The next sign-in on that browser,
+//     or the sign-in that carried the refused cookie, reports
+//     [EventForeignToken] with the user who signed in and clears the marker.
 //   - The cookie is __Host-cb_session by default: Secure, HttpOnly,
 //     SameSite=Lax, Path=/, no Domain, no Expires or Max-Age.
 //
