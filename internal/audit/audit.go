@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -137,10 +136,9 @@ func (l *Log) Record(ctx context.Context, e data.Event) {
 	}
 }
 
-// SessionEvent records an event of the session manager; it is the
-// manager's OnEvent hook.
-func (l *Log) SessionEvent(ctx context.Context, ev session.Event) {
-	uid, _ := strconv.ParseInt(ev.UserID, 10, 64)
+// SessionEvent records an event of the session manager about the user
+// with ID uid (0 when none is known); the app's OnEvent hook calls it.
+func (l *Log) SessionEvent(ctx context.Context, ev session.Event, uid int64) {
 	l.Record(ctx, data.Event{
 		At:        ev.Time,
 		Kind:      string(ev.Kind),

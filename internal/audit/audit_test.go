@@ -72,12 +72,25 @@ func TestAnonymousNoiseIsRateLimited(t *testing.T) {
 func TestSessionEventsAreRecorded(t *testing.T) {
 	l, logs, _ := newLog(t)
 	l.SessionEvent(context.Background(), session.Event{Kind: session.EventCreated, UserID: "7", Session: "abcdef012345",
-		ClientIP: "192.0.2.1", UserAgent: "ua", Time: time.Now()})
+		ClientIP: "192.0.2.1", UserAgent: "ua", Time: time.Now()}, 7)
 	list, err := l.DB.Events(context.Background(), 7, "", 10)
 	if err != nil || len(list) != 1 || list[0].Session != "abcdef012345" || list[0].UserID != 7 {
 		t.Fatalf("events = %+v, %v", list, err)
 	}
 	if !strings.Contains(logs.String(), "event=session_created") || !strings.Contains(logs.String(), "user_id=7") {
 		t.Fatalf("log: %s", logs.String())
+	}
+}
+
+// Replaying the token of an ended session names its user, but anyone who
+// holds such a token can send it at will: those are limited too.
+func TestEndedTokenReplaysAreRateLimited(t *testing.T) {
+	l, _, _ := newLog(t)
+	ctx := context.Background()
+	for range 200 {
+		l.Record(ctx, data.Event{Kind: string(session.EventEndedToken), UserID: 3, ClientIP: "203.0.113.5", Detail: "signed out"})
+	}
+	if got := kinds(t, l)[string(session.EventEndedToken)]; got != burst {
+		t.Fatalf("recorded %d replays of an ended token, want %d", got, burst)
 	}
 }

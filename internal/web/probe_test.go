@@ -10,19 +10,20 @@ import (
 
 // The probe's attacks all fail against ConnectBook, on every store: no
 // finding, and no check skipped (so logout was found and used). Sessions
-// here end after a second unused, and the probe waits longer than that.
+// here end after two seconds unused, and the probe waits longer than that.
 func TestProbeFindsNothing(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
 			opts := be.store(t)
-			opts.IdleTimeout = time.Second
+			opts.IdleTimeout = 2 * time.Second
+			opts.Now = time.Now // the probe waits in real time
 			s := newServerOn(t, opts, defaultHasher())
 			s.addUser("alice", alicePW)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			rep, err := probe.Run(ctx, probe.Config{
 				Target: s.srv.URL, Username: "alice", Password: alicePW,
-				IdleWait: 1500 * time.Millisecond, Rate: 2000, Client: s.srv.Client(),
+				IdleWait: 2500 * time.Millisecond, Rate: 2000, Client: s.srv.Client(),
 			})
 			if err != nil {
 				t.Fatalf("probe.Run: %v", err)
