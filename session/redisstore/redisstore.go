@@ -318,7 +318,9 @@ return out
 `)
 
 // sweepScript: KEYS expiry, endings; ARGV prefix, now, limit. Returns the
-// number of sessions deleted; up to limit endings are forgotten besides.
+// number of sessions deleted. Besides, it forgets every ending past its
+// deadline, however many: most were expired by Redis already and cost a
+// ZREM each, and leaving some for later would leave them answering Ended.
 var sweepScript = redis.NewScript(lib + `
 local n = 0
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])) do
@@ -343,15 +345,22 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT'
     redis.call('ZREM', KEYS[1], m)
   end
 end
-for _, hex in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])) do
-  local ekey = ARGV[1] .. 'e:' .. hex
-  local d = redis.call('HGET', ekey, 'abs_deadline')
-  if d and lt(ARGV[2], d) then
-    redis.call('ZADD', KEYS[2], d, hex)
-  else
-    -- Past its deadline, or expired by Redis already.
-    redis.call('DEL', ekey)
-    redis.call('ZREM', KEYS[2], hex)
+-- In batches, to bound the reply; an entry kept stays first in the range.
+local kept = 0
+while true do
+  local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMIT', kept, 1000)
+  if #due == 0 then break end
+  for _, hex in ipairs(due) do
+    local ekey = ARGV[1] .. 'e:' .. hex
+    local d = redis.call('HGET', ekey, 'abs_deadline')
+    if d and lt(ARGV[2], d) then
+      -- The score is behind the deadline (a double that rounded).
+      kept = kept + 1
+    else
+      -- Past its deadline, or expired by Redis already.
+      redis.call('DEL', ekey)
+      redis.call('ZREM', KEYS[2], hex)
+    end
   end
 end
 return n

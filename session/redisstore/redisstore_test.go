@@ -920,3 +920,41 @@ func TestIdentity(t *testing.T) {
 		}
 	}
 }
+
+// The sweep forgets every ending that is due, past its limit and across
+// batches, and compares deadlines exactly where the index's doubles cannot.
+func TestSweepForgetsEveryEnding(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	far := time.UnixMicro(1<<53 + 1).UTC() // a double rounds it down to 1<<53
+	s := newSession("alice", at)
+	s.IdleDeadline, s.AbsoluteDeadline = far, far
+	f.create(t, s)
+	if err := f.st.Delete(ctx, s.ID, at, "signed out"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	// Entries of endings that Redis has expired already, more than a batch.
+	orphans := make([]redis.Z, 2500)
+	for i := range orphans {
+		orphans[i] = redis.Z{Score: float64(at.UnixMicro()), Member: fmt.Sprintf("%064x", i)}
+	}
+	if err := f.c.ZAdd(ctx, f.prefix+"endings", orphans...).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	if n, err := f.st.DeleteExpired(ctx, time.UnixMicro(1<<53).UTC(), 1); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired = %d, %v; want 0, nil", n, err)
+	}
+	f.wantEnded(t, s.ID, session.Ending{UserID: "alice", At: at, Why: "signed out"})
+	if got := f.endingEntries(t); len(got) != 1 || got[0].Member != s.ID.String() {
+		t.Fatalf("endings = %d entries, want only %s", len(got), s.ID.Short())
+	}
+	if n, err := f.st.DeleteExpired(ctx, far, 1); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired at the deadline = %d, %v; want 0, nil", n, err)
+	}
+	f.wantNoEnding(t, s.ID)
+	if keys, err := f.keys(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("keys left = %q, %v; want none", keys, err)
+	}
+}
