@@ -23,6 +23,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/connectbook/connectbook/internal/account"
 	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/config"
 )
@@ -143,8 +144,9 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// eventRetention is how long the security event log keeps events.
-const eventRetention = 90 * 24 * time.Hour
+// eventRetention is how long the security event log keeps events, and
+// notices and known devices are kept.
+const eventRetention = account.ActivityRetention
 
 // housekeeping forgets failed-login records that can no longer slow anyone
 // down, and events past their retention.
@@ -162,6 +164,9 @@ func housekeeping(ctx context.Context, st *app.App, logger *slog.Logger) {
 			}
 			if _, err := st.DB.PruneEvents(ctx, time.Now().Add(-eventRetention)); err != nil && ctx.Err() == nil {
 				logger.Error("pruning security events", "err", err)
+			}
+			if _, err := st.DB.PruneNotices(ctx, time.Now().Add(-eventRetention)); err != nil && ctx.Err() == nil {
+				logger.Error("pruning notices", "err", err)
 			}
 		}
 	}

@@ -218,6 +218,16 @@ func testNotices(t *testing.T, db *data.DB) {
 	if list, _ := db.ShownNotices(ctx, alice.ID, now); len(list) != 0 {
 		t.Fatalf("dismissed notice still shown: %+v", list)
 	}
+	// Pruning forgets what is older than the retention.
+	if n, err := db.PruneNotices(ctx, later); err != nil || n != 0 {
+		t.Fatalf("PruneNotices at the cut-off: %d, %v; want 0", n, err)
+	}
+	if n, err := db.PruneNotices(ctx, later.Add(time.Second)); err != nil || n != 3 { // a notice, two devices
+		t.Fatalf("PruneNotices: %d, %v; want 3", n, err)
+	}
+	if last, _ := db.SeenDevice(ctx, bob.ID, "Firefox on Linux", later); !last.IsZero() {
+		t.Fatalf("a pruned device is still known: %v", last)
+	}
 	// Deleting the user deletes their notices and devices.
 	db.CreateNotice(ctx, data.Notice{UserID: alice.ID, Kind: "new_sign_in", CreatedAt: later})
 	if err := db.DeleteUser(ctx, alice.ID); err != nil {

@@ -90,3 +90,21 @@ func (db *DB) SeenDevice(ctx context.Context, userID int64, device string, now t
 	}
 	return time.UnixMicro(last.Int64).UTC(), nil
 }
+
+// PruneNotices deletes notices made before before, and forgets devices
+// last used before it; it returns how many rows it deleted.
+func (db *DB) PruneNotices(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for _, q := range []string{`DELETE FROM notices WHERE created_at < ?`, `DELETE FROM known_devices WHERE last_seen < ?`} {
+		res, err := db.exec(ctx, q, before.UnixMicro())
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, mapErr(err)
+		}
+		total += int(n)
+	}
+	return total, nil
+}
