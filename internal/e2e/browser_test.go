@@ -117,8 +117,13 @@ func newTab(t *testing.T, browser context.Context, name, base, userAgent string)
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
+	// The first action opens the tab, and the tab lives as long as the
+	// context of that action: the tab's own, bounded by testTimeout.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("%s: opening a tab: %v", name, err)
+	}
 	b := &tab{t: t, name: name, base: base, ctx: ctx}
-	b.do("opening a tab",
+	b.do("setting the User-Agent and window",
 		chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
 			_, err := cdp.Call(ctx, tt, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: userAgent})
 			return err
@@ -156,12 +161,15 @@ func (b *tab) open(path string) {
 	b.do("opening "+path, chromedp.Navigate(b.base+path))
 }
 
-// fill types into form fields, named by id, value after id.
+// fill types into empty form fields, named by id, value after id.
 func (b *tab) fill(idsAndValues ...string) {
 	b.t.Helper()
 	for i := 0; i+1 < len(idsAndValues); i += 2 {
 		id, v := idsAndValues[i], idsAndValues[i+1]
-		b.do("typing into #"+id, chromedp.SetValue(chromedp.ID(id), ""), chromedp.SendKeys(chromedp.ID(id), v))
+		b.do("typing into #"+id, chromedp.SendKeys(chromedp.ID(id), v))
+		if got := get(b, "reading #"+id, chromedp.Value(chromedp.ID(id))); got != v {
+			b.t.Fatalf("%s: #%s holds %q after typing %q into it", b.name, id, got, v)
+		}
 	}
 }
 
@@ -236,7 +244,6 @@ func (b *tab) wantCount(sel string, n int) {
 // is at phone width (wider than the phone means sideways scrolling).
 func (b *tab) screenshots(dir, name string) (phoneScrollWidth int) {
 	b.t.Helper()
-	defer b.do("restoring the window", chromedp.EmulateViewport(desktopWidth, desktopHeight))
 	for _, size := range []struct {
 		w, h   int64
 		mobile bool
@@ -255,6 +262,7 @@ func (b *tab) screenshots(dir, name string) (phoneScrollWidth int) {
 			b.t.Fatal(err)
 		}
 	}
+	b.do("restoring the window", chromedp.EmulateViewport(desktopWidth, desktopHeight))
 	return phoneScrollWidth
 }
 
