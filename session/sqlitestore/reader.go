@@ -23,7 +23,7 @@ var errClosed = errors.New("sqlitestore: store is closed")
 // connections, each with its statement prepared once at the driver level,
 // and the query returns the row as a single text value:
 //
-//	"<created> <last seen> <idle deadline> <abs deadline> <len user_id> <len created_ip> <len user_agent> <len last_ip> " user_id created_ip user_agent last_ip
+//	"<created> <last seen> <idle deadline> <abs deadline> <auth at> <epoch> <len user_id> <len created_ip> <len user_agent> <len last_ip> <len method> " user_id created_ip user_agent last_ip method
 //
 // with byte lengths, so no value needs escaping.
 //
@@ -36,12 +36,18 @@ var errClosed = errors.New("sqlitestore: store is closed")
 // lets read transactions overlap: SQLite takes the WAL read lock from the
 // operating system (an fcntl call to take it, another to drop it) only when
 // no other connection of the process holds it.
-const findRecord = `SELECT printf('%%d %%d %%d %%d %%d %%d %%d %%d ',
-	created_at, last_seen_at, idle_deadline, abs_deadline,
+const findRecord = `SELECT printf('%%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d ',
+	created_at, last_seen_at, idle_deadline, abs_deadline, coalesce(auth_at, created_at), epoch,
 	length(CAST(user_id AS BLOB)), length(CAST(created_ip AS BLOB)),
-	length(CAST(user_agent AS BLOB)), length(CAST(last_ip AS BLOB)))
-	|| user_id || created_ip || user_agent || last_ip
+	length(CAST(user_agent AS BLOB)), length(CAST(last_ip AS BLOB)), length(CAST(method AS BLOB)))
+	|| user_id || created_ip || user_agent || last_ip || method
 FROM %s WHERE id = ?`
+
+// The record's numbers: times and the epoch, then the lengths of the texts.
+const (
+	recordNumbers = 11
+	recordTexts   = 5
+)
 
 // reader is one dedicated connection for Find. Its fields are reused across
 // calls; a reader is used by one goroutine at a time.
@@ -165,23 +171,24 @@ func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error
 	return ss, nil
 }
 
-// decodeRecord parses the text findRecord returns.
+// decodeRecord parses the text findRecord returns. The texts are substrings
+// of rec, not copies.
 func decodeRecord(rec string) (session.Session, bool) {
-	var n [8]int64
+	var n [recordNumbers]int64
 	for i := range n {
 		field, rest, ok := strings.Cut(rec, " ")
 		if !ok {
 			return session.Session{}, false
 		}
 		v, err := strconv.ParseInt(field, 10, 64)
-		if err != nil || (i >= 4 && v < 0) {
+		if err != nil || (i >= recordNumbers-recordTexts && v < 0) {
 			return session.Session{}, false
 		}
 		n[i], rec = v, rest
 	}
-	var text [4]string
+	var text [recordTexts]string
 	for i := range text {
-		l := n[4+i]
+		l := n[recordNumbers-recordTexts+i]
 		if l > int64(len(rec)) {
 			return session.Session{}, false
 		}
@@ -199,5 +206,8 @@ func decodeRecord(rec string) (session.Session, bool) {
 		CreatedIP:        text[1],
 		UserAgent:        text[2],
 		LastIP:           text[3],
+		Epoch:            n[5],
+		Method:           text[4],
+		AuthAt:           fromMicros(n[4]),
 	}, true
 }

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"errors"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,11 +32,13 @@ func newTestStore(t *testing.T) *Store {
 func TestFindRoundTripsAwkwardValues(t *testing.T) {
 	st := newTestStore(t)
 	now := time.UnixMicro(1_700_000_000_123_456).UTC()
+	epochs := []int64{0, 1, -1, 1<<53 + 1, math.MaxInt64, math.MinInt64, 42}
 	for i, v := range []string{"", " ", "1 2 3 ", "a\x00b", "ü 🌍 ", strings.Repeat("9", 600), "line\nbreak"} {
 		s := session.Session{
 			UserID: "u" + v, CreatedAt: now, LastSeenAt: now.Add(time.Second),
 			IdleDeadline: now.Add(time.Minute), AbsoluteDeadline: now.Add(time.Hour),
 			CreatedIP: v, UserAgent: v + v, LastIP: v,
+			Epoch: epochs[i], Method: v + "m", AuthAt: now.Add(-time.Duration(i) * time.Microsecond),
 		}
 		s.ID[0], s.ID[1] = byte(i), 0xAA
 		if err := st.Create(context.Background(), s); err != nil {
@@ -52,13 +55,17 @@ func TestFindRoundTripsAwkwardValues(t *testing.T) {
 }
 
 func TestDecodeRecordRejectsCorruption(t *testing.T) {
-	good := "1 2 3 4 1 0 2 1 aUAi"
-	if s, ok := decodeRecord(good); !ok || s.UserID != "a" || s.UserAgent != "UA" || s.LastIP != "i" || s.CreatedIP != "" {
+	good := "1 2 3 4 5 -6 1 0 2 1 3 aUAipwd"
+	s, ok := decodeRecord(good)
+	if !ok || s.UserID != "a" || s.UserAgent != "UA" || s.LastIP != "i" || s.CreatedIP != "" || s.Method != "pwd" ||
+		s.Epoch != -6 || s.AuthAt.UnixMicro() != 5 || s.AbsoluteDeadline.UnixMicro() != 4 {
 		t.Fatalf("decodeRecord(%q) = %+v, %v", good, s, ok)
 	}
 	for _, rec := range []string{
-		"", "1 2 3 4", "1 2 3 4 1 0 2 1 ", "1 2 3 4 1 0 2 1 aUAiX", "1 2 3 4 -1 0 2 1 aUAi",
-		"x 2 3 4 1 0 2 1 aUAi", "1 2 3 4 99 0 2 1 aUAi", "1 2 3 4 1 0 2 1aUAi",
+		"", "1 2 3 4", "1 2 3 4 5 6 1 0 2 1 3 ", "1 2 3 4 5 6 1 0 2 1 3 aUAipwdX", "1 2 3 4 5 6 -1 0 2 1 3 aUAipwd",
+		"1 2 3 4 5 6 1 0 2 1 -3 aUAipwd", "x 2 3 4 5 6 1 0 2 1 3 aUAipwd", "1 2 3 4 5 6 99 0 2 1 3 aUAipwd",
+		"1 2 3 4 5 6 1 0 2 1 3aUAipwd", "1 2 3 4 5 6 1 0 2 1 4 aUAipwd",
+		"1 2 3 4 1 0 2 1 aUAi", // the record of an earlier version
 	} {
 		if _, ok := decodeRecord(rec); ok {
 			t.Errorf("decodeRecord accepted %q", rec)
@@ -67,7 +74,7 @@ func TestDecodeRecordRejectsCorruption(t *testing.T) {
 }
 
 func FuzzDecodeRecord(f *testing.F) {
-	f.Add("1 2 3 4 1 0 2 1 aUAi")
+	f.Add("1 2 3 4 5 6 1 0 2 1 3 aUAipwd")
 	f.Fuzz(func(t *testing.T, rec string) { decodeRecord(rec) })
 }
 

@@ -4,6 +4,15 @@
 // Each session is one row keyed by the SHA-256 of its token; the token
 // itself is never stored. Every write after the insert is a conditional
 // UPDATE or DELETE, so nothing can re-create a session that is gone.
+//
+// The Ending of a session deleted with a reason is a row in a second table,
+// named after the first with "_endings" appended, under the same ID until
+// the session's absolute deadline. It is copied from the session's row in
+// the transaction that deletes the row, so the two happen together or not
+// at all.
+//
+// New brings a sessions table created by an earlier version up to date in
+// place: it adds the columns that version lacked.
 package sqlitestore
 
 import (
@@ -62,8 +71,9 @@ var _ session.Store = (*Store)(nil)
 
 var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
-// New creates the sessions table if it does not exist and returns a Store on
-// it. The caller keeps ownership of db. The Store holds 16 to 64 of db's
+// New creates the sessions and endings tables if they do not exist, adds
+// missing columns to an existing sessions table, and returns a Store on
+// them. The caller keeps ownership of db. The Store holds 16 to 64 of db's
 // connections for reads, four per CPU (see reader.go), until Close; New
 // fails if db's SetMaxOpenConns leaves fewer than 4 others, and db's limit
 // must not be lowered afterwards.
@@ -75,22 +85,8 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	if !tableName.MatchString(table) {
 		return nil, fmt.Errorf("sqlitestore: invalid table name %q", table)
 	}
-	schema := fmt.Sprintf(`
-CREATE TABLE IF NOT EXISTS %[1]s (
-	id            BLOB PRIMARY KEY,  -- SHA-256 of the token
-	user_id       TEXT NOT NULL,
-	created_at    INTEGER NOT NULL,  -- microseconds since the Unix epoch
-	last_seen_at  INTEGER NOT NULL,
-	idle_deadline INTEGER NOT NULL,
-	abs_deadline  INTEGER NOT NULL,
-	created_ip    TEXT NOT NULL,
-	user_agent    TEXT NOT NULL,
-	last_ip       TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS %[1]s_user ON %[1]s (user_id);
-CREATE INDEX IF NOT EXISTS %[1]s_expiry ON %[1]s (min(idle_deadline, abs_deadline));`, table)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		return nil, fmt.Errorf("sqlitestore: create table: %w", err)
+	if err := migrate(ctx, db, table); err != nil {
+		return nil, fmt.Errorf("sqlitestore: create tables: %w", err)
 	}
 	s := &Store{db: db, table: table}
 	var err error
@@ -110,6 +106,83 @@ CREATE INDEX IF NOT EXISTS %[1]s_expiry ON %[1]s (min(idle_deadline, abs_deadlin
 	return s, nil
 }
 
+// added are the columns later versions added to the sessions table, with
+// the definitions that add them to an existing one. Rows written before
+// auth_at existed have it NULL and are read with their created_at: those
+// sessions were authenticated when they were created, and nothing could
+// re-authenticate them since. Their epoch is 0, the epoch of a user whose
+// credentials never changed, so an app that compares epochs treats them as
+// stale once the user's epoch has moved on.
+var added = []struct{ name, def string }{
+	{"epoch", "epoch INTEGER NOT NULL DEFAULT 0"},
+	{"method", "method TEXT NOT NULL DEFAULT ''"},
+	{"auth_at", "auth_at INTEGER"},
+}
+
+// migrate creates the tables and adds missing columns in one transaction,
+// which takes the write lock up front (Open's _txlock=immediate), so that
+// processes starting together do not both add a column. (On a database
+// opened otherwise, one of them may fail with SQLITE_BUSY instead.)
+func migrate(ctx context.Context, db *sql.DB, table string) error {
+	schema := fmt.Sprintf(`
+CREATE TABLE IF NOT EXISTS %[1]s (
+	id            BLOB PRIMARY KEY,  -- SHA-256 of the token
+	user_id       TEXT NOT NULL,
+	created_at    INTEGER NOT NULL,  -- microseconds since the Unix epoch
+	last_seen_at  INTEGER NOT NULL,
+	idle_deadline INTEGER NOT NULL,
+	abs_deadline  INTEGER NOT NULL,
+	created_ip    TEXT NOT NULL,
+	user_agent    TEXT NOT NULL,
+	last_ip       TEXT NOT NULL,
+	epoch         INTEGER NOT NULL DEFAULT 0,
+	method        TEXT NOT NULL DEFAULT '',
+	auth_at       INTEGER            -- NULL in rows older than the column: read as created_at
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS %[1]s_user ON %[1]s (user_id);
+CREATE INDEX IF NOT EXISTS %[1]s_expiry ON %[1]s (min(idle_deadline, abs_deadline));
+CREATE TABLE IF NOT EXISTS %[1]s_endings (
+	id         BLOB PRIMARY KEY,     -- the ended session's ID
+	user_id    TEXT NOT NULL,
+	at         INTEGER NOT NULL,     -- microseconds since the Unix epoch
+	why        TEXT NOT NULL,
+	expires_at INTEGER NOT NULL      -- the session's absolute deadline
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS %[1]s_endings_expiry ON %[1]s_endings (expires_at);`, table)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, table)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return err
+		}
+		have[name] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, c := range added {
+		if !have[c.name] {
+			if _, err := tx.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE %s ADD COLUMN %s`, table, c.def)); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Commit()
+}
+
 // Close releases the connections and statements the Store holds; it does
 // not close the database.
 func (s *Store) Close() error {
@@ -119,14 +192,18 @@ func (s *Store) Close() error {
 // Table returns the name of the sessions table.
 func (s *Store) Table() string { return s.table }
 
-const columns = `id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip`
+// columns are those Create writes; readColumns those scan reads.
+const (
+	columns     = `id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip, epoch, method, auth_at`
+	readColumns = `id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip, epoch, method, coalesce(auth_at, created_at)`
+)
 
 func (s *Store) q(query string) string { return fmt.Sprintf(query, s.table) }
 
 func (s *Store) Create(ctx context.Context, ss session.Session) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO %s (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO %s (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		ss.ID[:], ss.UserID, micros(ss.CreatedAt), micros(ss.LastSeenAt), micros(ss.IdleDeadline),
-		micros(ss.AbsoluteDeadline), ss.CreatedIP, ss.UserAgent, ss.LastIP)
+		micros(ss.AbsoluteDeadline), ss.CreatedIP, ss.UserAgent, ss.LastIP, ss.Epoch, ss.Method, micros(ss.AuthAt))
 	return mapErr(err)
 }
 
@@ -140,27 +217,82 @@ func (s *Store) Touch(ctx context.Context, id session.ID, now, seenBefore, idleD
 	return mapErr(s.alive.QueryRowContext(ctx, id[:], micros(now), micros(now)).Scan(&one))
 }
 
-func (s *Store) Rotate(ctx context.Context, oldID, newID session.ID, now time.Time) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE %s SET id = ? WHERE id = ? AND idle_deadline > ? AND abs_deadline > ?`),
-		newID[:], oldID[:], micros(now), micros(now))
+func (s *Store) Rotate(ctx context.Context, oldID, newID session.ID, now, authAt time.Time, epoch int64) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE %s SET id = ?, auth_at = ?, epoch = ?
+		WHERE id = ? AND idle_deadline > ? AND abs_deadline > ?`),
+		newID[:], micros(authAt), epoch, oldID[:], micros(now), micros(now))
 	return affected(res, err)
 }
 
-func (s *Store) Delete(ctx context.Context, id session.ID) error {
-	return affected(s.db.ExecContext(ctx, s.q(`DELETE FROM %s WHERE id = ?`), id[:]))
+func (s *Store) Delete(ctx context.Context, id session.ID, now time.Time, why string) error {
+	_, err := s.end(ctx, now, why, `id = ?`, id[:])
+	return err
 }
 
-func (s *Store) DeleteForUser(ctx context.Context, userID string, id session.ID) error {
-	return affected(s.db.ExecContext(ctx, s.q(`DELETE FROM %s WHERE id = ? AND user_id = ?`), id[:], userID))
+func (s *Store) DeleteForUser(ctx context.Context, userID string, id session.ID, now time.Time, why string) error {
+	_, err := s.end(ctx, now, why, `id = ? AND user_id = ?`, id[:], userID)
+	return err
 }
 
-func (s *Store) DeleteAllForUser(ctx context.Context, userID string, except session.ID) (int, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM %s WHERE user_id = ? AND id <> ?`), userID, except[:])
-	return count(res, err)
+func (s *Store) DeleteAllForUser(ctx context.Context, userID string, except session.ID, now time.Time, why string) (int, error) {
+	n, err := s.end(ctx, now, why, `user_id = ? AND id <> ?`, userID, except[:])
+	if errors.Is(err, session.ErrNotFound) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// end deletes the sessions that match where (a condition on the sessions
+// table, with args for its placeholders) and returns how many it deleted,
+// or ErrNotFound for none. If why is not empty, their endings are written
+// in the same transaction, before the rows go: the first statement writes,
+// so the transaction holds the write lock from its start, and both
+// statements see the same rows.
+func (s *Store) end(ctx context.Context, now time.Time, why, where string, args ...any) (int, error) {
+	del := s.q(`DELETE FROM %s WHERE ` + where)
+	if why == "" {
+		res, err := s.db.ExecContext(ctx, del, args...)
+		return countFound(res, err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	defer tx.Rollback()
+	// Conflicts cannot happen with random IDs; if one did, the later ending wins.
+	remember := fmt.Sprintf(`INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at)
+		SELECT id, user_id, ?, ?, abs_deadline FROM %[1]s WHERE `+where+`
+		ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at,
+			why = excluded.why, expires_at = excluded.expires_at`, s.table)
+	if _, err := tx.ExecContext(ctx, remember, append([]any{micros(now), why}, args...)...); err != nil {
+		return 0, mapErr(err)
+	}
+	res, err := tx.ExecContext(ctx, del, args...)
+	n, err := countFound(res, err)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, mapErr(err)
+	}
+	return n, nil
+}
+
+func (s *Store) Ended(ctx context.Context, id session.ID) (session.Ending, error) {
+	var (
+		e  session.Ending
+		at int64
+	)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT user_id, at, why FROM %s_endings WHERE id = ?`), id[:]).Scan(&e.UserID, &at, &e.Why)
+	if err != nil {
+		return session.Ending{}, mapErr(err)
+	}
+	e.At = fromMicros(at)
+	return e, nil
 }
 
 func (s *Store) List(ctx context.Context, userID string, now time.Time) ([]session.Session, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+columns+` FROM %s
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+readColumns+` FROM %s
 		WHERE user_id = ? AND idle_deadline > ? AND abs_deadline > ? ORDER BY created_at DESC, id`),
 		userID, micros(now), micros(now))
 	if err != nil {
@@ -181,21 +313,42 @@ func (s *Store) List(ctx context.Context, userID string, now time.Time) ([]sessi
 	return list, nil
 }
 
+// endingsBatch is how many endings DeleteExpired forgets per transaction.
+const endingsBatch = 500
+
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
 	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM %[1]s WHERE id IN (
 		SELECT id FROM %[1]s WHERE min(idle_deadline, abs_deadline) <= ? LIMIT ?)`), micros(now), limit)
-	return count(res, err)
+	n, err := count(res, err)
+	if err != nil {
+		return 0, err
+	}
+	// Every ending past its deadline goes, whatever limit says, but in
+	// batches, so that a backlog does not hold the write lock for long.
+	forget := s.q(`DELETE FROM %[1]s_endings WHERE id IN (
+		SELECT id FROM %[1]s_endings WHERE expires_at <= ? LIMIT ?)`)
+	for {
+		res, err := s.db.ExecContext(ctx, forget, micros(now), endingsBatch)
+		m, err := count(res, err)
+		if err != nil {
+			return n, err
+		}
+		if m < endingsBatch {
+			return n, nil
+		}
+	}
 }
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scan(row scanner) (session.Session, error) {
 	var (
-		ss                            session.Session
-		id                            []byte
-		created, seen, idle, absolute int64
+		ss                                    session.Session
+		id                                    []byte
+		created, seen, idle, absolute, authAt int64
 	)
-	if err := row.Scan(&id, &ss.UserID, &created, &seen, &idle, &absolute, &ss.CreatedIP, &ss.UserAgent, &ss.LastIP); err != nil {
+	if err := row.Scan(&id, &ss.UserID, &created, &seen, &idle, &absolute, &ss.CreatedIP, &ss.UserAgent, &ss.LastIP,
+		&ss.Epoch, &ss.Method, &authAt); err != nil {
 		return session.Session{}, err
 	}
 	if len(id) != len(ss.ID) {
@@ -204,6 +357,7 @@ func scan(row scanner) (session.Session, error) {
 	copy(ss.ID[:], id)
 	ss.CreatedAt, ss.LastSeenAt = fromMicros(created), fromMicros(seen)
 	ss.IdleDeadline, ss.AbsoluteDeadline = fromMicros(idle), fromMicros(absolute)
+	ss.AuthAt = fromMicros(authAt)
 	return ss, nil
 }
 
@@ -212,14 +366,17 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 func affected(res sql.Result, err error) error {
+	_, err = countFound(res, err)
+	return err
+}
+
+// countFound is count, with ErrNotFound for none.
+func countFound(res sql.Result, err error) (int, error) {
 	n, err := count(res, err)
-	if err != nil {
-		return err
+	if err == nil && n == 0 {
+		err = session.ErrNotFound
 	}
-	if n == 0 {
-		return session.ErrNotFound
-	}
-	return nil
+	return n, err
 }
 
 func count(res sql.Result, err error) (int, error) {

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/connectbook/connectbook/session"
 	"github.com/connectbook/connectbook/session/sqlitestore"
 	"github.com/connectbook/connectbook/session/storetest"
 )
@@ -26,11 +28,19 @@ func newHarness(t *testing.T) storetest.Harness {
 		st.Close()
 		db.Close()
 	})
-	return storetest.Harness{Store: st, Dump: func(ctx context.Context) ([]byte, error) { return dump(ctx, db, st.Table()) }}
+	return storetest.Harness{Store: st, Dump: func(ctx context.Context) ([]byte, error) {
+		sessions, err := dump(ctx, db, st.Table())
+		if err != nil {
+			return nil, err
+		}
+		endings, err := dump(ctx, db, st.Table()+"_endings")
+		return append(sessions, endings...), err
+	}}
 }
 
-// dump returns every column of every row, and the raw database file pages
-// are not needed: the table is the only place sessions live.
+// dump returns every column of every row of table. The raw database file
+// pages are not needed: the two tables are the only places sessions and
+// their endings live.
 func dump(ctx context.Context, db *sql.DB, table string) ([]byte, error) {
 	rows, err := db.QueryContext(ctx, "SELECT * FROM "+table)
 	if err != nil {
@@ -66,6 +76,101 @@ func dump(ctx context.Context, db *sql.DB, table string) ([]byte, error) {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, "sqlite", newHarness)
+}
+
+// A sessions table made by the version before epochs, methods and
+// re-authentication times gains their columns in place; its rows read with
+// epoch 0, no method and their creation as the time of authentication.
+func TestUpgradesOlderTable(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	db, err := sqlitestore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = db.ExecContext(ctx, `
+CREATE TABLE sessions (
+	id BLOB PRIMARY KEY, user_id TEXT NOT NULL, created_at INTEGER NOT NULL,
+	last_seen_at INTEGER NOT NULL, idle_deadline INTEGER NOT NULL, abs_deadline INTEGER NOT NULL,
+	created_ip TEXT NOT NULL, user_agent TEXT NOT NULL, last_ip TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE INDEX sessions_expiry ON sessions (min(idle_deadline, abs_deadline));`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	old := session.Session{UserID: "alice", CreatedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-time.Minute),
+		IdleDeadline: now.Add(29 * time.Minute), AbsoluteDeadline: now.Add(11 * time.Hour),
+		CreatedIP: "192.0.2.1", UserAgent: "old", LastIP: "192.0.2.2"}
+	old.ID[0] = 1
+	_, err = db.ExecContext(ctx, `INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, old.ID[:], old.UserID,
+		old.CreatedAt.UnixMicro(), old.LastSeenAt.UnixMicro(), old.IdleDeadline.UnixMicro(), old.AbsoluteDeadline.UnixMicro(),
+		old.CreatedIP, old.UserAgent, old.LastIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st *sqlitestore.Store
+	for range 2 { // the second finds nothing to add
+		if st != nil {
+			st.Close()
+		}
+		if st, err = sqlitestore.New(ctx, db, sqlitestore.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer st.Close()
+	want := old
+	want.AuthAt = old.CreatedAt
+	if got, err := st.Find(ctx, old.ID); err != nil || got != want {
+		t.Fatalf("Find of an older row = %+v, %v; want %+v", got, err, want)
+	}
+	if list, err := st.List(ctx, "alice", now); err != nil || len(list) != 1 || list[0] != want {
+		t.Fatalf("List of an older row = %+v, %v; want [%+v]", list, err, want)
+	}
+	moved := session.ID{2}
+	if err := st.Rotate(ctx, old.ID, moved, now, now, 3); err != nil {
+		t.Fatalf("Rotate of an older row: %v", err)
+	}
+	want.ID, want.AuthAt, want.Epoch = moved, now, 3
+	if got, err := st.Find(ctx, moved); err != nil || got != want {
+		t.Fatalf("Find after Rotate = %+v, %v; want %+v", got, err, want)
+	}
+	if err := st.Delete(ctx, moved, now, "signed out"); err != nil {
+		t.Fatalf("Delete of an older row: %v", err)
+	}
+	if e, err := st.Ended(ctx, moved); err != nil || e != (session.Ending{UserID: "alice", At: now, Why: "signed out"}) {
+		t.Fatalf("Ended = %+v, %v", e, err)
+	}
+}
+
+// DeleteExpired forgets every ending past its deadline, however many more
+// than its limit there are.
+func TestDeleteExpiredForgetsEveryEnding(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlitestore.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const n = 1234 // more than a few batches, and not a multiple of one
+	_, err = db.ExecContext(ctx, `WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < ?)
+		INSERT INTO sessions_endings SELECT CAST(printf('%032d', n) AS BLOB), 'alice', 1, 'revoked', 1000 + n % 2 FROM i`, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.DeleteExpired(ctx, time.UnixMicro(1000), 1); err != nil || got != 0 {
+		t.Fatalf("DeleteExpired = %d, %v; want 0 (endings are not counted)", got, err)
+	}
+	var left int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sessions_endings`).Scan(&left); err != nil || left != n/2 {
+		t.Fatalf("endings left = %d, %v; want %d, those whose deadline is after now", left, err, n/2)
+	}
 }
 
 func TestInvalidTable(t *testing.T) {
