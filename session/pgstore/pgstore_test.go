@@ -4,13 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/connectbook/connectbook/session"
 	"github.com/connectbook/connectbook/session/pgstore"
 	"github.com/connectbook/connectbook/session/storetest"
 )
@@ -47,21 +51,27 @@ func newPool(t testing.TB, dial func(net.Conn) net.Conn) *pgxpool.Pool {
 	return pool
 }
 
-// newStore returns a store on a table of its own, dropped at the end.
-func newStore(t testing.TB, pool *pgxpool.Pool) *pgstore.Store {
-	t.Helper()
+// newTable returns the name of a table of its own for a test, whose
+// sessions and endings tables are dropped at the end.
+func newTable(t testing.TB, pool *pgxpool.Pool) string {
 	var b [6]byte
 	rand.Read(b[:])
 	table := "sessions_test_" + hex.EncodeToString(b[:])
-	st, err := pgstore.New(context.Background(), pool, pgstore.Options{Table: table})
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		if _, err := pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+table); err != nil {
+		if _, err := pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+table+", "+table+"_endings"); err != nil {
 			t.Errorf("dropping %s: %v", table, err)
 		}
 	})
+	return table
+}
+
+// newStore returns a store on tables of its own, dropped at the end.
+func newStore(t testing.TB, pool *pgxpool.Pool) *pgstore.Store {
+	t.Helper()
+	st, err := pgstore.New(context.Background(), pool, pgstore.Options{Table: newTable(t, pool)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return st
 }
 
@@ -70,28 +80,92 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, "postgres", func(t *testing.T) storetest.Harness {
 		st := newStore(t, pool)
 		return storetest.Harness{Store: st, Dump: func(ctx context.Context) ([]byte, error) {
-			// Every row as text: bytea columns appear as \x followed by hex.
-			rows, err := pool.Query(ctx, "SELECT t::text FROM "+st.Table()+" t")
-			if err != nil {
-				return nil, err
-			}
-			defer rows.Close()
 			var out []byte
-			for rows.Next() {
-				var line string
-				if err := rows.Scan(&line); err != nil {
+			for _, table := range []string{st.Table(), st.Table() + "_endings"} {
+				// Every row as text: bytea columns appear as \x followed by hex.
+				rows, err := pool.Query(ctx, "SELECT t::text FROM "+table+" t")
+				if err != nil {
 					return nil, err
 				}
-				out = append(append(out, line...), '\n')
+				for rows.Next() {
+					var line string
+					if err := rows.Scan(&line); err != nil {
+						rows.Close()
+						return nil, err
+					}
+					out = append(append(out, line...), '\n')
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil {
+					return nil, err
+				}
 			}
-			return out, rows.Err()
+			return out, nil
 		}}
 	})
 }
 
+// A sessions table made by the version before epochs, methods and
+// re-authentication times gains their columns in place; its rows read with
+// epoch 0, no method and their creation as the time of authentication.
+func TestUpgradesOlderTable(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t, nil)
+	table := newTable(t, pool)
+	_, err := pool.Exec(ctx, fmt.Sprintf(`
+CREATE TABLE %[1]s (
+	id bytea PRIMARY KEY, user_id text NOT NULL, created_at timestamptz NOT NULL,
+	last_seen_at timestamptz NOT NULL, idle_deadline timestamptz NOT NULL, abs_deadline timestamptz NOT NULL,
+	created_ip text NOT NULL, user_agent text NOT NULL, last_ip text NOT NULL);
+CREATE INDEX %[1]s_user ON %[1]s (user_id);
+CREATE INDEX %[1]s_expiry ON %[1]s (LEAST(idle_deadline, abs_deadline));`, table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	old := session.Session{UserID: "alice", CreatedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-time.Minute),
+		IdleDeadline: now.Add(29 * time.Minute), AbsoluteDeadline: now.Add(11 * time.Hour),
+		CreatedIP: "192.0.2.1", UserAgent: "old", LastIP: "192.0.2.2"}
+	old.ID[0] = 1
+	_, err = pool.Exec(ctx, `INSERT INTO `+table+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, old.ID[:], old.UserID,
+		old.CreatedAt, old.LastSeenAt, old.IdleDeadline, old.AbsoluteDeadline, old.CreatedIP, old.UserAgent, old.LastIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st *pgstore.Store
+	for range 2 { // the second finds nothing to add
+		if st, err = pgstore.New(ctx, pool, pgstore.Options{Table: table}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := old
+	want.AuthAt = old.CreatedAt
+	if got, err := st.Find(ctx, old.ID); err != nil || got != want {
+		t.Fatalf("Find of an older row = %+v, %v; want %+v", got, err, want)
+	}
+	if list, err := st.List(ctx, "alice", now); err != nil || len(list) != 1 || list[0] != want {
+		t.Fatalf("List of an older row = %+v, %v; want [%+v]", list, err, want)
+	}
+	moved := session.ID{2}
+	if err := st.Rotate(ctx, old.ID, moved, now, now, 3); err != nil {
+		t.Fatalf("Rotate of an older row: %v", err)
+	}
+	want.ID, want.AuthAt, want.Epoch = moved, now, 3
+	if got, err := st.Find(ctx, moved); err != nil || got != want {
+		t.Fatalf("Find after Rotate = %+v, %v; want %+v", got, err, want)
+	}
+	if err := st.Delete(ctx, moved, now, "signed out"); err != nil {
+		t.Fatalf("Delete of an older row: %v", err)
+	}
+	if e, err := st.Ended(ctx, moved); err != nil || e != (session.Ending{UserID: "alice", At: now, Why: "signed out"}) {
+		t.Fatalf("Ended = %+v, %v", e, err)
+	}
+}
+
 func TestInvalidTable(t *testing.T) {
 	pool := newPool(t, nil)
-	for _, name := range []string{"x; DROP TABLE users", "Sessions", "1abc", "a-b"} {
+	// 49 bytes: <name>_endings_expiry would not fit in PostgreSQL's 63.
+	for _, name := range []string{"x; DROP TABLE users", "Sessions", "1abc", "a-b", strings.Repeat("s", 49)} {
 		if _, err := pgstore.New(context.Background(), pool, pgstore.Options{Table: name}); err == nil {
 			t.Errorf("New accepted table name %q", name)
 		}
