@@ -75,7 +75,7 @@ func benchRequest(b *testing.B, st session.Store, roundTrips func() int64, touch
 	}
 	login := httptest.NewRequest("POST", "https://example.test/login", nil)
 	rec := httptest.NewRecorder()
-	if _, err := m.Create(rec, login, "bench-user"); err != nil {
+	if _, err := m.Create(rec, login, session.Login{UserID: "bench-user", Method: "password"}); err != nil {
 		b.Fatal(err)
 	}
 	var cookie string

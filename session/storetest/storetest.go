@@ -7,7 +7,8 @@
 //	}
 //
 // The suite checks the Store contract directly (create, find, touch, rotate,
-// delete, list, revocation, expiry, no resurrection, concurrency) and then
+// delete, list, revocation, endings, expiry, no resurrection, concurrency,
+// a revocation racing sign-ins and rotations) and then
 // end to end through a session.Manager with an injected clock (planted,
 // rotated and logged-out tokens are not adopted, timeouts, the logout race,
 // raw tokens never reach the store).
@@ -34,8 +35,9 @@ type testCase struct {
 type Harness struct {
 	// Store is an empty store, used by one subtest only.
 	Store session.Store
-	// Dump returns every byte the backend holds for Store (all rows, or all
-	// key names and values) so that the suite can search it for raw tokens.
+	// Dump returns every byte the backend holds for Store (all rows of its
+	// sessions and of its endings, or all key names and values) so that the
+	// suite can search it for raw tokens.
 	Dump func(ctx context.Context) ([]byte, error)
 }
 
@@ -82,7 +84,7 @@ func newID(t testing.TB) session.ID {
 	return id
 }
 
-// sample returns a session created at now with the default timeouts.
+// sample returns a session signed in at now with the default timeouts.
 func sample(t testing.TB, userID string, now time.Time) session.Session {
 	return session.Session{
 		ID:               newID(t),
@@ -94,6 +96,9 @@ func sample(t testing.TB, userID string, now time.Time) session.Session {
 		CreatedIP:        "192.0.2.10",
 		UserAgent:        "Mozilla/5.0 (conformance; ü)",
 		LastIP:           "192.0.2.10",
+		Epoch:            1,
+		Method:           "password",
+		AuthAt:           now,
 	}
 }
 
@@ -132,12 +137,36 @@ func equal(a, b session.Session) bool {
 	return a.ID == b.ID && a.UserID == b.UserID &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.LastSeenAt.Equal(b.LastSeenAt) &&
 		a.IdleDeadline.Equal(b.IdleDeadline) && a.AbsoluteDeadline.Equal(b.AbsoluteDeadline) &&
-		a.CreatedIP == b.CreatedIP && a.UserAgent == b.UserAgent && a.LastIP == b.LastIP
+		a.CreatedIP == b.CreatedIP && a.UserAgent == b.UserAgent && a.LastIP == b.LastIP &&
+		a.Epoch == b.Epoch && a.Method == b.Method && a.AuthAt.Equal(b.AuthAt)
 }
 
 func wantSession(t testing.TB, got, want session.Session) {
 	t.Helper()
 	if !equal(got, want) {
 		t.Fatalf("got session\n\t%+v\nwant\n\t%+v", got, want)
+	}
+}
+
+// wantEnded checks that the store remembers exactly want for id.
+func wantEnded(t testing.TB, st session.Store, id session.ID, want session.Ending) {
+	t.Helper()
+	got, err := st.Ended(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Ended(%s): %v; want %+v", id.Short(), err, want)
+	}
+	if got.UserID != want.UserID || !got.At.Equal(want.At) || got.Why != want.Why {
+		t.Fatalf("Ended(%s) = %+v, want %+v", id.Short(), got, want)
+	}
+	if got.At.Location() != time.UTC {
+		t.Fatalf("Ended(%s).At location = %v, want UTC", id.Short(), got.At.Location())
+	}
+}
+
+// wantNoEnding checks that the store remembers no ending for id.
+func wantNoEnding(t testing.TB, st session.Store, id session.ID) {
+	t.Helper()
+	if e, err := st.Ended(context.Background(), id); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Ended(%s) = %+v, %v; want ErrNotFound", id.Short(), e, err)
 	}
 }
