@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -124,6 +126,50 @@ func TestAdminCommands(t *testing.T) {
 	}
 }
 
+// --all-users ends every session of every user, and sign-ins that were
+// under way cannot keep theirs.
+func TestRevokeAllUsers(t *testing.T) {
+	dsn := testdb.SQLite(t)
+	for _, u := range []string{"alice", "bob"} {
+		if code, _, errs := cmd(t, "correct horse battery\n", "user", "add", u, "--db", dsn); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	login(t, dsn, "alice")
+	login(t, dsn, "alice")
+	login(t, dsn, "bob")
+	// A sign-in that read alice's epoch before the revocation.
+	st, err := app.Open(context.Background(), app.Options{DB: dsn, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	before, err := st.DB.UserByUsername(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := cmd(t, "", "sessions", "revoke", "--all-users", "--user", "alice", "--db", dsn); code != 2 || !strings.Contains(errs, "--all-users goes alone") {
+		t.Fatalf("--all-users with --user: exit %d, %q", code, errs)
+	}
+	code, out, errs := cmd(t, "", "sessions", "revoke", "--all-users", "--db", dsn)
+	if code != 0 || !strings.Contains(out, "Ended 3 sessions of 2 users") {
+		t.Fatalf("revoke --all-users: exit %d, %q %q", code, out, errs)
+	}
+	for _, u := range []string{"alice", "bob"} {
+		if _, out, _ := cmd(t, "", "sessions", "list", "--user", u, "--db", dsn); !strings.Contains(out, "no live sessions") {
+			t.Fatalf("%s after --all-users: %q", u, out)
+		}
+	}
+	_, err = st.Sessions.Create(httptest.NewRecorder(), httptest.NewRequest("POST", "/login", nil),
+		session.Login{UserID: strconv.FormatInt(before.ID, 10), Epoch: before.Epoch})
+	if !errors.Is(err, session.ErrStaleEpoch) {
+		t.Fatalf("a sign-in under way during --all-users: %v, want ErrStaleEpoch", err)
+	}
+	if _, out, _ := cmd(t, "", "events", "--db", dsn); !strings.Contains(out, "sessions_revoked_all_users") {
+		t.Fatalf("no event for --all-users: %q", out)
+	}
+}
+
 func TestHelpForEachCommand(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -133,6 +179,9 @@ func TestHelpForEachCommand(t *testing.T) {
 		{[]string{"help", "user"}, "connectbook user passwd <username>"},
 		{[]string{"help", "user"}, "-session-store"},
 		{[]string{"help", "sessions"}, "connectbook sessions revoke --user <username> --all"},
+		{[]string{"help", "sessions"}, "connectbook sessions revoke --all-users"},
+		{[]string{"help", "serve"}, "-reauth-window"},
+		{[]string{"help", "serve"}, "-max-sessions"},
 		{[]string{"help", "sessions"}, "-db"},
 		{[]string{"help", "events"}, "-limit"},
 		{[]string{"help", "serve"}, "-tls-self-signed"},
@@ -204,7 +253,20 @@ func TestSessionStoreMismatchRefused(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "keeps sessions in Redis") {
 		t.Fatalf("without --session-store: exit %d, %q", code, errs)
 	}
-	code, out, errs := cmd(t, "", "sessions", "list", "--user", "alice", "--db", dsn, "--session-store", redisURL)
+	// Another database number on the same server is another store.
+	other, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Path = "/15"
+	if other.String() == redisURL {
+		other.Path = "/14"
+	}
+	code, out, errs := cmd(t, "", "sessions", "list", "--user", "alice", "--db", dsn, "--session-store", other.String())
+	if code != 1 || !strings.Contains(errs, "not the session store serve uses") {
+		t.Fatalf("with another Redis database: exit %d, %q %q", code, out, errs)
+	}
+	code, out, errs = cmd(t, "", "sessions", "list", "--user", "alice", "--db", dsn, "--session-store", redisURL)
 	if code != 0 {
 		t.Fatalf("with --session-store: exit %d, %q", code, errs)
 	}
