@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -12,16 +13,18 @@ import (
 )
 
 // FuzzMiddleware feeds arbitrary Cookie headers, query strings, paths and
-// User-Agents through
-// the middleware. Whatever the input, the request is answered 200 by the
-// handler (never a panic or a 5xx), and it is authenticated only when the
-// header carries the one valid token exactly once.
+// User-Agents through the middleware. Whatever the input, the request is
+// answered 200 by the handler (never a panic or a 5xx), it is authenticated
+// only when the header carries the one valid token exactly once, no
+// Set-Cookie line carries the token, and a refused-token marker holds one of
+// its three forms.
 //
 //	go test -fuzz FuzzMiddleware ./session/
 func FuzzMiddleware(f *testing.F) {
 	e := newEnv(f, session.Options{OnEvent: func(_ context.Context, _ session.Event) {}})
 	tok := e.login()
 	name := e.m.CookieName()
+	markerRE := regexp.MustCompile(`^` + regexp.QuoteMeta(name) + `-refused=(unknown-[0-9a-f]{12}|malformed|duplicate);`)
 	// The middleware alone, without a mux that would redirect odd paths.
 	h := e.m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "user="+session.UserID(r.Context()))
@@ -50,6 +53,14 @@ func FuzzMiddleware(f *testing.F) {
 		h.ServeHTTP(w, r)
 		if w.Code != http.StatusOK {
 			t.Fatalf("status %d for cookie %q query %q", w.Code, cookie, query)
+		}
+		for _, line := range w.Header()["Set-Cookie"] {
+			if strings.Contains(line, tok) {
+				t.Fatalf("Set-Cookie %q carries the token", line)
+			}
+			if strings.HasPrefix(line, name+"-refused=") && !markerRE.MatchString(line) {
+				t.Fatalf("marker %q for cookie header %q", line, cookie)
+			}
 		}
 		user := strings.TrimPrefix(w.Body.String(), "user=")
 		if user == "" {

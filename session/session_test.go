@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/connectbook/connectbook/session"
 	"github.com/connectbook/connectbook/session/sqlitestore"
+	"github.com/connectbook/connectbook/session/storetest"
 )
 
 // env is a Manager on a fresh SQLite store, with a handler that reports
@@ -69,7 +71,8 @@ func newEnv(t testing.TB, opts session.Options) *env {
 	e.m = m
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := m.Create(w, r, "alice"); err != nil {
+		epoch, _ := strconv.ParseInt(r.Header.Get("X-Epoch"), 10, 64)
+		if _, err := m.Create(w, r, session.Login{UserID: "alice", Epoch: epoch, Method: "password"}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
@@ -84,6 +87,11 @@ func newEnv(t testing.TB, opts session.Options) *env {
 	})))
 	mux.HandleFunc("POST /rotate", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := m.Rotate(w, r); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+		}
+	})
+	mux.HandleFunc("POST /reauth", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := m.Reauthenticated(w, r, 0); err != nil {
 			http.Error(w, err.Error(), http.StatusConflict)
 		}
 	})
@@ -427,7 +435,7 @@ func TestOptionsValidated(t *testing.T) {
 func TestCreateRejectsBadUserID(t *testing.T) {
 	e := newEnv(t, session.Options{})
 	for _, id := range []string{"", strings.Repeat("x", 256)} {
-		if _, err := e.m.Create(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil), id); err == nil {
+		if _, err := e.m.Create(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil), session.Login{UserID: id}); err == nil {
 			t.Errorf("Create accepted user id of %d bytes", len(id))
 		}
 	}
@@ -438,12 +446,15 @@ func TestMetadataClipped(t *testing.T) {
 	e := newEnv(t, session.Options{})
 	r := httptest.NewRequest("POST", "/login", nil)
 	r.Header.Set("User-Agent", strings.Repeat("é", 400)+"\xff\xfe")
-	s, err := e.m.Create(httptest.NewRecorder(), r, "alice")
+	s, err := e.m.Create(httptest.NewRecorder(), r, session.Login{UserID: "alice", Method: strings.Repeat("ü", 20)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s.UserAgent) > 512 || !utf8Valid(s.UserAgent) {
 		t.Fatalf("user agent of %d bytes, valid UTF-8 %v", len(s.UserAgent), utf8Valid(s.UserAgent))
+	}
+	if len(s.Method) > 32 || !utf8Valid(s.Method) {
+		t.Fatalf("method of %d bytes, valid UTF-8 %v", len(s.Method), utf8Valid(s.Method))
 	}
 }
 
@@ -463,7 +474,7 @@ func TestNoTokenInLogs(t *testing.T) {
 	e.m = m
 	var tokens []string
 	rec := httptest.NewRecorder()
-	if _, err := m.Create(rec, httptest.NewRequest("POST", "/", nil), "alice"); err != nil {
+	if _, err := m.Create(rec, httptest.NewRequest("POST", "/", nil), session.Login{UserID: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	tok := rec.Result().Cookies()[0].Value
@@ -616,9 +627,9 @@ type countingDeletes struct {
 	deletes, finds int
 }
 
-func (c *countingDeletes) Delete(ctx context.Context, id session.ID) error {
+func (c *countingDeletes) Delete(ctx context.Context, id session.ID, now time.Time, why string) error {
 	c.deletes++
-	return c.Store.Delete(ctx, id)
+	return c.Store.Delete(ctx, id, now, why)
 }
 
 func (c *countingDeletes) Find(ctx context.Context, id session.ID) (session.Session, error) {
@@ -655,7 +666,7 @@ func TestMalformedCookieNotLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	if _, err := m.Create(rec, httptest.NewRequest("POST", "/", nil), "alice"); err != nil {
+	if _, err := m.Create(rec, httptest.NewRequest("POST", "/", nil), session.Login{UserID: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	tok := rec.Result().Cookies()[0].Value
@@ -679,5 +690,275 @@ func TestMalformedCookieNotLogged(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), tok[:20]) {
 		t.Fatalf("log holds the token:\n%s", buf.String())
+	}
+}
+
+func TestMaxSessionsOption(t *testing.T) {
+	for _, tc := range []struct {
+		set, want int // Options.MaxSessions, and what the Manager keeps to
+		signIns   int
+	}{
+		{0, session.DefaultMaxSessions, session.DefaultMaxSessions + 2},
+		{1, 1, 3},
+		{-1, -1, session.DefaultMaxSessions + 5},
+	} {
+		t.Run(strconv.Itoa(tc.set), func(t *testing.T) {
+			e := newEnv(t, session.Options{MaxSessions: tc.set})
+			if got := e.m.MaxSessions(); got != tc.want {
+				t.Fatalf("MaxSessions() = %d, want %d", got, tc.want)
+			}
+			for range tc.signIns {
+				e.login()
+			}
+			list, err := e.m.Sessions(context.Background(), "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := min(tc.signIns, tc.want)
+			if tc.want < 0 {
+				want = tc.signIns
+			}
+			if len(list) != want {
+				t.Fatalf("%d sign-ins left %d sessions, want %d", tc.signIns, len(list), want)
+			}
+			if n := len(e.eventsOf(session.EventEvicted)); n != tc.signIns-want {
+				t.Fatalf("%d evictions, want %d", n, tc.signIns-want)
+			}
+		})
+	}
+}
+
+type wantEvent struct {
+	kind   session.EventKind
+	detail string
+}
+
+// eventsSince returns the kind and detail of the events after the first n.
+func (e *env) eventsSince(n int) []wantEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []wantEvent
+	for _, ev := range e.events[n:] {
+		out = append(out, wantEvent{ev.Kind, ev.Detail})
+	}
+	return out
+}
+
+func (e *env) mark() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.events)
+}
+
+// Events say what happened in words a person reviewing an audit log
+// understands, and never carry a token.
+func TestEventDetails(t *testing.T) {
+	ctx := context.Background()
+	planted := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32))
+	plantedID, _ := session.IDOfToken(planted)
+	short := func(tok string) string {
+		id, ok := session.IDOfToken(tok)
+		if !ok {
+			t.Fatalf("malformed token %q", tok)
+		}
+		return id.Short()
+	}
+	refusedBefore := "within the hour before this sign-in, the browser was refused: "
+	for _, tc := range []struct {
+		name string
+		opts session.Options
+		// run does the setup and returns an action; the events of the
+		// action are compared with want.
+		run func(e *env, clock *storetest.Clock) (action func(), want []wantEvent)
+	}{
+		{"sign-in", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			return func() { e.login() }, []wantEvent{{session.EventCreated, "password"}}
+		}},
+		{"sign-in replacing a session", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			tok := e.login()
+			return func() { e.post("/login", e.m.CookieName()+"="+tok) }, []wantEvent{
+				{session.EventDestroyed, "replaced by a new sign-in in the same browser"},
+				{session.EventCreated, "password"},
+			}
+		}},
+		{"stale epoch", session.Options{Epoch: func(context.Context, string) (int64, error) { return 4, nil }}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			return func() { e.post("/login", "", "X-Epoch", "3") }, []wantEvent{
+				{session.EventDestroyed, "credentials changed while signing in"},
+			}
+		}},
+		{"rotation", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			tok := e.login()
+			return func() { e.post("/rotate", e.m.CookieName()+"="+tok) }, []wantEvent{{session.EventRotated, "replaces " + short(tok)}}
+		}},
+		{"re-authentication", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			tok := e.login()
+			return func() { e.post("/reauth", e.m.CookieName()+"="+tok) }, []wantEvent{{session.EventRotated, "re-authenticated; replaces " + short(tok)}}
+		}},
+		{"sign-out", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			tok := e.login()
+			return func() { e.post("/logout", e.m.CookieName()+"="+tok) }, []wantEvent{{session.EventDestroyed, "signed out"}}
+		}},
+		{"token of a signed-out session", session.Options{}, func(e *env, clock *storetest.Clock) (func(), []wantEvent) {
+			tok := e.login()
+			e.post("/logout", e.m.CookieName()+"="+tok)
+			at := clock.Now().Format(time.RFC3339)
+			clock.Advance(time.Minute)
+			return func() { e.get(e.m.CookieName() + "=" + tok) }, []wantEvent{
+				{session.EventEndedToken, "the session had ended (signed out) at " + at},
+			}
+		}},
+		{"revocation of one", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			id, _ := session.IDOfToken(e.login())
+			revoke := func() {
+				if err := e.m.Revoke(ctx, nil, "alice", id, "revoked by an administrator"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return revoke, []wantEvent{{session.EventRevoked, "1 session revoked by an administrator"}}
+		}},
+		{"revocation of all", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			e.login()
+			e.login()
+			revoke := func() {
+				for range 2 { // the second finds none and says nothing
+					if _, err := e.m.RevokeAll(ctx, "alice", "revoked after a password change"); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			return revoke, []wantEvent{{session.EventRevoked, "2 sessions revoked after a password change"}}
+		}},
+		{"eviction", session.Options{MaxSessions: 1}, func(e *env, clock *storetest.Clock) (func(), []wantEvent) {
+			e.login()
+			at := clock.Now().Format(time.RFC3339)
+			clock.Advance(10 * time.Minute)
+			return func() { e.login() }, []wantEvent{
+				{session.EventCreated, "password"},
+				{session.EventEvicted, "the least recently used session (last active " + at + ") was ended: a new sign-in went past the limit of 1"},
+			}
+		}},
+		{"idle timeout", session.Options{}, func(e *env, clock *storetest.Clock) (func(), []wantEvent) {
+			tok := e.login()
+			clock.Advance(30 * time.Minute)
+			return func() { e.get(e.m.CookieName() + "=" + tok) }, []wantEvent{{session.EventExpired, "idle timeout"}}
+		}},
+		{"absolute timeout", session.Options{AbsoluteTimeout: time.Hour}, func(e *env, clock *storetest.Clock) (func(), []wantEvent) {
+			tok := e.login()
+			for range 2 {
+				clock.Advance(25 * time.Minute)
+				e.get(e.m.CookieName() + "=" + tok)
+			}
+			clock.Advance(10 * time.Minute)
+			return func() { e.get(e.m.CookieName() + "=" + tok) }, []wantEvent{{session.EventExpired, "absolute timeout"}}
+		}},
+		{"never-issued token", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			return func() { e.get(e.m.CookieName() + "=" + planted) }, []wantEvent{{session.EventUnknownToken, "unknown token"}}
+		}},
+		{"malformed token", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			return func() { e.get(e.m.CookieName() + "=" + planted[1:]) }, []wantEvent{{session.EventUnknownToken, "malformed token"}}
+		}},
+		{"duplicate cookie", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			c := e.m.CookieName() + "=" + planted
+			return func() { e.get(c + "; " + c) }, []wantEvent{{session.EventDuplicateCookie, "cookie sent more than once"}}
+		}},
+		{"sign-in after a never-issued token", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			return func() { e.post("/login", e.m.CookieName()+"-refused=unknown-"+plantedID.Short()) }, []wantEvent{
+				{session.EventCreated, "password"},
+				{session.EventForeignToken, refusedBefore + "it presented a session token that was never issued (" + plantedID.Short() + ")"},
+			}
+		}},
+		{"sign-in after a malformed token", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			return func() { e.post("/login", e.m.CookieName()+"-refused=malformed") }, []wantEvent{
+				{session.EventCreated, "password"},
+				{session.EventForeignToken, refusedBefore + "it presented a malformed session token"},
+			}
+		}},
+		{"sign-in after a duplicate cookie", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			return func() { e.post("/login", e.m.CookieName()+"-refused=duplicate") }, []wantEvent{
+				{session.EventCreated, "password"},
+				{session.EventForeignToken, refusedBefore + "it sent the session cookie twice"},
+			}
+		}},
+		{"sign-in carrying a never-issued token", session.Options{}, func(e *env, _ *storetest.Clock) (func(), []wantEvent) {
+			return func() { e.post("/login", e.m.CookieName()+"="+planted) }, []wantEvent{
+				{session.EventUnknownToken, "unknown token"},
+				{session.EventCreated, "password"},
+				{session.EventForeignToken, "with this sign-in, the browser was refused: it presented a session token that was never issued (" + plantedID.Short() + ")"},
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := storetest.NewClock()
+			tc.opts.Now = clock.Now
+			e := newEnv(t, tc.opts)
+			action, want := tc.run(e, clock)
+			n := e.mark()
+			action()
+			if got := e.eventsSince(n); !slices.Equal(got, want) {
+				t.Fatalf("events\n\t%q\nwant\n\t%q", got, want)
+			}
+		})
+	}
+}
+
+// get serves a GET with the given Cookie header.
+func (e *env) get(cookie string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("GET", "/whoami", nil)
+	if cookie != "" {
+		r.Header.Set("Cookie", cookie)
+	}
+	return e.serve(r)
+}
+
+// post serves a POST to path with the given Cookie header and header
+// name/value pairs.
+func (e *env) post(path, cookie string, header ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("POST", path, nil)
+	if cookie != "" {
+		r.Header.Set("Cookie", cookie)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		r.Header.Set(header[i], header[i+1])
+	}
+	return e.serve(r)
+}
+
+// The marker of a refused token is a __Host- cookie with the session
+// cookie's attributes and a lifetime, it holds no token, and a sign-in
+// clears it.
+func TestRefusedMarkerCookie(t *testing.T) {
+	planted := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
+	id, _ := session.IDOfToken(planted)
+	const attrs = "; Path=/; HttpOnly; Secure; SameSite=Lax"
+	for _, name := range []string{"", "__Host-app"} {
+		e := newEnv(t, session.Options{CookieName: name})
+		name := e.m.CookieName()
+		marker := name + "-refused"
+		if !strings.HasPrefix(marker, "__Host-") {
+			t.Fatalf("marker %q lacks the __Host- prefix", marker)
+		}
+		cleared := name + "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
+		for _, tc := range []struct{ cookie, value string }{
+			{name + "=" + planted, "unknown-" + id.Short()},
+			{name + "=" + planted[:42], "malformed"},
+			{name + "=" + planted + "; " + name + "=" + planted, "duplicate"},
+		} {
+			w := e.get(tc.cookie)
+			want := []string{cleared, marker + "=" + tc.value + "; Path=/; Max-Age=3600; HttpOnly; Secure; SameSite=Lax"}
+			if got := w.Result().Header["Set-Cookie"]; !slices.Equal(got, want) {
+				t.Errorf("cookie %q: Set-Cookie\n\t%q\nwant\n\t%q", tc.cookie, got, want)
+			}
+		}
+
+		clearedMarker := marker + "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
+		for _, cookie := range []string{marker + "=malformed", name + "=" + planted, name + "=" + planted + "; " + marker + "=duplicate"} {
+			lines := e.post("/login", cookie).Result().Header["Set-Cookie"]
+			if len(lines) != 2 || !slices.Contains(lines, clearedMarker) ||
+				!slices.ContainsFunc(lines, func(l string) bool {
+					return strings.HasPrefix(l, name+"=") && strings.HasSuffix(l, attrs) && len(l) == len(name)+1+43+len(attrs)
+				}) {
+				t.Errorf("sign-in with cookie %q: Set-Cookie %q, want a new session cookie and %q", cookie, lines, clearedMarker)
+			}
+		}
 	}
 }
