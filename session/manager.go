@@ -277,7 +277,7 @@ func (m *Manager) enforceCap(ctx context.Context, r *http.Request, s Session) er
 		}
 		return a.CreatedAt.Compare(b.CreatedAt)
 	})
-	why := fmt.Sprintf("signed out to stay within %d sessions, as the least recently used", limit)
+	why := fmt.Sprintf("signed out as the least recently used, to stay within %d sessions", limit)
 	for _, o := range others[:len(others)+1-limit] {
 		switch err := m.store.DeleteForUser(ctx, s.UserID, o.ID, m.now(), why); {
 		case errors.Is(err, ErrNotFound):

@@ -17,7 +17,11 @@ type ActivityItem struct {
 	Device   string // from the User-Agent, when the event had one
 	ClientIP string
 	Session  string // short session ID, when known
-	Warning  bool   // worth a look: failures, refused tokens, revocations not by this user
+	// SessionText names the session for people: "session 1a2b…", or
+	// "ended session 1a2b…" when the event ended it; Device and ClientIP
+	// are then those of whoever ended it.
+	SessionText string
+	Warning     bool // worth a look: failures, refused tokens, revocations not by this user
 }
 
 // ActivityPage is one page of activity, newest first; Next is the cursor of
@@ -42,7 +46,7 @@ var activityKinds = map[string]struct {
 	audit.ReauthFailed:                   {"Wrong password when confirming a sensitive action", true},
 	string(session.EventRevoked):         {"Sessions ended", false},
 	string(session.EventEvicted):         {"Oldest session signed out (session limit)", false},
-	string(session.EventEndedToken):      {"A browser used a session that had ended", true},
+	string(session.EventEndedToken):      {"A signed-out session was used again", false},
 	string(session.EventForeignToken):    {"Refused a session token ConnectBook never issued", true},
 	string(session.EventExpired):         {"Session expired", false},
 	string(session.EventTokenInURL):      {"Refused a session token sent in a link", true},
@@ -95,6 +99,13 @@ func (s *Service) Activity(r *http.Request, before int64) (ActivityPage, error) 
 		item := ActivityItem{At: e.At, Title: k.title, Detail: e.Detail, ClientIP: e.ClientIP, Session: e.Session, Warning: k.warning}
 		if e.UserAgent != "" {
 			item.Device = ParseDevice(e.UserAgent).Label()
+		}
+		if e.Session != "" {
+			item.SessionText = "session " + e.Session
+			switch e.Kind {
+			case string(session.EventRevoked), string(session.EventEvicted):
+				item.SessionText = "ended session " + e.Session
+			}
 		}
 		page.Items = append(page.Items, item)
 	}

@@ -31,7 +31,7 @@ func (s *Service) DeleteAccount(w http.ResponseWriter, r *http.Request, typedUse
 		return &Error{Status: http.StatusUnprocessableEntity, Field: "confirm_username",
 			Message: fmt.Sprintf("To confirm, type your username, %s, exactly.", user.Username)}
 	}
-	n, err := s.deleteUser(ctx, user, "ended because the account was deleted")
+	n, err := s.deleteUser(ctx, user, "signed out because the account was deleted")
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (s *Service) DeleteUser(ctx context.Context, username string) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.deleteUser(ctx, user, "ended because an administrator deleted the account")
+	n, err := s.deleteUser(ctx, user, "signed out because an administrator deleted the account")
 	if err != nil {
 		return 0, err
 	}

@@ -49,7 +49,7 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		return 0, s.userError(fromAuth(err, ""))
 	}
 	s.users.drop(uid)
-	why := fmt.Sprintf("ended by a password change from another session (%s)", ParseDevice(r.UserAgent()).Label())
+	why := fmt.Sprintf("signed out by a password change from your session on %s (%s)", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
 	n, err := s.Sessions.RevokeAllExcept(ctx, r, UserKey(uid), sess.ID, why)
 	if err != nil {
 		return 0, err
@@ -73,7 +73,7 @@ func (s *Service) SetPassword(ctx context.Context, username, password, confirm s
 		return 0, s.userError(fromAuth(err, ""))
 	}
 	s.users.drop(user.ID)
-	n, err := s.Sessions.RevokeAll(ctx, UserKey(user.ID), "ended by a password change by an administrator")
+	n, err := s.Sessions.RevokeAll(ctx, UserKey(user.ID), "signed out by a password change by an administrator")
 	if err != nil {
 		return 0, err
 	}

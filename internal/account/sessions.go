@@ -100,7 +100,7 @@ func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID st
 	if id == sess.ID {
 		return true, s.LogOut(w, r)
 	}
-	why := fmt.Sprintf("signed out by you from another session (%s, %s)", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
+	why := fmt.Sprintf("signed out by you from your session on %s (%s)", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
 	err = s.Sessions.Revoke(r.Context(), r, sess.UserID, id, why)
 	if errors.Is(err, session.ErrNotFound) {
 		return false, ErrNotFound
@@ -118,7 +118,7 @@ func (s *Service) RevokeOtherSessions(r *http.Request) (int, error) {
 	if !s.InSudo(r) {
 		return 0, ErrSudoRequired
 	}
-	why := fmt.Sprintf("signed out by you from another session (%s, %s) with \"sign out everywhere else\"", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
+	why := fmt.Sprintf("signed out by you from your session on %s (%s), with \"sign out everywhere else\"", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
 	return s.Sessions.RevokeOthers(r, why)
 }
 

@@ -166,6 +166,12 @@ func testRevokeOne(t *testing.T, s *server) {
 	if r.StatusCode != http.StatusSeeOther || a2.token() != "" {
 		t.Fatalf("revoked browser's next request: %d, token %q", r.StatusCode, a2.token())
 	}
+	if r := a2.get(r.Header.Get("Location")); !strings.Contains(r.body, "Your session ended: signed out by you from your session on Firefox on Linux") {
+		t.Fatalf("the sign-in page it is sent to does not say why:\n%s", r.body)
+	}
+	if r := a2.get("/login"); strings.Contains(r.body, "Your session ended") {
+		t.Fatal("the reason is shown again")
+	}
 	if a1.signedInAs() != "alice" {
 		t.Fatal("revoking another session signed this one out")
 	}
@@ -496,6 +502,9 @@ func testDeleteAccount(t *testing.T, s *server) {
 	if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "Your account has been deleted") || a.token() != "" {
 		t.Fatalf("delete: %d, token %q", r.StatusCode, a.token())
 	}
+	if strings.Contains(r.body, `action="/logout"`) || strings.Contains(r.body, "@alice") {
+		t.Fatal("the deleted-account page shows the signed-in menu")
+	}
 	if other.signedInAs() != "" {
 		t.Fatal("another session survived the deletion")
 	}
@@ -649,7 +658,7 @@ func testAdminRevocation(t *testing.T, s *server) {
 	}
 	c := s.browser()
 	c.setToken(tok)
-	if r := c.get("/login"); !strings.Contains(r.body, "You were signed out: revoked by an administrator.") {
+	if r := c.get("/login"); !strings.Contains(r.body, "Your session ended: revoked by an administrator.") {
 		t.Fatalf("the login page does not say why:\n%s", r.body)
 	}
 }

@@ -1,13 +1,23 @@
 package web
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/connectbook/connectbook/session"
 )
 
 // flashCookie carries a one-time message across a redirect: a code from
 // flashes, never text a client chose, so it cannot inject anything.
 const flashCookie = "__Host-cb_flash"
+
+// endedCookie carries why a session ended across the redirect to the
+// sign-in page (the request that found it ended cleared its cookie). Its
+// value is text ConnectBook wrote, base64url-encoded; a __Host- cookie can
+// only be set by this site over HTTPS.
+const endedCookie = "__Host-cb_ended"
 
 var flashes = map[string]string{
 	"saved":            "Your profile is saved.",
@@ -16,7 +26,6 @@ var flashes = map[string]string{
 	"others_ended":     "You have signed out everywhere else.",
 	"password_changed": "Your password has been changed, and every other session has been signed out.",
 	"reauthenticated":  "Password confirmed. You won't be asked again for a few minutes.",
-	"account_deleted":  "Your account has been deleted.",
 	"notice_dismissed": "Notice dismissed.",
 }
 
@@ -24,6 +33,42 @@ var flashes = map[string]string{
 func (a *app) flash(w http.ResponseWriter, code string) {
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: code, Path: "/", MaxAge: 60,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// carryEnded remembers why the request's session ended, for the sign-in
+// page it is sent to.
+func (a *app) carryEnded(w http.ResponseWriter, r *http.Request) {
+	why, ok := session.EndReason(r.Context())
+	if !ok {
+		return
+	}
+	if len(why) > 200 {
+		why = why[:200]
+	}
+	http.SetCookie(w, &http.Cookie{Name: endedCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(why)), Path: "/",
+		MaxAge: 300, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+}
+
+// endedText says why the browser's session ended, for the sign-in page:
+// found on this request, or carried by carryEnded; "" if it did not.
+func (a *app) endedText(w http.ResponseWriter, r *http.Request) string {
+	why, ok := session.EndReason(r.Context())
+	if c, err := r.Cookie(endedCookie); err == nil {
+		http.SetCookie(w, &http.Cookie{Name: endedCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		if b, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && !ok && len(b) <= 200 && utf8.Valid(b) {
+			why, ok = string(b), true
+		}
+	}
+	if !ok {
+		return ""
+	}
+	switch why {
+	case "idle timeout":
+		why = "it was not used for a while"
+	case "absolute timeout":
+		why = "it reached its maximum length, so please sign in afresh"
+	}
+	return "Your session ended: " + why + "."
 }
 
 // takeFlash returns the pending message, if any, and clears it.

@@ -21,7 +21,7 @@ func (a *app) credentialsForm(page string) http.Handler {
 			http.Redirect(w, r, orDefault(next, "/"), http.StatusSeeOther)
 			return
 		}
-		a.render(w, r, http.StatusOK, page, &credentialsPage{Next: next, Ended: endedText(r)})
+		a.render(w, r, http.StatusOK, page, &credentialsPage{Next: next, Ended: a.endedText(w, r)})
 	})
 }
 

@@ -132,6 +132,7 @@ func (a *app) requireUser(next http.Handler) http.Handler {
 			if r.Method == http.MethodGet && r.URL.Path != "/" {
 				target += "?" + url.Values{"next": {r.URL.Path}}.Encode()
 			}
+			a.carryEnded(w, r)
 			http.Redirect(w, r, target, http.StatusSeeOther)
 			return
 		}

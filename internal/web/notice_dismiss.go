@@ -7,5 +7,6 @@ func (a *app) noticeDismiss(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	a.flash(w, "notice_dismissed")
 	http.Redirect(w, r, orDefault(safeNext(r.PostForm.Get("next")), "/"), http.StatusSeeOther)
 }

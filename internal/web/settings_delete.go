@@ -1,6 +1,11 @@
 package web
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+
+	"github.com/connectbook/connectbook/internal/data"
+)
 
 type deletePage struct {
 	Error, Typed string
@@ -24,6 +29,8 @@ func (a *app) deleteSubmit(w http.ResponseWriter, r *http.Request) {
 		a.needSudo(w, r, err, "/settings/delete")
 		return
 	}
+	// The page is shown signed out, as the browser now is.
+	r = r.WithContext(context.WithValue(r.Context(), viewerKey{}, (*data.User)(nil)))
 	a.clientError(w, r, http.StatusOK, "Your account has been deleted",
 		"Your profile and sessions are gone, and this browser is signed out. Thank you for having been part of ConnectBook.")
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/connectbook/connectbook/internal/account"
-	"github.com/connectbook/connectbook/session"
 )
 
 type sessionsPage struct {
@@ -56,13 +55,4 @@ func (a *app) needSudo(w http.ResponseWriter, r *http.Request, err error, back s
 		return
 	}
 	a.fail(w, r, err)
-}
-
-// endedText says why the browser's session ended, for the sign-in page.
-func endedText(r *http.Request) string {
-	why, ok := session.EndReason(r.Context())
-	if !ok {
-		return ""
-	}
-	return "You were signed out: " + why + "."
 }
