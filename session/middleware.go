@@ -149,7 +149,7 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 		if err == nil {
 			st.ended = e.Why
 			m.reject(w, r, Event{Kind: EventEndedToken, UserID: e.UserID, Session: id.Short(),
-				Detail: "the session had ended (" + e.Why + ") at " + e.At.Format(time.RFC3339)})
+				Detail: "its session had ended: " + e.Why})
 			return nil
 		}
 		if !errors.Is(err, ErrNotFound) {
