@@ -78,15 +78,15 @@ func TestSecurityCenter(t *testing.T) {
 	a.wantCount("li.session", 1)
 	a.wantCount("li.session.current", 1)
 
-	// B goes to sign in again, and is told why it was signed out.
-	b.open("/login")
-	b.wantAt("/login", "")
-	b.wantText("main", "You were signed out: signed out by you from another session (Chrome on Linux, ")
+	// B's next page sends it to sign in again, and says why.
+	b.open("/settings/sessions")
+	b.wantAt("/login", "/settings/sessions")
+	b.wantText("main", "Your session ended: signed out by you from your session on Chrome on Linux")
 	noScroll("the login page", b.screenshots(shots, "login-signed-out"))
 	b.fill("username", username, "password", password)
 	b.click(`form[action="/login"] button[type=submit]`)
-	b.wantAt("/profile", "")
-	b.click(`header a[href="/settings/sessions"]`)
+	// Back on the page it was on.
+	b.wantAt("/settings/sessions", "")
 	b.wantText("li.session.current", "Firefox on Linux", "This device")
 	b.wantCount("li.session", 2)
 
@@ -102,10 +102,10 @@ func TestSecurityCenter(t *testing.T) {
 	a.wantText("main", "Your password has been changed, and every other session has been signed out.")
 	a.wantCount("li.session", 1)
 
-	// B is signed out on its next page; A stays signed in.
+	// B is signed out on its next page, and told why; A stays signed in.
 	b.open("/profile")
 	b.wantAt("/login", "/profile")
-	b.wantText("main", "Log in")
+	b.wantText("main", "Log in", "Your session ended: signed out by a password change from your session on Chrome on Linux")
 	b.wantCount("header form[action=\"/logout\"]", 0)
 	a.click(`nav.tabs a[href="/settings/activity"]`)
 	a.wantAt("/settings/activity", "")
