@@ -50,22 +50,7 @@ func (db *DB) Events(ctx context.Context, userID int64, username string, limit i
 		rows, err = db.query(ctx, cols+` WHERE e.user_id = ? OR (e.user_id IS NULL AND e.username = ?)
 			ORDER BY e.id DESC LIMIT ?`, userID, username, limit)
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	list := []Event{}
-	for rows.Next() {
-		var e Event
-		var at int64
-		var uid sql.NullInt64
-		if err := rows.Scan(&e.ID, &at, &e.Kind, &uid, &e.Username, &e.ClientIP, &e.UserAgent, &e.Session, &e.Detail); err != nil {
-			return nil, mapErr(err)
-		}
-		e.At, e.UserID = time.UnixMicro(at).UTC(), uid.Int64
-		list = append(list, e)
-	}
-	return list, mapErr(rows.Err())
+	return scanEvents(rows, err)
 }
 
 // ActivityQuery selects a user's own security events.
@@ -92,11 +77,17 @@ func (db *DB) Activity(ctx context.Context, q ActivityQuery) ([]Event, error) {
 	}
 	args = append(args, q.Limit)
 	// Two index range scans (by user ID, by username), merged.
-	rows, err := db.query(ctx, `SELECT id, at, kind, COALESCE(user_id, 0), username, client_ip, user_agent, session, detail
+	rows, err := db.query(ctx, `SELECT id, at, kind, user_id, username, client_ip, user_agent, session, detail
 		FROM security_events
 		WHERE (user_id = ? OR (user_id IS NULL AND username = ?)) AND at >= ? AND id < ?
 		AND kind IN (`+strings.Join(marks, ", ")+`)
 		ORDER BY id DESC LIMIT ?`, args...)
+	return scanEvents(rows, err)
+}
+
+// scanEvents reads the rows of a query selecting id, at, kind, user_id,
+// username, client_ip, user_agent, session and detail.
+func scanEvents(rows *sql.Rows, err error) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -105,10 +96,11 @@ func (db *DB) Activity(ctx context.Context, q ActivityQuery) ([]Event, error) {
 	for rows.Next() {
 		var e Event
 		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Kind, &e.UserID, &e.Username, &e.ClientIP, &e.UserAgent, &e.Session, &e.Detail); err != nil {
+		var uid sql.NullInt64
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &uid, &e.Username, &e.ClientIP, &e.UserAgent, &e.Session, &e.Detail); err != nil {
 			return nil, mapErr(err)
 		}
-		e.At = time.UnixMicro(at).UTC()
+		e.At, e.UserID = time.UnixMicro(at).UTC(), uid.Int64
 		list = append(list, e)
 	}
 	return list, mapErr(rows.Err())
