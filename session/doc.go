@@ -60,6 +60,10 @@
 //     that says which, never the token. The next sign-in on that browser,
 //     or the sign-in that carried the refused cookie, reports
 //     [EventForeignToken] with the user who signed in and clears the marker.
+//     Beside the session cookie, a cookie named with -issued appended holds
+//     the short ID of the session last issued to the browser (never the
+//     token), so that the browser's own session, expired and swept since,
+//     is reported as expired ([EventExpired]) and not as a stranger's token.
 //   - The cookie is __Host-cb_session by default: Secure, HttpOnly,
 //     SameSite=Lax, Path=/, no Domain, no Expires or Max-Age.
 //

@@ -108,6 +108,7 @@ type Manager struct {
 	opts   Options
 	params []string // lowercase parameter names reported as tokens in URLs
 	marker string   // cookie that remembers a refused token until sign-in
+	issued string   // cookie that names the session last issued to the browser
 }
 
 // New returns a Manager for store. It fails when the options are
@@ -164,7 +165,7 @@ func New(store Store, opts Options) (*Manager, error) {
 			http.Error(w, "The service is temporarily unavailable. Please try again shortly.", http.StatusServiceUnavailable)
 		}
 	}
-	return &Manager{store: store, opts: opts, params: paramNames(opts.CookieName), marker: opts.CookieName + "-refused"}, nil
+	return &Manager{store: store, opts: opts, params: paramNames(opts.CookieName), marker: opts.CookieName + "-refused", issued: opts.CookieName + "-issued"}, nil
 }
 
 // MaxSessions returns how many live sessions a user may have (negative:
@@ -222,7 +223,7 @@ func (m *Manager) Create(w http.ResponseWriter, r *http.Request, l Login) (Sessi
 	if err := m.confirmEpoch(ctx, r, s); err != nil {
 		return Session{}, err
 	}
-	m.setCookie(w, tok)
+	m.setCookie(w, tok, id)
 	if st := stateFrom(ctx); st != nil {
 		st.sess, st.ok, st.token = s, true, tok
 	}
@@ -380,7 +381,7 @@ func (m *Manager) rotate(w http.ResponseWriter, r *http.Request, st *state, auth
 		return Session{}, fmt.Errorf("session: rotate: %w", err)
 	}
 	st.sess.ID, st.sess.AuthAt, st.sess.Epoch, st.token = id, authAt, epoch, tok
-	m.setCookie(w, tok)
+	m.setCookie(w, tok, id)
 	detail := "replaces " + old.Short()
 	if why != "" {
 		detail = why + "; " + detail
@@ -418,6 +419,9 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]Session, error
 // It returns ErrNotFound if userID has no session with that ID. r may be
 // nil when no request is behind it.
 func (m *Manager) Revoke(ctx context.Context, r *http.Request, userID string, id ID, why string) error {
+	if why == "" {
+		why = "revoked"
+	}
 	if err := m.store.DeleteForUser(ctx, userID, id, m.now(), clip(why, maxWhyLen)); err != nil {
 		return fmt.Errorf("session: revoke: %w", err)
 	}
@@ -454,6 +458,9 @@ func (m *Manager) RevokeAllExcept(ctx context.Context, r *http.Request, userID s
 }
 
 func (m *Manager) revokeAll(ctx context.Context, r *http.Request, userID string, except ID, why string) (int, error) {
+	if why == "" {
+		why = "revoked"
+	}
 	n, err := m.store.DeleteAllForUser(ctx, userID, except, m.now(), clip(why, maxWhyLen))
 	if err != nil {
 		return 0, fmt.Errorf("session: revoke: %w", err)
@@ -512,8 +519,12 @@ func (m *Manager) RunSweeper(ctx context.Context, every time.Duration) {
 }
 
 // setCookie sets the session cookie, replacing any Set-Cookie for the same
-// name already on w, and keeps the response out of caches.
-func (m *Manager) setCookie(w http.ResponseWriter, tok string) {
+// name already on w, and keeps the response out of caches. Beside it, the
+// "issued" cookie holds the session's short ID (never the token), with the
+// same lifetime: when the token later comes back unknown because its
+// session expired and was swept, the server can tell the browser's own old
+// session from a token planted in it.
+func (m *Manager) setCookie(w http.ResponseWriter, tok string, id ID) {
 	m.writeCookie(w, &http.Cookie{
 		Name:     m.opts.CookieName,
 		Value:    tok,
@@ -522,19 +533,22 @@ func (m *Manager) setCookie(w http.ResponseWriter, tok string) {
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	})
+	m.writeCookie(w, &http.Cookie{Name: m.issued, Value: id.Short(), Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
-// clearCookie expires the session cookie (Max-Age=0).
+// clearCookie expires the session cookie (Max-Age=0), and the issued one.
 func (m *Manager) clearCookie(w http.ResponseWriter) {
-	m.writeCookie(w, &http.Cookie{
-		Name:     m.opts.CookieName,
-		Value:    "",
-		Path:     "/",
-		MaxAge:   -1,
-		Secure:   true,
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-	})
+	for _, name := range []string{m.opts.CookieName, m.issued} {
+		m.writeCookie(w, &http.Cookie{
+			Name:     name,
+			Value:    "",
+			Path:     "/",
+			MaxAge:   -1,
+			Secure:   true,
+			HttpOnly: true,
+			SameSite: http.SameSiteLaxMode,
+		})
+	}
 }
 
 // writeCookie sets c, replacing any Set-Cookie for the same name already

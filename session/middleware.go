@@ -155,6 +155,13 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 		if !errors.Is(err, ErrNotFound) {
 			return err
 		}
+		if m.issuedHere(r, id) {
+			// This browser's own session, expired and swept since: no
+			// stranger's token.
+			st.ended = "expired"
+			m.reject(w, r, Event{Kind: EventExpired, Session: id.Short(), Detail: "expired and already removed"})
+			return nil
+		}
 		m.reject(w, r, Event{Kind: EventUnknownToken, Session: id.Short(), Detail: "unknown token"})
 		m.markRefused(w, st, "unknown-"+id.Short())
 		return nil
@@ -198,6 +205,16 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 func (m *Manager) reject(w http.ResponseWriter, r *http.Request, ev Event) {
 	m.clearCookie(w)
 	m.emit(r.Context(), r, ev)
+}
+
+// issuedHere reports whether the request's issued cookie names id: the
+// token is the last one this server issued to this browser.
+func (m *Manager) issuedHere(r *http.Request, id ID) bool {
+	found := false
+	forEachCookie(r.Header["Cookie"], m.issued, func(v string) {
+		found = found || v == id.Short()
+	})
+	return found
 }
 
 // refusedMarkerAge is how long a browser remembers that it presented a

@@ -157,8 +157,14 @@ func TestCookieAttributes(t *testing.T) {
 	e := newEnv(t, session.Options{})
 	w := e.serve(httptest.NewRequest("POST", "/login", nil))
 	lines := w.Result().Header["Set-Cookie"]
-	if len(lines) != 1 {
-		t.Fatalf("Set-Cookie lines = %q, want 1", lines)
+	if len(lines) != 2 {
+		t.Fatalf("Set-Cookie lines = %q, want the session cookie and the issued one", lines)
+	}
+	// The issued cookie names the session by its short ID, never the token.
+	tok, _, _ := strings.Cut(strings.TrimPrefix(lines[0], "__Host-cb_session="), ";")
+	id, _ := session.IDOfToken(tok)
+	if want := "__Host-cb_session-issued=" + id.Short() + "; Path=/; HttpOnly; Secure; SameSite=Lax"; lines[1] != want {
+		t.Errorf("issued cookie %q, want %q", lines[1], want)
 	}
 	name, rest, _ := strings.Cut(lines[0], "=")
 	value, attrs, _ := strings.Cut(rest, "; ")
@@ -180,9 +186,10 @@ func TestCookieAttributes(t *testing.T) {
 
 	w = e.serve(withCookie(httptest.NewRequest("POST", "/logout", nil), e.m.CookieName(), value))
 	lines = w.Result().Header["Set-Cookie"]
-	want := "__Host-cb_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
-	if len(lines) != 1 || lines[0] != want {
-		t.Errorf("logout Set-Cookie = %q, want [%q]", lines, want)
+	want := []string{"__Host-cb_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
+		"__Host-cb_session-issued=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"}
+	if !slices.Equal(lines, want) {
+		t.Errorf("logout Set-Cookie = %q, want %q", lines, want)
 	}
 }
 
@@ -937,13 +944,14 @@ func TestRefusedMarkerCookie(t *testing.T) {
 			t.Fatalf("marker %q lacks the __Host- prefix", marker)
 		}
 		cleared := name + "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
+		clearedIssued := name + "-issued=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
 		for _, tc := range []struct{ cookie, value string }{
 			{name + "=" + planted, "unknown-" + id.Short()},
 			{name + "=" + planted[:42], "malformed"},
 			{name + "=" + planted + "; " + name + "=" + planted, "duplicate"},
 		} {
 			w := e.get(tc.cookie)
-			want := []string{cleared, marker + "=" + tc.value + "; Path=/; Max-Age=3600; HttpOnly; Secure; SameSite=Lax"}
+			want := []string{cleared, clearedIssued, marker + "=" + tc.value + "; Path=/; Max-Age=3600; HttpOnly; Secure; SameSite=Lax"}
 			if got := w.Result().Header["Set-Cookie"]; !slices.Equal(got, want) {
 				t.Errorf("cookie %q: Set-Cookie\n\t%q\nwant\n\t%q", tc.cookie, got, want)
 			}
@@ -952,12 +960,46 @@ func TestRefusedMarkerCookie(t *testing.T) {
 		clearedMarker := marker + "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax"
 		for _, cookie := range []string{marker + "=malformed", name + "=" + planted, name + "=" + planted + "; " + marker + "=duplicate"} {
 			lines := e.post("/login", cookie).Result().Header["Set-Cookie"]
-			if len(lines) != 2 || !slices.Contains(lines, clearedMarker) ||
+			if len(lines) != 3 || !slices.Contains(lines, clearedMarker) ||
 				!slices.ContainsFunc(lines, func(l string) bool {
 					return strings.HasPrefix(l, name+"=") && strings.HasSuffix(l, attrs) && len(l) == len(name)+1+43+len(attrs)
 				}) {
 				t.Errorf("sign-in with cookie %q: Set-Cookie %q, want a new session cookie and %q", cookie, lines, clearedMarker)
 			}
 		}
+	}
+}
+
+// A browser whose own session expired and was swept is not taken for one
+// carrying a planted token: no marker, and the reason is "expired".
+func TestSweptOwnSessionIsNotForeign(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		issued  bool
+		foreign bool
+	}{{"own session", true, false}, {"planted token", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := storetest.NewClock()
+			e := newEnv(t, session.Options{Now: clock.Now})
+			w := e.post("/login", "")
+			var cookies []string
+			for _, c := range w.Result().Cookies() {
+				if tc.issued || !strings.HasSuffix(c.Name, "-issued") {
+					cookies = append(cookies, c.Name+"="+c.Value)
+				}
+			}
+			clock.Advance(time.Hour)
+			if n, err := e.m.Sweep(context.Background()); err != nil || n != 1 {
+				t.Fatalf("Sweep: %d, %v", n, err)
+			}
+			lines := e.get(strings.Join(cookies, "; ")).Result().Header["Set-Cookie"]
+			marked := slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "__Host-cb_session-refused=unknown-") })
+			if marked != tc.foreign {
+				t.Fatalf("Set-Cookie %q: marker set %v, want %v", lines, marked, tc.foreign)
+			}
+			if got := len(e.eventsOf(session.EventExpired)); (got == 1) == tc.foreign {
+				t.Fatalf("%d expired events, foreign %v", got, tc.foreign)
+			}
+		})
 	}
 }

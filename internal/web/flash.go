@@ -65,6 +65,8 @@ func (a *app) endedText(w http.ResponseWriter, r *http.Request) string {
 	switch why {
 	case "idle timeout":
 		why = "it was not used for a while"
+	case "expired":
+		why = "it expired"
 	case "absolute timeout":
 		why = "it reached its maximum length, so please sign in afresh"
 	}
