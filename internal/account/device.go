@@ -24,6 +24,9 @@ func ParseDevice(ua string) Device {
 	}
 	p := uaParser().Parse(ua)
 	d := Device{Browser: string(p.Browser()), OS: string(p.OS()), Mobile: p.IsMobile() || p.IsTablet()}
+	if name, ok := osNames[d.OS]; ok {
+		d.OS = name
+	}
 	if d.Browser == "" {
 		// Not a browser the parser knows (a script or a tool): its product
 		// name is still more useful than nothing.
@@ -35,6 +38,9 @@ func ParseDevice(ua string) Device {
 	}
 	return d
 }
+
+// osNames spell systems as their makers do.
+var osNames = map[string]string{"MacOS": "macOS", "ChromeOS": "ChromeOS"}
 
 // Label is "Firefox on Linux", "Firefox", "Unknown browser on Linux" or
 // "Unknown browser".

@@ -42,6 +42,7 @@ func TestAccountCenter(t *testing.T) {
 		"activity":                        testActivity,
 		"admin_revocation_not_an_attack":  testAdminRevocation,
 		"planted_token_shown_in_activity": testForeignTokenActivity,
+		"sign_in_returns_same_site_only":  testSignInNext,
 	})
 }
 
@@ -741,4 +742,29 @@ func otherRedisDB(u string) string {
 		p.Path = "/1"
 	}
 	return p.String()
+}
+
+// After signing in, the browser goes back to the page it was on: a path
+// on this site, never another site.
+func testSignInNext(t *testing.T, s *server) {
+	s.addUser("alice", alicePW)
+	if r := s.browser().get("/settings/activity"); r.Header.Get("Location") != "/login?next=%2Fsettings%2Factivity" {
+		t.Fatalf("redirect to sign in: %q", r.Header.Get("Location"))
+	}
+	for _, tc := range []struct{ next, want string }{
+		{"/settings/activity", "/settings/activity"},
+		{"//evil.example/x", "/profile"},
+		{"/\\evil.example", "/profile"},
+		{"https://evil.example/", "/profile"},
+		{"/x/../../evil", "/profile"},
+		{"javascript:alert(1)", "/profile"},
+		{"/settings/activity?x=1", "/profile"},
+		{"/a\x00b", "/profile"},
+		{"", "/profile"},
+	} {
+		r := s.browser().post("/login", url.Values{"username": {"alice"}, "password": {alicePW}, "next": {tc.next}})
+		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != tc.want {
+			t.Errorf("next %q: %d to %q, want %q", tc.next, r.StatusCode, r.Header.Get("Location"), tc.want)
+		}
+	}
 }

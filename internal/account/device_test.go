@@ -1,0 +1,21 @@
+package account
+
+import "testing"
+
+func TestParseDevice(t *testing.T) {
+	for _, tc := range []struct{ ua, want string }{
+		{"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", "Firefox on Linux"},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", "Safari on iOS"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0", "Edge on Windows"},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "Chrome on macOS"},
+		{"curl/8.5.0", "curl"},
+		{"Go-http-client/1.1", "Go-http-client"},
+		{"", "Unknown browser"},
+		{"\x01\x02/3", "Unknown browser"},
+		{"Mozilla/5.0", "Unknown browser"},
+	} {
+		if got := ParseDevice(tc.ua).Label(); got != tc.want {
+			t.Errorf("ParseDevice(%q) = %q, want %q", tc.ua, got, tc.want)
+		}
+	}
+}
