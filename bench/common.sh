@@ -44,5 +44,5 @@ sign_in() {
 	local user=$1 pw=$2
 	echo "$pw" | "$work/connectbook" user add "$user" >/dev/null 2>&1 || true
 	curl -fs -o /dev/null -D - --data-urlencode "username=$user" --data-urlencode "password=$pw" "$CB_URL/login" |
-		tr -d '\r' | sed -n 's/^Set-Cookie: \([^;]*\);.*/\1/p'
+		tr -d '\r' | sed -n 's/^Set-Cookie: \([^;]*\);.*/\1/p' | paste -sd ';' | sed 's/;/; /g'
 }

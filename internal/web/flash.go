@@ -75,6 +75,10 @@ func (a *app) endedText(w http.ResponseWriter, r *http.Request) string {
 
 // takeFlash returns the pending message, if any, and clears it.
 func (a *app) takeFlash(w http.ResponseWriter, r *http.Request) string {
+	// Most requests carry no message: spare them parsing every cookie.
+	if !strings.Contains(r.Header.Get("Cookie"), flashCookie+"=") {
+		return ""
+	}
 	c, err := r.Cookie(flashCookie)
 	if err != nil {
 		return ""

@@ -21,8 +21,40 @@ type page struct {
 	Path    string // the request's path, for forms that come back to it
 	Notices []account.Notice
 	Flash   string // a one-time message after a redirect
-	Data    any
+	// SettingsNav is the settings pages' tabs, this page's marked current.
+	SettingsNav template.HTML
+	Data        any
 }
+
+// settingsTabs are the settings pages, in the order of their tabs.
+var settingsTabs = []struct{ path, label string }{
+	{"/profile", "Profile"},
+	{"/settings/sessions", "Sessions"},
+	{"/settings/password", "Password"},
+	{"/settings/activity", "Security activity"},
+	{"/settings/delete", "Delete account"},
+}
+
+// settingsNavs holds the tabs as rendered for each settings page, made
+// once: building them in the template would cost a comparison call per tab
+// on every page view.
+var settingsNavs = func() map[string]template.HTML {
+	m := map[string]template.HTML{}
+	for _, current := range settingsTabs {
+		var b bytes.Buffer
+		b.WriteString(`<nav class="tabs" aria-label="Settings">` + "\n")
+		for _, t := range settingsTabs {
+			b.WriteString(`<a href="` + t.path + `"`)
+			if t.path == current.path {
+				b.WriteString(` aria-current="page"`)
+			}
+			b.WriteString(">" + template.HTMLEscapeString(t.label) + "</a>\n")
+		}
+		b.WriteString("</nav>")
+		m[current.path] = template.HTML(b.String())
+	}
+	return m
+}()
 
 type pages struct{ t map[string]*template.Template }
 
@@ -53,6 +85,9 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 		}
 	}()
 	p := &page{Viewer: viewer(r), CSRF: session.CSRFToken(r.Context()), Path: r.URL.Path, Data: data}
+	if nav, ok := settingsNavs[r.URL.Path]; ok {
+		p.SettingsNav = nav
+	}
 	if p.Viewer != nil {
 		if sess, ok := session.FromContext(r.Context()); ok {
 			notices, err := a.Account.Notices(r.Context(), *p.Viewer, sess)
