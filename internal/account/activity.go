@@ -2,6 +2,7 @@ package account
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/connectbook/connectbook/internal/audit"
@@ -67,24 +68,16 @@ const ActivityPageSize = 25
 
 // Activity returns a page of the signed-in user's own security events from
 // the last 90 days, newest first, starting before the cursor (0: newest).
-// Failed sign-ins on the username are included.
+// Failed sign-ins on the account are included (they carry its ID, so a
+// username taken again after a deletion shows nothing of the old account).
 func (s *Service) Activity(r *http.Request, before int64) (ActivityPage, error) {
 	_, uid, err := s.current(r)
 	if err != nil {
 		return ActivityPage{}, err
 	}
 	ctx := r.Context()
-	user, err := s.DB.UserByID(ctx, uid)
-	if err != nil {
-		return ActivityPage{}, s.userError(err)
-	}
 	since := s.Now().Add(-ActivityRetention)
-	if user.CreatedAt.After(since) {
-		// A username freed by a deleted account may be taken again: events
-		// on the name from before this account are not this user's.
-		since = user.CreatedAt
-	}
-	events, err := s.DB.Activity(ctx, data.ActivityQuery{UserID: uid, Username: user.Username, Since: since,
+	events, err := s.DB.Activity(ctx, data.ActivityQuery{UserID: uid, Since: since,
 		Before: before, Kinds: activityKindList, Limit: ActivityPageSize + 1})
 	if err != nil {
 		return ActivityPage{}, err
@@ -99,6 +92,9 @@ func (s *Service) Activity(r *http.Request, before int64) (ActivityPage, error) 
 		item := ActivityItem{At: e.At, Title: k.title, Detail: e.Detail, ClientIP: e.ClientIP, Session: e.Session, Warning: k.warning}
 		if e.UserAgent != "" {
 			item.Device = ParseDevice(e.UserAgent).Label()
+		}
+		if e.Kind == string(session.EventRevoked) && !strings.Contains(e.Detail, "by you") {
+			item.Warning = true // ended by someone else: an administrator, a password change
 		}
 		if e.Session != "" {
 			item.SessionText = "session " + e.Session

@@ -31,17 +31,12 @@ func (s *Service) DeleteAccount(w http.ResponseWriter, r *http.Request, typedUse
 		return &Error{Status: http.StatusUnprocessableEntity, Field: "confirm_username",
 			Message: fmt.Sprintf("To confirm, type your username, %s, exactly.", user.Username)}
 	}
-	n, err := s.deleteUser(ctx, user, "signed out because the account was deleted")
-	if err != nil {
-		return err
-	}
-	if err := s.Sessions.Destroy(w, r); err != nil {
-		return err
-	}
-	e := s.event(r, audit.UserDeleted, fmt.Sprintf("deleted by the user; %s ended", plural(n, "session")))
+	e := s.event(r, audit.UserDeleted, "deleted by the user; every session ends")
 	e.UserID, e.Username = user.ID, user.Username
-	s.Audit.Record(ctx, e)
-	return nil
+	if _, err := s.deleteUser(ctx, user, "signed out because the account was deleted", e); err != nil {
+		return err
+	}
+	return s.Sessions.Destroy(w, r)
 }
 
 // DeleteUser deletes an account from the command line and ends its
@@ -51,20 +46,19 @@ func (s *Service) DeleteUser(ctx context.Context, username string) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.deleteUser(ctx, user, "signed out because an administrator deleted the account")
-	if err != nil {
-		return 0, err
-	}
-	s.adminEvent(ctx, audit.UserDeleted, user.ID, user.Username, fmt.Sprintf("deleted by an administrator; %s ended", plural(n, "session")))
-	return n, nil
+	e := data.Event{Kind: audit.UserDeleted, UserID: user.ID, Username: user.Username, ClientIP: "command line",
+		Detail: "deleted by an administrator; every session ends"}
+	return s.deleteUser(ctx, user, "signed out because an administrator deleted the account", e)
 }
 
 // deleteUser deletes the user first, so that no sign-in can start a
-// session afterwards (its epoch check finds no user), then every session.
-func (s *Service) deleteUser(ctx context.Context, user data.User, why string) (int, error) {
+// session afterwards (its epoch check finds no user), records e, then ends
+// every session.
+func (s *Service) deleteUser(ctx context.Context, user data.User, why string, e data.Event) (int, error) {
 	if err := s.DB.DeleteUser(ctx, user.ID); err != nil && err != data.ErrNotFound {
 		return 0, err
 	}
+	s.Audit.Record(ctx, e)
 	s.users.drop(user.ID)
 	return s.Sessions.RevokeAll(ctx, UserKey(user.ID), why)
 }

@@ -3,7 +3,6 @@ package account
 import (
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	useragent "github.com/medama-io/go-useragent"
 )
@@ -17,7 +16,9 @@ type Device struct {
 
 var uaParser = sync.OnceValue(useragent.NewParser)
 
-// ParseDevice reads a User-Agent header with a maintained parser.
+// ParseDevice reads a User-Agent header with a maintained parser. Only the
+// names the parser knows are shown, never text from the header itself: a
+// client must not be able to write what a notice tells its victim.
 func ParseDevice(ua string) Device {
 	if ua == "" {
 		return Device{}
@@ -26,15 +27,6 @@ func ParseDevice(ua string) Device {
 	d := Device{Browser: string(p.Browser()), OS: string(p.OS()), Mobile: p.IsMobile() || p.IsTablet()}
 	if name, ok := osNames[d.OS]; ok {
 		d.OS = name
-	}
-	if d.Browser == "" {
-		// Not a browser the parser knows (a script or a tool): its product
-		// name is still more useful than nothing.
-		name, _, _ := strings.Cut(ua, "/")
-		name, _, _ = strings.Cut(name, " ")
-		if name != "" && name != "Mozilla" && utf8.ValidString(name) && len(name) <= 32 && printable(name) {
-			d.Browser = name
-		}
 	}
 	return d
 }
@@ -53,15 +45,6 @@ func (d Device) Label() string {
 		return b
 	}
 	return b + " on " + d.OS
-}
-
-func printable(s string) bool {
-	for _, r := range s {
-		if r < 0x21 || r > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 func toValidUTF8(s string) string { return strings.ToValidUTF8(s, "") }

@@ -8,8 +8,8 @@ func TestParseDevice(t *testing.T) {
 		{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", "Safari on iOS"},
 		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0", "Edge on Windows"},
 		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "Chrome on macOS"},
-		{"curl/8.5.0", "curl"},
-		{"Go-http-client/1.1", "Go-http-client"},
+		{"curl/8.5.0", "Unknown browser"},
+		{"Call-555-0100-for-help/1.0", "Unknown browser"}, // never the client's own words
 		{"", "Unknown browser"},
 		{"\x01\x02/3", "Unknown browser"},
 		{"Mozilla/5.0", "Unknown browser"},

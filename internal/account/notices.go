@@ -25,21 +25,28 @@ type Notice struct {
 	ClientIP  string
 }
 
-// Notices returns the notices to show to the session of the request: those
-// made after the session signed in (so never the one about its own
-// sign-in), not yet dismissed. user is the request's user, as SessionUser
-// returned it: most pages need no query at all.
+// NoticeLifetime is how long a notice is shown.
+const NoticeLifetime = 14 * 24 * time.Hour
+
+// Notices returns the notices to show to the session of the request: every
+// notice of the last two weeks about another session (never the one about
+// its own sign-in), that this session has not dismissed. Each session
+// dismisses a notice for itself, so whoever the notice warns about cannot
+// hide it from the others, and a session signed in later still sees it.
+// user is the request's user, as SessionUser returned it: a user without
+// recent notices costs no query.
 func (s *Service) Notices(ctx context.Context, user data.User, sess session.Session) ([]Notice, error) {
-	if user.NoticeAt.IsZero() || !user.NoticeAt.After(sess.CreatedAt) {
+	since := s.Now().Add(-NoticeLifetime)
+	if user.NoticeAt.IsZero() || !user.NoticeAt.After(since) {
 		return nil, nil
 	}
-	list, err := s.DB.ShownNotices(ctx, user.ID, sess.CreatedAt)
+	list, err := s.DB.ShownNotices(ctx, user.ID, since, sess.ID.String())
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Notice, 0, len(list))
 	for _, n := range list {
-		if !n.CreatedAt.After(sess.CreatedAt) || n.Session == sess.ID.String() {
+		if !aboutOther(n, sess) {
 			continue
 		}
 		out = append(out, Notice{ID: n.ID, Kind: n.Kind, CreatedAt: n.CreatedAt, Device: n.Device, ClientIP: n.ClientIP})
@@ -47,20 +54,46 @@ func (s *Service) Notices(ctx context.Context, user data.User, sess session.Sess
 	return out, nil
 }
 
-// DismissNotice dismisses one of the signed-in user's notices, named by its
-// decimal ID, for all of the user's sessions.
+// aboutOther reports whether n is about another session than sess. A
+// notice is made at its session's sign-in time, which the session keeps
+// when its token is replaced (its ID does not).
+func aboutOther(n data.Notice, sess session.Session) bool {
+	return n.Session != sess.ID.String() && !n.CreatedAt.Equal(sess.CreatedAt)
+}
+
+// DismissNotice dismisses one of the notices shown to the request's
+// session, named by its decimal ID, for this session only. A notice that
+// is not the user's, or that is about this very session, is not found.
 func (s *Service) DismissNotice(r *http.Request, id string) error {
-	_, uid, err := s.current(r)
+	sess, uid, err := s.current(r)
 	if err != nil {
 		return err
 	}
-	n, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || n <= 0 {
-		return &Error{Status: http.StatusNotFound, Message: "There is no such notice."}
+	notFound := &Error{Status: http.StatusNotFound, Message: "There is no such notice."}
+	nid, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || nid <= 0 {
+		return notFound
 	}
-	err = s.DB.DismissNotice(r.Context(), uid, n, s.Now())
+	ctx := r.Context()
+	n, err := s.DB.Notice(ctx, uid, nid)
+	if errors.Is(err, data.ErrNotFound) || err == nil && !aboutOther(n, sess) {
+		return notFound
+	}
+	if err != nil {
+		return err
+	}
+	err = s.DB.DismissNotice(ctx, uid, nid, sess.ID.String(), s.Now())
 	if errors.Is(err, data.ErrNotFound) {
-		return &Error{Status: http.StatusNotFound, Message: "There is no such notice. It may have been dismissed already."}
+		return notFound
 	}
 	return err
+}
+
+// keepDismissals moves the dismissals of the request's session from its
+// old ID to its new one after its token was replaced. Failing is logged:
+// at worst, notices show again.
+func (s *Service) keepDismissals(ctx context.Context, old, cur session.ID) {
+	if err := s.DB.MoveDismissals(ctx, old.String(), cur.String()); err != nil {
+		s.Logger.ErrorContext(ctx, "keeping notice dismissals", "err", err)
+	}
 }

@@ -2,12 +2,14 @@ package account
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/connectbook/connectbook/internal/audit"
 	"github.com/connectbook/connectbook/internal/auth"
 	"github.com/connectbook/connectbook/internal/data"
+	"github.com/connectbook/connectbook/session"
 )
 
 // ChangePassword sets a new password for the signed-in user after checking
@@ -48,17 +50,25 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	if err != nil {
 		return 0, s.userError(fromAuth(err, ""))
 	}
+	// Recorded now: whatever happens next, the password has changed.
+	s.Audit.Record(ctx, s.event(r, audit.PasswordChanged, "changed by the user; every other session ends"))
 	s.users.drop(uid)
 	why := fmt.Sprintf("signed out by a password change from your session on %s (%s)", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
 	n, err := s.Sessions.RevokeAllExcept(ctx, r, UserKey(uid), sess.ID, why)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := s.Sessions.Reauthenticated(w, r, epoch); err != nil {
-		return n, s.rotateError(err)
+	cur, err := s.Sessions.Reauthenticated(w, r, epoch)
+	if err != nil {
+		if errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrNoSession) || errors.Is(err, session.ErrStaleEpoch) {
+			// This session ended meanwhile (signed out from elsewhere).
+			return n, &Error{Status: http.StatusUnauthorized, cause: err,
+				Message: "Your password was changed, but this browser was signed out meanwhile. Sign in with your new password."}
+		}
+		return n, err
 	}
+	s.keepDismissals(ctx, sess.ID, cur.ID)
 	s.users.drop(uid)
-	s.Audit.Record(ctx, s.event(r, audit.PasswordChanged, fmt.Sprintf("changed by the user; %s ended", plural(n, "other session"))))
 	return n, nil
 }
 
@@ -72,13 +82,9 @@ func (s *Service) SetPassword(ctx context.Context, username, password, confirm s
 	if _, err := s.Auth.SetPassword(ctx, user, password, confirm); err != nil {
 		return 0, s.userError(fromAuth(err, ""))
 	}
+	s.adminEvent(ctx, audit.PasswordChanged, user.ID, user.Username, "changed by an administrator; every session ends")
 	s.users.drop(user.ID)
-	n, err := s.Sessions.RevokeAll(ctx, UserKey(user.ID), "signed out by a password change by an administrator")
-	if err != nil {
-		return 0, err
-	}
-	s.adminEvent(ctx, audit.PasswordChanged, user.ID, user.Username, fmt.Sprintf("changed by an administrator; %s ended", plural(n, "session")))
-	return n, nil
+	return s.Sessions.RevokeAll(ctx, UserKey(user.ID), "signed out by a password change by an administrator")
 }
 
 // lookup finds a user by username for the command line.

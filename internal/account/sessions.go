@@ -86,8 +86,9 @@ func sortSessions(list []SessionInfo) {
 
 // RevokeSession ends one of the signed-in user's sessions, named by its
 // hex ID. Ending the request's own session signs this browser out (self is
-// true). A session that is not the user's, or not live, is ErrNotFound:
-// nothing tells whether it exists.
+// true), freely; ending another one needs sudo mode (ErrSudoRequired). A
+// session that is not the user's, or not live, is ErrNotFound: nothing
+// tells whether it exists.
 func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID string) (self bool, err error) {
 	sess, _, err := s.current(r)
 	if err != nil {
@@ -99,6 +100,11 @@ func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID st
 	}
 	if id == sess.ID {
 		return true, s.LogOut(w, r)
+	}
+	// Ending another session is as sensitive as ending them all: one at a
+	// time, a stolen session could sign its owner out everywhere.
+	if !s.InSudo(r) {
+		return false, ErrSudoRequired
 	}
 	why := fmt.Sprintf("signed out by you from your session on %s (%s)", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
 	err = s.Sessions.Revoke(r.Context(), r, sess.UserID, id, why)

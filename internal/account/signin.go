@@ -58,8 +58,10 @@ func (s *Service) LogIn(w http.ResponseWriter, r *http.Request, username, passwo
 	var throttled *auth.ThrottledError
 	switch {
 	case errors.Is(err, auth.ErrInvalidCredentials):
+		// Recorded on the account whose password was wrong (its ID, so that
+		// whoever takes the username later does not inherit the record).
 		e := s.event(r, audit.LoginFailed, "invalid username or password")
-		e.UserID, e.Username = 0, eventUsername(username)
+		e.UserID, e.Username = p.UserID, eventUsername(username)
 		s.Audit.Record(ctx, e)
 	case errors.As(err, &throttled):
 		e := s.event(r, audit.LoginThrottled, "too many failed sign-ins for this "+throttled.Scope)
@@ -86,7 +88,9 @@ func (s *Service) LogIn(w http.ResponseWriter, r *http.Request, username, passwo
 
 func (s *Service) createError(err error) error {
 	switch {
-	case errors.Is(err, session.ErrStaleEpoch), errors.Is(err, data.ErrNotFound):
+	case errors.Is(err, data.ErrNotFound): // the account was deleted meanwhile
+		return &Error{Status: http.StatusUnauthorized, Field: "password", Message: "Invalid username or password.", cause: err}
+	case errors.Is(err, session.ErrStaleEpoch):
 		return &Error{Status: ErrStale.Status, Message: ErrStale.Message, cause: err}
 	}
 	return err
@@ -96,8 +100,14 @@ func (s *Service) createError(err error) error {
 // the user. Failing to is logged: the sign-in stands.
 func (s *Service) announceSignIn(ctx context.Context, r *http.Request, uid int64, sess session.Session) {
 	device := ParseDevice(r.UserAgent()).Label()
-	last, err := s.DB.SeenDevice(ctx, uid, device, sess.CreatedAt)
-	if err == nil && (last.IsZero() || sess.CreatedAt.Sub(last) > knownDeviceAge) {
+	// The very first device of an account (one an administrator created,
+	// say) is nothing new to warn about.
+	known, err := s.DB.KnownDevices(ctx, uid)
+	var last time.Time
+	if err == nil {
+		last, err = s.DB.SeenDevice(ctx, uid, device, sess.CreatedAt)
+	}
+	if err == nil && known > 0 && (last.IsZero() || sess.CreatedAt.Sub(last) > knownDeviceAge) {
 		_, err = s.DB.CreateNotice(ctx, data.Notice{UserID: uid, Kind: NoticeNewSignIn, CreatedAt: sess.CreatedAt,
 			Session: sess.ID.String(), Device: device, ClientIP: sess.CreatedIP})
 		s.users.drop(uid)
@@ -151,7 +161,7 @@ func (s *Service) InSudo(r *http.Request) bool {
 // toward throttling like a sign-in) and, if it is right, rotates the
 // session's token and opens the sudo window.
 func (s *Service) Reauthenticate(w http.ResponseWriter, r *http.Request, password string) error {
-	_, uid, err := s.current(r)
+	old, uid, err := s.current(r)
 	if err != nil {
 		return err
 	}
@@ -159,9 +169,11 @@ func (s *Service) Reauthenticate(w http.ResponseWriter, r *http.Request, passwor
 	if err != nil {
 		return err
 	}
-	if _, err := s.Sessions.Reauthenticated(w, r, p.Epoch); err != nil {
+	cur, err := s.Sessions.Reauthenticated(w, r, p.Epoch)
+	if err != nil {
 		return s.rotateError(err)
 	}
+	s.keepDismissals(r.Context(), old.ID, cur.ID)
 	s.Audit.Record(r.Context(), s.event(r, audit.Reauthenticated, "password confirmed"))
 	return nil
 }

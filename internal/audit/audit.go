@@ -68,9 +68,9 @@ var noisy = map[string]bool{
 // whether to record e, and how many similar events were suppressed since
 // the last one recorded.
 func (l *Log) admit(e data.Event) (bool, int) {
-	// A replayed token of an ended session names its user, but anyone
-	// holding one can send it at will.
-	if !noisy[e.Kind] || e.UserID != 0 && e.Kind != string(session.EventEndedToken) {
+	// A replayed token of an ended session names its user, and a failed
+	// sign-in the account it failed on, but anyone can cause them at will.
+	if !noisy[e.Kind] || e.UserID != 0 && e.Kind != string(session.EventEndedToken) && e.Kind != LoginFailed {
 		return true, 0
 	}
 	key := e.Kind + " " + e.ClientIP

@@ -195,7 +195,9 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 		return Principal{}, err
 	}
 	if !ok {
-		return Principal{}, ErrInvalidCredentials
+		// The account whose password was wrong, if there is one, for the
+		// caller's records (never for the client: the answer is the same).
+		return Principal{UserID: user.UserID, Username: user.Username}, ErrInvalidCredentials
 	}
 	// The attempt succeeded: from this network the account starts afresh,
 	// and the attempt no longer counts against the network or the account.

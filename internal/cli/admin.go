@@ -320,9 +320,10 @@ func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 const eventsUsage = `Usage:
-  connectbook events [--user <username>] [--limit N]
+  connectbook events [--user <username> | --user-id N] [--limit N]
 
-Shows the security event log, newest first.
+Shows the security event log, newest first. --user-id also finds the
+events of a deleted account, which are kept for 90 days.
 `
 
 func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -330,6 +331,7 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var af adminFlags
 	af.register(fs)
 	user := fs.String("user", "", "only this user's events")
+	userID := fs.Int64("user-id", 0, "only the events of the user with this id (a deleted user's too)")
 	limit := fs.Int("limit", 50, "how many events to show (at most 10000)")
 	if code, stop := parse(fs, args); stop {
 		return code
@@ -346,6 +348,11 @@ func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	defer st.Close()
 	var uid int64
 	var uname string
+	if *userID < 0 || *userID > 0 && *user != "" {
+		fmt.Fprintln(stderr, "connectbook events: give --user or --user-id, not both")
+		return 2
+	}
+	uid = *userID
 	if *user != "" {
 		u, err := st.Account.User(ctx, *user)
 		if err != nil {

@@ -122,6 +122,11 @@ func TestAdminCommands(t *testing.T) {
 			if code != 2 || !strings.Contains(errs, "no user") {
 				t.Fatalf("list after delete: %d %q", code, errs)
 			}
+			// The deleted account's events stay, found by its id.
+			code, out, errs = cmd(t, "", append([]string{"events", "--user-id", "1"}, db...)...)
+			if code != 0 || !strings.Contains(out, "user_deleted") || !strings.Contains(out, "password_changed") {
+				t.Fatalf("events --user-id after delete: %d %q %q", code, out, errs)
+			}
 		})
 	}
 }
@@ -308,4 +313,34 @@ func TestShutdownFinishesRequests(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "keeps sessions in this database") {
 		t.Fatalf("sessions list against another store: exit %d, %q", code, errs)
 	}
+}
+
+// A serve that fails to start records nothing: the admin commands go on
+// accepting the store the running instance uses, and refusing the other.
+func TestFailedServeRecordsNoStore(t *testing.T) {
+	redisURL := os.Getenv("CONNECTBOOK_TEST_REDIS")
+	if redisURL == "" {
+		t.Skip("CONNECTBOOK_TEST_REDIS is not set; set it to a redis:// URL to run this test")
+	}
+	dsn := testdb.SQLite(t)
+	if code, _, errs := cmd(t, "correct horse battery\n", "user", "add", "alice", "--db", dsn); code != 0 {
+		t.Fatal(errs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := startServe(t, ctx, "--addr", "127.0.0.1:0", "--db", dsn) // sessions in the database
+	taken := strings.TrimPrefix(s.url, "http://")
+	// A second serve, pointed at Redis, cannot listen on the same address.
+	code, _, errs := cmd(t, "", "serve", "--addr", taken, "--db", dsn, "--session-store", redisURL)
+	if code != 1 || !strings.Contains(errs, "address already in use") {
+		t.Fatalf("second serve: exit %d, %q", code, errs)
+	}
+	if code, _, errs := cmd(t, "", "sessions", "list", "--user", "alice", "--db", dsn); code != 0 {
+		t.Fatalf("the running instance's store refused after a failed serve: exit %d, %q", code, errs)
+	}
+	if code, _, errs := cmd(t, "", "sessions", "list", "--user", "alice", "--db", dsn, "--session-store", redisURL); code != 1 || !strings.Contains(errs, "keeps sessions in this database") {
+		t.Fatalf("the failed serve's store accepted: exit %d, %q", code, errs)
+	}
+	cancel()
+	s.wait(t)
 }

@@ -29,8 +29,8 @@ func TestData(t *testing.T) {
 				open(t, dsn)
 				db := open(t, dsn) // a second start finds everything in place
 				var n int
-				if err := db.SQL.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 3 { // one row per migration file
-					t.Fatalf("schema_migrations rows = %d, %v; want 3", n, err)
+				if err := db.SQL.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 4 { // one row per migration file
+					t.Fatalf("schema_migrations rows = %d, %v; want 4", n, err)
 				}
 			})
 			t.Run("users", func(t *testing.T) { testUsers(t, open(t, be.DSN(t))) })
@@ -186,6 +186,9 @@ func testNotices(t *testing.T, db *data.DB) {
 	now := time.UnixMicro(1_800_000_000_000_000).UTC()
 	alice, _ := db.CreateUser(ctx, "alice", "alice", "h", now)
 	bob, _ := db.CreateUser(ctx, "bob", "bob", "h", now)
+	if n, err := db.KnownDevices(ctx, alice.ID); err != nil || n != 0 {
+		t.Fatalf("KnownDevices before any: %d, %v", n, err)
+	}
 	if last, err := db.SeenDevice(ctx, alice.ID, "Firefox on Linux", now); err != nil || !last.IsZero() {
 		t.Fatalf("first sign-in with a device: %v, %v", last, err)
 	}
@@ -196,6 +199,9 @@ func testNotices(t *testing.T, db *data.DB) {
 	if last, _ := db.SeenDevice(ctx, bob.ID, "Firefox on Linux", later); !last.IsZero() {
 		t.Fatal("bob sees alice's device")
 	}
+	if n, err := db.KnownDevices(ctx, alice.ID); err != nil || n != 1 {
+		t.Fatalf("KnownDevices: %d, %v; want 1", n, err)
+	}
 	n, err := db.CreateNotice(ctx, data.Notice{UserID: alice.ID, Kind: "new_sign_in", CreatedAt: later, Session: "ab", Device: "Safari on iOS", ClientIP: "203.0.113.7"})
 	if err != nil || n.ID == 0 {
 		t.Fatalf("CreateNotice: %+v, %v", n, err)
@@ -203,20 +209,36 @@ func testNotices(t *testing.T, db *data.DB) {
 	if u, _ := db.UserByID(ctx, alice.ID); !u.NoticeAt.Equal(later) {
 		t.Fatalf("NoticeAt = %v, want %v", u.NoticeAt, later)
 	}
-	if list, _ := db.ShownNotices(ctx, alice.ID, now); len(list) != 1 || list[0].Device != "Safari on iOS" || list[0].ClientIP != "203.0.113.7" {
-		t.Fatalf("shown to an older session: %+v", list)
+	if list, _ := db.ShownNotices(ctx, alice.ID, now, "s1"); len(list) != 1 || list[0].Device != "Safari on iOS" || list[0].ClientIP != "203.0.113.7" || list[0].Session != "ab" {
+		t.Fatalf("shown: %+v", list)
 	}
-	if list, _ := db.ShownNotices(ctx, alice.ID, later); len(list) != 0 {
-		t.Fatalf("shown to the session it is about (made at the same time): %+v", list)
+	if list, _ := db.ShownNotices(ctx, alice.ID, later, "s1"); len(list) != 0 {
+		t.Fatalf("shown though older than since: %+v", list)
 	}
-	if err := db.DismissNotice(ctx, bob.ID, n.ID, later); !errors.Is(err, data.ErrNotFound) {
+	if err := db.DismissNotice(ctx, bob.ID, n.ID, "s1", later); !errors.Is(err, data.ErrNotFound) {
 		t.Fatalf("bob dismissing alice's notice: %v", err)
 	}
-	if err := db.DismissNotice(ctx, alice.ID, n.ID, later); err != nil {
+	if _, err := db.Notice(ctx, bob.ID, n.ID); !errors.Is(err, data.ErrNotFound) {
+		t.Fatalf("bob reading alice's notice: %v", err)
+	}
+	for range 2 { // twice is no error
+		if err := db.DismissNotice(ctx, alice.ID, n.ID, "s1", later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Dismissed for that session only.
+	if list, _ := db.ShownNotices(ctx, alice.ID, now, "s1"); len(list) != 0 {
+		t.Fatalf("dismissed notice still shown: %+v", list)
+	}
+	if list, _ := db.ShownNotices(ctx, alice.ID, now, "s2"); len(list) != 1 {
+		t.Fatalf("dismissed by one session, hidden from another: %+v", list)
+	}
+	// A session's dismissals follow it to its new id.
+	if err := db.MoveDismissals(ctx, "s1", "s1b"); err != nil {
 		t.Fatal(err)
 	}
-	if list, _ := db.ShownNotices(ctx, alice.ID, now); len(list) != 0 {
-		t.Fatalf("dismissed notice still shown: %+v", list)
+	if list, _ := db.ShownNotices(ctx, alice.ID, now, "s1b"); len(list) != 0 {
+		t.Fatalf("dismissal lost when the session's id changed: %+v", list)
 	}
 	// Pruning forgets what is older than the retention.
 	if n, err := db.PruneNotices(ctx, later); err != nil || n != 0 {
@@ -245,20 +267,21 @@ func testActivity(t *testing.T, db *data.DB) {
 	now := time.UnixMicro(1_800_000_000_000_000).UTC()
 	alice, _ := db.CreateUser(ctx, "alice", "alice", "h", now)
 	for i, e := range []data.Event{
-		{Kind: "login_failed", Username: "alice"},            // on her name, no user ID
-		{Kind: "login_succeeded", UserID: alice.ID},          // hers
-		{Kind: "login_succeeded", UserID: alice.ID + 1},      // someone else's
-		{Kind: "session_created", UserID: alice.ID},          // a kind not asked for
-		{Kind: "logout", UserID: alice.ID},                   // hers
-		{Kind: "login_failed", Username: "bob"},              // on another name
-		{Kind: "login_failed", Username: "alice", UserID: 7}, // with another user's ID
+		{Kind: "login_failed", Username: "alice", UserID: alice.ID}, // on her account
+		{Kind: "login_failed", Username: "alice"},                   // on her name before her account: not hers
+		{Kind: "login_succeeded", UserID: alice.ID},                 // hers
+		{Kind: "login_succeeded", UserID: alice.ID + 1},             // someone else's
+		{Kind: "session_created", UserID: alice.ID},                 // a kind not asked for
+		{Kind: "logout", UserID: alice.ID},                          // hers
+		{Kind: "login_failed", Username: "bob"},                     // on another name
+		{Kind: "login_failed", Username: "alice", UserID: 7},        // with another user's ID
 	} {
 		e.At = now.Add(time.Duration(i) * time.Second)
 		if err := db.InsertEvent(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 	}
-	q := data.ActivityQuery{UserID: alice.ID, Username: "alice", Since: now, Kinds: []string{"login_failed", "login_succeeded", "logout"}, Limit: 2}
+	q := data.ActivityQuery{UserID: alice.ID, Since: now, Kinds: []string{"login_failed", "login_succeeded", "logout"}, Limit: 2}
 	page, err := db.Activity(ctx, q)
 	if err != nil || len(page) != 2 || page[0].Kind != "logout" || page[1].Kind != "login_succeeded" {
 		t.Fatalf("first page: %+v, %v", page, err)
@@ -268,7 +291,7 @@ func testActivity(t *testing.T, db *data.DB) {
 	if err != nil || len(page) != 1 || page[0].Kind != "login_failed" || page[0].Username != "alice" {
 		t.Fatalf("second page: %+v, %v", page, err)
 	}
-	q.Before, q.Since = 0, now.Add(2*time.Second)
+	q.Before, q.Since = 0, now.Add(3*time.Second)
 	if page, _ := db.Activity(ctx, q); len(page) != 1 || page[0].Kind != "logout" {
 		t.Fatalf("since: %+v", page)
 	}

@@ -55,12 +55,11 @@ func (db *DB) Events(ctx context.Context, userID int64, username string, limit i
 
 // ActivityQuery selects a user's own security events.
 type ActivityQuery struct {
-	UserID   int64
-	Username string    // failed sign-ins on the username carry no user ID
-	Since    time.Time // only events at or after this
-	Before   int64     // only events with a smaller ID (0: from the newest)
-	Kinds    []string  // only events of these kinds
-	Limit    int
+	UserID int64
+	Since  time.Time // only events at or after this
+	Before int64     // only events with a smaller ID (0: from the newest)
+	Kinds  []string  // only events of these kinds
+	Limit  int
 }
 
 // Activity returns the events q selects, newest first.
@@ -69,17 +68,16 @@ func (db *DB) Activity(ctx context.Context, q ActivityQuery) ([]Event, error) {
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	args := []any{q.UserID, q.Username, q.Since.UnixMicro(), before}
+	args := []any{q.UserID, q.Since.UnixMicro(), before}
 	marks := make([]string, len(q.Kinds))
 	for i, k := range q.Kinds {
 		marks[i] = "?"
 		args = append(args, k)
 	}
 	args = append(args, q.Limit)
-	// Two index range scans (by user ID, by username), merged.
 	rows, err := db.query(ctx, `SELECT id, at, kind, user_id, username, client_ip, user_agent, session, detail
 		FROM security_events
-		WHERE (user_id = ? OR (user_id IS NULL AND username = ?)) AND at >= ? AND id < ?
+		WHERE user_id = ? AND at >= ? AND id < ?
 		AND kind IN (`+strings.Join(marks, ", ")+`)
 		ORDER BY id DESC LIMIT ?`, args...)
 	return scanEvents(rows, err)

@@ -36,11 +36,13 @@ func (db *DB) CreateNotice(ctx context.Context, n Notice) (Notice, error) {
 	return n, mapErr(tx.Commit())
 }
 
-// ShownNotices returns the user's undismissed notices made after
-// since (newest first, at most 20).
-func (db *DB) ShownNotices(ctx context.Context, userID int64, since time.Time) ([]Notice, error) {
-	rows, err := db.query(ctx, `SELECT id, user_id, kind, created_at, session, device, client_ip FROM notices
-		WHERE user_id = ? AND dismissed_at IS NULL AND created_at > ? ORDER BY id DESC LIMIT 20`, userID, since.UnixMicro())
+// ShownNotices returns the user's notices made after since that the
+// session (hex id) has not dismissed, newest first, at most 20.
+func (db *DB) ShownNotices(ctx context.Context, userID int64, since time.Time, session string) ([]Notice, error) {
+	rows, err := db.query(ctx, `SELECT n.id, n.user_id, n.kind, n.created_at, n.session, n.device, n.client_ip FROM notices n
+		WHERE n.user_id = ? AND n.created_at > ?
+		AND NOT EXISTS (SELECT 1 FROM notice_dismissals d WHERE d.notice_id = n.id AND d.session = ?)
+		ORDER BY n.id DESC LIMIT 20`, userID, since.UnixMicro(), session)
 	if err != nil {
 		return nil, err
 	}
@@ -58,11 +60,44 @@ func (db *DB) ShownNotices(ctx context.Context, userID int64, since time.Time) (
 	return list, mapErr(rows.Err())
 }
 
-// DismissNotice dismisses one of the user's notices; ErrNotFound if the user
-// has no such notice.
-func (db *DB) DismissNotice(ctx context.Context, userID, id int64, now time.Time) error {
-	return affectedOne(db.exec(ctx, `UPDATE notices SET dismissed_at = ? WHERE id = ? AND user_id = ? AND dismissed_at IS NULL`,
-		now.UnixMicro(), id, userID))
+// Notice returns one of the user's notices; ErrNotFound if the user has no
+// such notice.
+func (db *DB) Notice(ctx context.Context, userID, id int64) (Notice, error) {
+	var n Notice
+	var at int64
+	err := db.scanRow(ctx, `SELECT id, user_id, kind, created_at, session, device, client_ip FROM notices WHERE id = ? AND user_id = ?`,
+		[]any{id, userID}, &n.ID, &n.UserID, &n.Kind, &at, &n.Session, &n.Device, &n.ClientIP)
+	n.CreatedAt = time.UnixMicro(at).UTC()
+	return n, err
+}
+
+// DismissNotice dismisses one of the user's notices for one session (hex
+// id); ErrNotFound if the user has no such notice. Dismissing twice is no
+// error.
+func (db *DB) DismissNotice(ctx context.Context, userID, id int64, session string, now time.Time) error {
+	_, err := db.exec(ctx, `INSERT INTO notice_dismissals (notice_id, session, at)
+		SELECT id, ?, ? FROM notices WHERE id = ? AND user_id = ?
+		ON CONFLICT (notice_id, session) DO NOTHING`, session, now.UnixMicro(), id, userID)
+	if err != nil {
+		return err
+	}
+	_, err = db.Notice(ctx, userID, id)
+	return err
+}
+
+// MoveDismissals gives the dismissals of a session to its new id, when its
+// token is replaced.
+func (db *DB) MoveDismissals(ctx context.Context, from, to string) error {
+	_, err := db.exec(ctx, `UPDATE notice_dismissals SET session = ? WHERE session = ?`, to, from)
+	return err
+}
+
+// KnownDevices returns how many devices the user has signed in with (in
+// the retention period).
+func (db *DB) KnownDevices(ctx context.Context, userID int64) (int, error) {
+	var n int
+	err := db.scanRow(ctx, `SELECT count(*) FROM known_devices WHERE user_id = ?`, []any{userID}, &n)
+	return n, err
 }
 
 // SeenDevice records a sign-in of userID with device at now, and returns

@@ -336,6 +336,14 @@ func testRevokeOthers(t *testing.T, s *server) {
 			t.Fatal("sessions ended without the password confirmed")
 		}
 	}
+	// One at a time, too.
+	r = a.postForm("/settings/sessions/"+others[0].sessionID()+"/revoke", url.Values{})
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/settings/reauth?next=/settings/sessions" {
+		t.Fatalf("signing out another session without sudo: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	if others[0].signedInAs() != "alice" {
+		t.Fatal("a session was signed out without the password confirmed")
+	}
 	if r := a.postForm("/settings/reauth", url.Values{"password": {alicePW}, "next": {"/settings/sessions"}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("reauth: %d", r.StatusCode)
 	}
@@ -495,6 +503,9 @@ func testDeleteAccount(t *testing.T, s *server) {
 	if a.signedInAs() != "alice" {
 		t.Fatal("deleted with the wrong username")
 	}
+	if r := s.browser().login("alice", "not her password"); r.StatusCode != http.StatusUnauthorized {
+		t.Fatal(r.StatusCode)
+	}
 	u, err := s.st.DB.UserByUsername(context.Background(), "alice")
 	if err != nil {
 		t.Fatal(err)
@@ -537,11 +548,23 @@ func testDeleteAccount(t *testing.T, s *server) {
 	if r := fresh.post("/signup", url.Values{"username": {"alice"}, "password": {newPW}, "password_confirm": {newPW}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-up with the freed username: %d", r.StatusCode)
 	}
+	// The new alice sees nothing of the old one's activity.
+	if r := fresh.get("/settings/activity"); strings.Contains(r.body, "Failed sign-in") || strings.Contains(r.body, "Safari on iOS") {
+		t.Fatalf("the new owner of the username sees the old account's activity:\n%s", r.body)
+	}
+}
+
+var dismissRE = regexp.MustCompile(`action="/notices/(\d+)/dismiss"`)
+
+func hasNotice(b *browser) bool {
+	b.t.Helper()
+	return strings.Contains(b.get("/profile").body, "New sign-in:")
 }
 
 func testNewSignInNotice(t *testing.T, s *server) {
 	s.addUser("alice", alicePW)
 	a := s.browserAs(firefoxLinux, "alice", alicePW)
+	c := s.browserAs(firefoxLinux, "alice", alicePW)
 	s.clock.Advance(time.Second)
 	b := s.browserAs(safariPhone, "alice", alicePW) // new to alice
 	r := a.get("/profile")
@@ -556,35 +579,66 @@ func testNewSignInNotice(t *testing.T, s *server) {
 			t.Fatalf("the notice links to %q", href[1])
 		}
 	}
-	if r := b.get("/profile"); strings.Contains(r.body, "New sign-in:") {
-		t.Fatal("the session that signed in is told about itself")
-	}
-	// Dismissed, it is gone.
-	id := regexp.MustCompile(`action="/notices/(\d+)/dismiss"`).FindStringSubmatch(r.body)
-	if id == nil {
-		r = a.get("/profile")
-		id = regexp.MustCompile(`action="/notices/(\d+)/dismiss"`).FindStringSubmatch(r.body)
-	}
+	id := dismissRE.FindStringSubmatch(r.body)
 	if id == nil {
 		t.Fatal("no dismiss button")
 	}
+	if hasNotice(b) {
+		t.Fatal("the session that signed in is told about itself")
+	}
+	// The session the notice is about cannot dismiss it for the others.
+	if r := b.postForm("/notices/"+id[1]+"/dismiss", url.Values{}); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("the new session dismissing its own notice: %d, want 404", r.StatusCode)
+	}
+	// Dismissed by one session, it is gone there only.
 	if r := a.postForm("/notices/"+id[1]+"/dismiss", url.Values{"next": {"/profile"}}); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/profile" {
 		t.Fatalf("dismiss: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
-	if r := a.get("/profile"); strings.Contains(r.body, "New sign-in:") {
+	if hasNotice(a) {
 		t.Fatal("the notice is still shown after dismissing it")
 	}
+	if !hasNotice(c) {
+		t.Fatal("dismissing in one session hid the notice from another")
+	}
+	// The dismissal survives this session's new token.
+	s.clock.Advance(account.DefaultSudoWindow + time.Minute)
+	if r := a.postForm("/settings/reauth", url.Values{"password": {alicePW}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reauth: %d", r.StatusCode)
+	}
+	if hasNotice(a) {
+		t.Fatal("the dismissed notice came back after re-authenticating")
+	}
+	// Signing the owner out does not hide it: signing in again shows it.
+	if r := b.postForm("/settings/reauth", url.Values{"password": {alicePW}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reauth: %d", r.StatusCode)
+	}
+	if r := b.postForm("/settings/sessions/"+c.sessionID()+"/revoke", url.Values{}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", r.StatusCode)
+	}
+	c.mustLogin("alice", alicePW)
+	if !hasNotice(c) {
+		t.Fatal("a session signed in after the notice does not see it")
+	}
 	// A known device: no notice.
+	if n := strings.Count(c.get("/profile").body, "New sign-in:"); n != 1 {
+		t.Fatalf("%d notices", n)
+	}
 	s.clock.Advance(time.Second)
 	s.browserAs(safariPhone, "alice", alicePW)
-	if r := a.get("/profile"); strings.Contains(r.body, "New sign-in:") {
-		t.Fatal("a sign-in from a known device made a notice")
+	if n := strings.Count(c.get("/profile").body, "New sign-in:"); n != 1 {
+		t.Fatalf("a sign-in from a known device made a notice: %d notices", n)
 	}
 	// Another user cannot dismiss alice's notices.
 	s.addUser("bob", alicePW)
 	bob := s.browserAs(chromeMac, "bob", alicePW)
 	if r := bob.postForm("/notices/"+id[1]+"/dismiss", url.Values{}); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("bob dismissing alice's notice: %d, want 404", r.StatusCode)
+	}
+	// Notices are shown for two weeks.
+	s.clock.Advance(account.NoticeLifetime)
+	c.mustLogin("alice", alicePW)
+	if hasNotice(c) {
+		t.Fatal("a notice older than two weeks is still shown")
 	}
 }
 

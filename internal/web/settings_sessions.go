@@ -27,7 +27,7 @@ func (a *app) sessionsShow(w http.ResponseWriter, r *http.Request) {
 func (a *app) sessionRevoke(w http.ResponseWriter, r *http.Request) {
 	self, err := a.Account.RevokeSession(w, r, r.PathValue("id"))
 	if err != nil {
-		a.fail(w, r, err)
+		a.needSudo(w, r, err, "/settings/sessions")
 		return
 	}
 	if self {
