@@ -120,28 +120,7 @@ CREATE INDEX sessions_expiry ON sessions (min(idle_deadline, abs_deadline));`)
 		}
 	}
 	defer st.Close()
-	want := old
-	want.AuthAt = old.CreatedAt
-	if got, err := st.Find(ctx, old.ID); err != nil || got != want {
-		t.Fatalf("Find of an older row = %+v, %v; want %+v", got, err, want)
-	}
-	if list, err := st.List(ctx, "alice", now); err != nil || len(list) != 1 || list[0] != want {
-		t.Fatalf("List of an older row = %+v, %v; want [%+v]", list, err, want)
-	}
-	moved := session.ID{2}
-	if err := st.Rotate(ctx, old.ID, moved, now, now, 3); err != nil {
-		t.Fatalf("Rotate of an older row: %v", err)
-	}
-	want.ID, want.AuthAt, want.Epoch = moved, now, 3
-	if got, err := st.Find(ctx, moved); err != nil || got != want {
-		t.Fatalf("Find after Rotate = %+v, %v; want %+v", got, err, want)
-	}
-	if err := st.Delete(ctx, moved, now, "signed out"); err != nil {
-		t.Fatalf("Delete of an older row: %v", err)
-	}
-	if e, err := st.Ended(ctx, moved); err != nil || e != (session.Ending{UserID: "alice", At: now, Why: "signed out"}) {
-		t.Fatalf("Ended = %+v, %v", e, err)
-	}
+	storetest.CheckUpgradedRow(t, st, old, now)
 }
 
 // DeleteExpired forgets every ending past its deadline, however many more

@@ -170,3 +170,34 @@ func wantNoEnding(t testing.TB, st session.Store, id session.ID) {
 		t.Fatalf("Ended(%s) = %+v, %v; want ErrNotFound", id.Short(), e, err)
 	}
 }
+
+// CheckUpgradedRow checks, for a store's own upgrade test, a session
+// written before the store knew of Epoch, Method and AuthAt: st returns it
+// with AuthAt = CreatedAt and the rest zero, and rotates and ends it like
+// any other.
+func CheckUpgradedRow(t testing.TB, st session.Store, old session.Session, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	want := old
+	want.AuthAt = old.CreatedAt
+	if got, err := st.Find(ctx, old.ID); err != nil || got != want {
+		t.Fatalf("Find of an older row = %+v, %v; want %+v", got, err, want)
+	}
+	if list, err := st.List(ctx, old.UserID, now); err != nil || len(list) != 1 || list[0] != want {
+		t.Fatalf("List of an older row = %+v, %v; want [%+v]", list, err, want)
+	}
+	moved := session.ID{2}
+	if err := st.Rotate(ctx, old.ID, moved, now, now, 3); err != nil {
+		t.Fatalf("Rotate of an older row: %v", err)
+	}
+	want.ID, want.AuthAt, want.Epoch = moved, now, 3
+	if got, err := st.Find(ctx, moved); err != nil || got != want {
+		t.Fatalf("Find after Rotate = %+v, %v; want %+v", got, err, want)
+	}
+	if err := st.Delete(ctx, moved, now, "signed out"); err != nil {
+		t.Fatalf("Delete of an older row: %v", err)
+	}
+	if e, err := st.Ended(ctx, moved); err != nil || e != (session.Ending{UserID: old.UserID, At: now, Why: "signed out"}) {
+		t.Fatalf("Ended = %+v, %v", e, err)
+	}
+}
