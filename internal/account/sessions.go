@@ -102,8 +102,17 @@ func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID st
 		return true, s.LogOut(w, r)
 	}
 	// Ending another session is as sensitive as ending them all: one at a
-	// time, a stolen session could sign its owner out everywhere.
+	// time, a stolen session could sign its owner out everywhere. Whose it
+	// is comes first, so that another user's session is "not found" either
+	// way.
 	if !s.InSudo(r) {
+		list, err := s.Sessions.Sessions(r.Context(), sess.UserID)
+		if err != nil {
+			return false, err
+		}
+		if !slices.ContainsFunc(list, func(o session.Session) bool { return o.ID == id }) {
+			return false, ErrNotFound
+		}
 		return false, ErrSudoRequired
 	}
 	why := fmt.Sprintf("signed out by you from your session on %s (%s)", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())

@@ -219,6 +219,11 @@ func testRevokeForeign(t *testing.T, s *server) {
 			t.Fatalf("the 404 names the session's owner: %s", r.body)
 		}
 	}
+	// Past the sudo window too: not found, not "confirm your password".
+	s.clock.Advance(account.DefaultSudoWindow + time.Minute)
+	if r := alice.postForm("/settings/sessions/"+bob.sessionID()+"/revoke", url.Values{}); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("revoking another user's session outside sudo mode: %d, want 404", r.StatusCode)
+	}
 	if bob.signedInAs() != "bob" {
 		t.Fatal("alice ended bob's session")
 	}
