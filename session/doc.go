@@ -64,6 +64,10 @@
 //     the short ID of the session last issued to the browser (never the
 //     token), so that the browser's own session, expired and swept since,
 //     is reported as expired ([EventExpired]) and not as a stranger's token.
+//   - With Options.ClientChanged, a session whose token is presented by
+//     another browser family or operating system than the one that signed
+//     in is ended and reported ([EventClientChanged]); a change of IP
+//     address alone never ends a session.
 //   - The cookie is __Host-cb_session by default: Secure, HttpOnly,
 //     SameSite=Lax, Path=/, no Domain, no Expires or Max-Age.
 //

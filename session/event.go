@@ -31,6 +31,12 @@ const (
 	// proceeded as anonymous and the cookie was cleared. A stale tab does
 	// this; so does someone replaying a stolen token.
 	EventEndedToken EventKind = "session_ended_token"
+	// EventClientChanged: a request presented a session's token from
+	// another browser family or operating system than the session signed in
+	// with (Options.ClientChanged); the session was ended. Detail says what
+	// changed. The client's IP and User-Agent are the event's; the session's
+	// own are in Detail.
+	EventClientChanged EventKind = "session_client_changed"
 	// EventEvicted: a session was ended because a new sign-in of its user
 	// went past Options.MaxSessions, as the least recently used.
 	EventEvicted EventKind = "session_evicted"

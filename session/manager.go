@@ -84,6 +84,14 @@ type Options struct {
 	// new epoch, or the change's revocation sees the new session. Apps
 	// should also compare Session.Epoch with the user's epoch on use.
 	Epoch func(ctx context.Context, userID string) (int64, error)
+	// ClientChanged compares the User-Agent a session signed in with to the
+	// one of a request presenting its token (called only when they differ),
+	// and says in words what changed when it is another browser family or
+	// operating system, "" otherwise (a new version of the same browser, or
+	// too little known to tell). A session whose client changed is ended
+	// (EventClientChanged): its cookie was most likely copied elsewhere. A
+	// change of IP address alone never ends a session. Nil: no check.
+	ClientChanged func(signedIn, now string) string
 	// MaxSessions is how many live sessions one user may have; a sign-in
 	// past it ends the least recently used ones. DefaultMaxSessions if
 	// zero; negative for no limit. Concurrent sign-ins may briefly exceed

@@ -182,6 +182,20 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 		m.reject(w, r, Event{Kind: EventExpired, UserID: s.UserID, Session: id.Short(), Detail: why})
 		return nil
 	}
+	if ua := r.UserAgent(); ua != s.UserAgent && m.opts.ClientChanged != nil {
+		// Browsers change their version as they update; only a change of
+		// browser or system is a sign of a cookie replayed elsewhere.
+		if what := m.opts.ClientChanged(s.UserAgent, clip(ua, maxUserAgentLen)); what != "" {
+			why := "ended because it was used from another browser or system (" + what + ")"
+			if err := m.store.Delete(ctx, id, now, clip(why, maxWhyLen)); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			st.ended = why
+			m.reject(w, r, Event{Kind: EventClientChanged, UserID: s.UserID, Session: id.Short(),
+				Detail: "signed in from " + s.CreatedIP + " with " + clip(s.UserAgent, 200) + "; used from this client: " + what})
+			return nil
+		}
+	}
 	if now.Sub(s.LastSeenAt) >= m.opts.TouchInterval {
 		ip := clip(m.opts.ClientIP(r), maxIPLen)
 		idle := now.Add(m.opts.IdleTimeout)

@@ -1003,3 +1003,52 @@ func TestSweptOwnSessionIsNotForeign(t *testing.T) {
 		})
 	}
 }
+
+// A session used from another client, as Options.ClientChanged tells, is
+// ended; the same client under another User-Agent string (an update) and
+// other addresses are not a reason.
+func TestClientChanged(t *testing.T) {
+	var calls [][2]string
+	e := newEnv(t, session.Options{ClientChanged: func(signedIn, now string) string {
+		calls = append(calls, [2]string{signedIn, now})
+		if strings.HasPrefix(now, "Other") {
+			return "A became B"
+		}
+		return ""
+	}})
+	login := httptest.NewRequest("POST", "/login", nil)
+	login.Header.Set("User-Agent", "Browser/1")
+	tok := ""
+	for _, c := range e.serve(login).Result().Cookies() {
+		if c.Name == e.m.CookieName() {
+			tok = c.Value
+		}
+	}
+	use := func(ua, ip string) string {
+		r := httptest.NewRequest("GET", "/whoami", nil)
+		r.Header.Set("Cookie", e.m.CookieName()+"="+tok)
+		r.Header.Set("User-Agent", ua)
+		r.RemoteAddr = ip + ":1234"
+		return e.serve(r).Body.String()
+	}
+	if got := use("Browser/1", "203.0.113.9"); got != "user=alice" || len(calls) != 0 {
+		t.Fatalf("same User-Agent from another address: %q, %d calls", got, len(calls))
+	}
+	if got := use("Browser/2", "192.0.2.1"); got != "user=alice" || len(calls) != 1 || calls[0] != [2]string{"Browser/1", "Browser/2"} {
+		t.Fatalf("an update: %q, calls %q", got, calls)
+	}
+	if got := use("Other/1", "192.0.2.1"); got != "user=" {
+		t.Fatalf("another client: %q, want signed out", got)
+	}
+	evs := e.eventsOf(session.EventClientChanged)
+	if len(evs) != 1 || evs[0].UserID != "alice" || !strings.Contains(evs[0].Detail, "A became B") || evs[0].UserAgent != "Other/1" {
+		t.Fatalf("events: %+v", evs)
+	}
+	// Ended for the owner too, with its reason remembered.
+	if got := use("Browser/1", "192.0.2.1"); got != "user=" {
+		t.Fatalf("the owner's client after the session was ended: %q", got)
+	}
+	if evs := e.eventsOf(session.EventEndedToken); len(evs) != 1 || !strings.Contains(evs[0].Detail, "another browser or system (A became B)") {
+		t.Fatalf("ended-token events: %+v", evs)
+	}
+}

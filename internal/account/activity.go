@@ -46,6 +46,7 @@ var activityKinds = map[string]struct {
 	audit.Reauthenticated:                {"Password confirmed for a sensitive action", false},
 	audit.ReauthFailed:                   {"Wrong password when confirming a sensitive action", true},
 	string(session.EventRevoked):         {"Sessions ended", false},
+	string(session.EventClientChanged):   {"Session ended: used from another browser or system", true},
 	string(session.EventEvicted):         {"Oldest session signed out (session limit)", false},
 	string(session.EventEndedToken):      {"A signed-out session was used again", false},
 	string(session.EventForeignToken):    {"Refused a session token ConnectBook never issued", true},

@@ -31,6 +31,20 @@ func ParseDevice(ua string) Device {
 	return d
 }
 
+// ClientChanged says what changed between the User-Agent a session signed
+// in with and another one presenting its token, when the browser family
+// or the operating system differs ("Firefox on Linux became Chrome on
+// Windows"), and "" when it is the same browser (perhaps a newer version)
+// or the session's own was too little known to tell. It is the session
+// manager's Options.ClientChanged.
+func ClientChanged(signedIn, now string) string {
+	a, b := ParseDevice(signedIn), ParseDevice(now)
+	if a.Browser != "" && a.Browser != b.Browser || a.OS != "" && a.OS != b.OS {
+		return a.Label() + " became " + b.Label()
+	}
+	return ""
+}
+
 // osNames spell systems as their makers do.
 var osNames = map[string]string{"MacOS": "macOS", "ChromeOS": "ChromeOS"}
 

@@ -19,3 +19,25 @@ func TestParseDevice(t *testing.T) {
 		}
 	}
 }
+
+func TestClientChanged(t *testing.T) {
+	const (
+		ff128 = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+		ff131 = "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"
+		ffWin = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+		chLin = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	)
+	for _, tc := range []struct{ signedIn, now, want string }{
+		{ff128, ff131, ""}, // an update
+		{ff128, chLin, "Firefox on Linux became Chrome on Linux"},
+		{ff128, ffWin, "Firefox on Linux became Firefox on Windows"},
+		{ff128, "curl/8.5.0", "Firefox on Linux became Unknown browser"},
+		{ff128, "", "Firefox on Linux became Unknown browser"},
+		{"", ff128, ""},                   // nothing known to compare with
+		{"Go-http-client/1.1", ff128, ""}, // likewise
+	} {
+		if got := ClientChanged(tc.signedIn, tc.now); got != tc.want {
+			t.Errorf("ClientChanged(%q, %q) = %q, want %q", tc.signedIn, tc.now, got, tc.want)
+		}
+	}
+}

@@ -13,16 +13,18 @@ import (
 
 // Notice kinds.
 const (
-	NoticeNewSignIn = "new_sign_in"
+	NoticeNewSignIn     = "new_sign_in"
+	NoticeClientChanged = "client_changed" // a session was ended for being used from another client
 )
 
 // Notice is a security notice to show on a session's pages.
 type Notice struct {
-	ID        int64
-	Kind      string
-	CreatedAt time.Time
-	Device    string
-	ClientIP  string
+	ID            int64
+	Kind          string
+	ClientChanged bool // Kind is NoticeClientChanged
+	CreatedAt     time.Time
+	Device        string
+	ClientIP      string
 }
 
 // NoticeLifetime is how long a notice is shown.
@@ -49,7 +51,8 @@ func (s *Service) Notices(ctx context.Context, user data.User, sess session.Sess
 		if !aboutOther(n, sess) {
 			continue
 		}
-		out = append(out, Notice{ID: n.ID, Kind: n.Kind, CreatedAt: n.CreatedAt, Device: n.Device, ClientIP: n.ClientIP})
+		out = append(out, Notice{ID: n.ID, Kind: n.Kind, ClientChanged: n.Kind == NoticeClientChanged,
+			CreatedAt: n.CreatedAt, Device: n.Device, ClientIP: n.ClientIP})
 	}
 	return out, nil
 }
@@ -58,6 +61,9 @@ func (s *Service) Notices(ctx context.Context, user data.User, sess session.Sess
 // notice is made at its session's sign-in time, which the session keeps
 // when its token is replaced (its ID does not).
 func aboutOther(n data.Notice, sess session.Session) bool {
+	if n.Session == "" { // about no live session (one that was ended)
+		return true
+	}
 	return n.Session != sess.ID.String() && !n.CreatedAt.Equal(sess.CreatedAt)
 }
 
@@ -87,6 +93,24 @@ func (s *Service) DismissNotice(r *http.Request, id string) error {
 		return notFound
 	}
 	return err
+}
+
+// SessionEvent is the session manager's OnEvent: it records the event and,
+// for a session ended because its cookie was used from another browser or
+// system, tells the owner with a notice on every session for two weeks
+// (sessions signed in later too: the session it was about is gone).
+func (s *Service) SessionEvent(ctx context.Context, ev session.Event) {
+	uid, _ := UserID(ev.UserID) // 0 when the event names no user
+	s.Audit.SessionEvent(ctx, ev, uid)
+	if ev.Kind != session.EventClientChanged || uid == 0 {
+		return
+	}
+	_, err := s.DB.CreateNotice(context.WithoutCancel(ctx), data.Notice{UserID: uid, Kind: NoticeClientChanged, CreatedAt: ev.Time,
+		Device: ParseDevice(ev.UserAgent).Label(), ClientIP: ev.ClientIP})
+	s.users.drop(uid)
+	if err != nil {
+		s.Logger.ErrorContext(ctx, "making a notice", "user_id", uid, "err", err)
+	}
 }
 
 // keepDismissals moves the dismissals of the request's session from its

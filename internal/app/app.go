@@ -117,12 +117,10 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		MaxSessions:     o.MaxSessions,
 		Now:             o.Now,
 		ClientIP:        clientIP,
-		OnEvent: func(ctx context.Context, ev session.Event) {
-			uid, _ := account.UserID(ev.UserID) // 0 when the event names no user
-			a.Audit.SessionEvent(ctx, ev, uid)
-		},
-		Logger: o.Logger,
-		Epoch:  a.Account.Epoch,
+		OnEvent:         a.Account.SessionEvent,
+		ClientChanged:   account.ClientChanged,
+		Logger:          o.Logger,
+		Epoch:           a.Account.Epoch,
 	})
 	if err != nil {
 		return nil, err

@@ -43,6 +43,7 @@ func TestAccountCenter(t *testing.T) {
 		"admin_revocation_not_an_attack":  testAdminRevocation,
 		"planted_token_shown_in_activity": testForeignTokenActivity,
 		"sign_in_returns_same_site_only":  testSignInNext,
+		"cookie_used_from_another_client": testClientChanged,
 	})
 }
 
@@ -825,5 +826,43 @@ func testSignInNext(t *testing.T, s *server) {
 		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != tc.want {
 			t.Errorf("next %q: %d to %q, want %q", tc.next, r.StatusCode, r.Header.Get("Location"), tc.want)
 		}
+	}
+}
+
+// A session cookie replayed from another browser or system ends the
+// session, and the owner is told; a browser update or a new address does
+// not sign anyone out.
+func testClientChanged(t *testing.T, s *server) {
+	s.addUser("alice", alicePW)
+	phone := s.browserAs(safariPhone, "alice", alicePW)
+	s.clock.Advance(time.Second)
+	a := s.browserAs(firefoxLinux, "alice", alicePW)
+	// Firefox updates itself: same session.
+	a.ua = strings.ReplaceAll(firefoxLinux, "128.0", "131.0")
+	if a.signedInAs() != "alice" {
+		t.Fatal("a browser update signed the session out")
+	}
+	// The cookie, copied into another browser.
+	thief := s.browser()
+	thief.ua = chromeMac
+	thief.setToken(a.token())
+	if thief.signedInAs() != "" {
+		t.Fatal("the session cookie works from another browser and system")
+	}
+	s.wantEvent("session_client_changed")
+	if a.signedInAs() != "" {
+		t.Fatal("the session survived its cookie being used from another client")
+	}
+	// The owner is told, on their other sessions and when signing in again.
+	r := phone.get("/profile")
+	if !strings.Contains(r.body, "A session of yours was ended") || !strings.Contains(r.body, "Chrome on macOS") {
+		t.Fatalf("no notice for the owner:\n%s", r.body)
+	}
+	a.mustLogin("alice", alicePW)
+	if r := a.get("/profile"); !strings.Contains(r.body, "A session of yours was ended") {
+		t.Fatal("no notice on signing in again")
+	}
+	if r := a.get("/settings/activity"); !strings.Contains(r.body, "used from another browser or system") {
+		t.Fatal("the activity does not show it")
 	}
 }
