@@ -69,7 +69,10 @@ type response struct {
 	body   string
 	// setCookies are the Set-Cookie lines of every hop, in order.
 	setCookies []string
-	steps      []Step
+	// registrations are the Secure-Session-Registration headers (Device
+	// Bound Session Credentials) of every hop.
+	registrations []string
+	steps         []Step
 }
 
 // ErrBudget is returned when the probe has used all the requests it may send.
@@ -164,6 +167,7 @@ func (c *client) do(ctx context.Context, method string, u *url.URL, form url.Val
 			res.first = resp.StatusCode
 		}
 		res.setCookies = append(res.setCookies, lines...)
+		res.registrations = append(res.registrations, resp.Header.Values("Secure-Session-Registration")...)
 		res.steps = append(res.steps, Step{Request: c.describeRequest(req, form), Response: c.describeResponse(resp)})
 
 		loc := resp.Header.Get("Location")

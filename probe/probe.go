@@ -78,6 +78,22 @@ type Report struct {
 	// out at the end (none could be where logout does not work).
 	LeftSignedIn int `json:"left_signed_in,omitempty"`
 	Requests     int `json:"requests"`
+	// DeviceBound says whether the site offered Device Bound Session
+	// Credentials when the probe signed in: for information, not a finding
+	// (a site without them is not vulnerable for it, but a copied session
+	// cookie then works on any device).
+	DeviceBound DeviceBound `json:"device_bound_sessions"`
+}
+
+// DeviceBound describes a site's offer of Device Bound Session Credentials
+// (W3C webappsec-dbsc), as read from the Secure-Session-Registration
+// headers of its sign-in responses.
+type DeviceBound struct {
+	Offered bool `json:"offered"`
+	// Algorithms are the signature algorithms offered (ES256, RS256, ...).
+	Algorithms []string `json:"algorithms,omitempty"`
+	// Registration is the path the browser registers its key at.
+	Registration string `json:"registration,omitempty"`
 }
 
 // Errors that mean the probe could not run; Run wraps them with details.
@@ -103,12 +119,13 @@ const (
 var urlParams = []string{"session_id", "sessionid", "sid", "session", "token", "PHPSESSID", "JSESSIONID"}
 
 type prober struct {
-	cfg    Config
-	c      *client
-	base   *url.URL
-	login  *url.URL
-	authed *url.URL
-	rep    *Report
+	cfg         Config
+	deviceBound DeviceBound // what the first sign-in offered
+	c           *client
+	base        *url.URL
+	login       *url.URL
+	authed      *url.URL
+	rep         *Report
 
 	// Learnt along the way.
 	pre        []*http.Cookie // cookies the login page sets before login
@@ -309,6 +326,7 @@ func (p *prober) signIn(ctx context.Context) error {
 	}
 	p.loginSteps = steps
 	p.setCookies = append(p.setCookies, setCookies...)
+	p.rep.DeviceBound = p.deviceBound
 	ok, check, err := p.isAuthed(ctx, main, nil)
 	if err != nil {
 		return err
@@ -370,7 +388,47 @@ func (p *prober) signInWith(ctx context.Context, j *jar, q url.Values) ([]Step, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if !p.deviceBound.Offered {
+		for _, h := range append(page.registrations, res.registrations...) {
+			if d, ok := parseRegistration(h); ok {
+				p.deviceBound = d
+				break
+			}
+		}
+	}
 	return append(page.steps, res.steps...), append(page.setCookies, res.setCookies...), nil
+}
+
+// parseRegistration reads a Secure-Session-Registration header, a
+// structured field such as
+//
+//	(ES256 RS256);path="/dbsc/register";challenge="…"
+//
+// and reports whether it is one.
+func parseRegistration(h string) (DeviceBound, bool) {
+	h = strings.TrimSpace(h)
+	if !strings.HasPrefix(h, "(") {
+		return DeviceBound{}, false
+	}
+	list, params, ok := strings.Cut(h[1:], ")")
+	if !ok {
+		return DeviceBound{}, false
+	}
+	d := DeviceBound{Offered: true}
+	for alg := range strings.FieldsSeq(list) {
+		if len(alg) <= 16 && strings.Trim(alg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == "" {
+			d.Algorithms = append(d.Algorithms, alg)
+		}
+	}
+	for param := range strings.SplitSeq(params, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
+		if k == "path" {
+			if u, err := strconv.Unquote(v); err == nil && len(u) <= 200 {
+				d.Registration = u
+			}
+		}
+	}
+	return d, len(d.Algorithms) > 0
 }
 
 // isAuthed loads the signed-in page with j's cookies (and q in the URL).

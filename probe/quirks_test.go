@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,8 +31,9 @@ type quirks struct {
 	preToken      bool          // a strong id before login, replaced at login
 	token         func() string // the ids issued at login
 	adopt         func(string) bool
-	approveForm   bool // the profile page has a "Sign off" (approve) form
-	noopLogout    bool // /logout only redirects
+	approveForm   bool   // the profile page has a "Sign off" (approve) form
+	noopLogout    bool   // /logout only redirects
+	registration  string // a Secure-Session-Registration header on the login POST's answer
 	approvals     *atomic.Int64
 }
 
@@ -99,6 +101,9 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 		sessions[id] = "alice"
 		mu.Unlock()
 		setSid(w, id)
+		if q.registration != "" {
+			w.Header().Set("Secure-Session-Registration", q.registration)
+		}
 		http.Redirect(w, r, "/profile", http.StatusSeeOther)
 	})
 	mux.HandleFunc("/profile", func(w http.ResponseWriter, r *http.Request) {
@@ -307,5 +312,40 @@ func TestHostileSites(t *testing.T) {
 				t.Fatalf("Run = %v, %v; want an error", rep, err)
 			}
 		})
+	}
+}
+
+// Whether a site offers Device Bound Session Credentials is reported for
+// information, never as a finding.
+func TestDeviceBoundReported(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		want   probe.DeviceBound
+	}{
+		{"", probe.DeviceBound{}},
+		{`(ES256 RS256);path="/dbsc/register";challenge="abc"`, probe.DeviceBound{Offered: true, Algorithms: []string{"ES256", "RS256"}, Registration: "/dbsc/register"}},
+		{`(ES256)`, probe.DeviceBound{Offered: true, Algorithms: []string{"ES256"}}},
+		{`nonsense`, probe.DeviceBound{}},
+		{`()`, probe.DeviceBound{}},
+	} {
+		rep, err := probeQuirky(t, quirkySite(t, quirks{registration: tc.header}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(rep.DeviceBound, tc.want) {
+			t.Errorf("header %q: %+v, want %+v", tc.header, rep.DeviceBound, tc.want)
+		}
+		if len(rep.Findings) != 0 {
+			t.Errorf("header %q: findings %v", tc.header, ids(rep))
+		}
+		var text strings.Builder
+		rep.WriteText(&text)
+		want := "Device Bound Session Credentials: not offered"
+		if tc.want.Offered {
+			want = "Device Bound Session Credentials: offered at sign-in (" + strings.Join(tc.want.Algorithms, ", ")
+		}
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("header %q: report lacks %q:\n%s", tc.header, want, text.String())
+		}
 	}
 }

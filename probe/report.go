@@ -33,6 +33,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "\nFix: %s\n", f.Fix)
 	}
+	if r.DeviceBound.Offered {
+		fmt.Fprintf(&b, "\nDevice Bound Session Credentials: offered at sign-in (%s", strings.Join(r.DeviceBound.Algorithms, ", "))
+		if r.DeviceBound.Registration != "" {
+			fmt.Fprintf(&b, "; registration at %s", r.DeviceBound.Registration)
+		}
+		b.WriteString("): in browsers that support them, a copied session cookie stops working away from the device.\n")
+	} else {
+		b.WriteString("\nDevice Bound Session Credentials: not offered at sign-in (for information: a copied session cookie works on any device until the session ends).\n")
+	}
 	if r.LeftSignedIn > 0 {
 		fmt.Fprintf(&b, "\n%d of the sessions the probe opened could not be logged out; they end with the site's timeouts.\n", r.LeftSignedIn)
 	}
