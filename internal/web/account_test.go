@@ -44,6 +44,7 @@ func TestAccountCenter(t *testing.T) {
 		"planted_token_shown_in_activity": testForeignTokenActivity,
 		"sign_in_returns_same_site_only":  testSignInNext,
 		"cookie_used_from_another_client": testClientChanged,
+		"bad_input_on_account_pages":      testAccountBadInput,
 	})
 }
 
@@ -864,5 +865,51 @@ func testClientChanged(t *testing.T, s *server) {
 	}
 	if r := a.get("/settings/activity"); !strings.Contains(r.body, "used from another browser or system") {
 		t.Fatal("the activity does not show it")
+	}
+}
+
+// Bad input on the account pages gets a clear 4xx, never a 500, and
+// changes nothing.
+func testAccountBadInput(t *testing.T, s *server) {
+	s.addUser("alice", alicePW)
+	a := s.browserAs(firefoxLinux, "alice", alicePW)
+	long := strings.Repeat("x", 60<<10)
+	for _, tc := range []struct {
+		method, path string
+		form         url.Values
+	}{
+		{"POST", "/settings/sessions/%00/revoke", url.Values{}},
+		{"POST", "/settings/sessions/" + strings.Repeat("f", 5000) + "/revoke", url.Values{}},
+		{"POST", "/settings/sessions/%ff%fe/revoke", url.Values{}},
+		{"POST", "/notices/%00/dismiss", url.Values{}},
+		{"POST", "/notices/99999999999999999999999/dismiss", url.Values{}},
+		{"POST", "/notices/-1/dismiss", url.Values{}},
+		{"GET", "/settings/activity?before=%00", nil},
+		{"GET", "/settings/activity?before=99999999999999999999999", nil},
+		{"POST", "/settings/password", url.Values{"current_password": {"\x00"}, "password": {long}, "password_confirm": {long}}},
+		{"POST", "/settings/password", url.Values{"current_password": {alicePW}, "password": {"new\x00password"}, "password_confirm": {"other"}}},
+		{"POST", "/settings/reauth", url.Values{"password": {"\x00" + long}, "next": {"\x00"}}},
+		{"POST", "/settings/delete", url.Values{"confirm_username": {"alice\x00"}}},
+		{"POST", "/settings/delete", url.Values{"confirm_username": {long}}},
+	} {
+		var r *response
+		if tc.method == "GET" {
+			r = a.get(tc.path)
+		} else {
+			r = a.postForm(tc.path, tc.form)
+		}
+		if r.StatusCode < 400 || r.StatusCode >= 500 {
+			t.Errorf("%s %s: %d, want a 4xx", tc.method, tc.path, r.StatusCode)
+		}
+	}
+	// Invalid UTF-8 in a form.
+	if r := a.postRaw("/settings/password", "csrf_token="+url.QueryEscape(a.formToken("/settings/password"))+"&current_password=%ff&password=%fe&password_confirm=%fe"); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("invalid UTF-8 in the password form: %d", r.StatusCode)
+	}
+	if a.signedInAs() != "alice" {
+		t.Fatal("bad input signed alice out or deleted her")
+	}
+	if r := s.browser().login("alice", alicePW); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the password changed: %d", r.StatusCode)
 	}
 }
