@@ -18,11 +18,7 @@ type ActivityItem struct {
 	Device   string // from the User-Agent, when the event had one
 	ClientIP string
 	Session  string // short session ID, when known
-	// SessionText names the session for people: "session 1a2b…", or
-	// "ended session 1a2b…" when the event ended it; Device and ClientIP
-	// are then those of whoever ended it.
-	SessionText string
-	Warning     bool // worth a look: failures, refused tokens, revocations not by this user
+	Warning  bool   // worth a look: failures, refused tokens, revocations not by this user
 }
 
 // ActivityPage is one page of activity, newest first; Next is the cursor of
@@ -44,11 +40,11 @@ var activityKinds = map[string]struct {
 	audit.Logout:                         {"Signed out", false},
 	audit.PasswordChanged:                {"Password changed", false},
 	audit.Reauthenticated:                {"Password confirmed for a sensitive action", false},
-	audit.ReauthFailed:                   {"Wrong password when confirming a sensitive action", true},
+	audit.ReauthFailed:                   {"Wrong password typed while signed in", true},
 	string(session.EventRevoked):         {"Sessions ended", false},
 	string(session.EventClientChanged):   {"Session ended: used from another browser or system", true},
 	string(session.EventEvicted):         {"Oldest session signed out (session limit)", false},
-	string(session.EventEndedToken):      {"A signed-out session was used again", false},
+	string(session.EventEndedToken):      {"A browser whose session had ended came back", false},
 	string(session.EventForeignToken):    {"Refused a session token ConnectBook never issued", true},
 	string(session.EventExpired):         {"Session expired", false},
 	string(session.EventTokenInURL):      {"Refused a session token sent in a link", true},
@@ -94,15 +90,8 @@ func (s *Service) Activity(r *http.Request, before int64) (ActivityPage, error) 
 		if e.UserAgent != "" {
 			item.Device = ParseDevice(e.UserAgent).Label()
 		}
-		if e.Kind == string(session.EventRevoked) && !strings.Contains(e.Detail, "by you") {
+		if e.Kind == string(session.EventRevoked) && !strings.Contains(e.Detail, "another of your sessions") {
 			item.Warning = true // ended by someone else: an administrator, a password change
-		}
-		if e.Session != "" {
-			item.SessionText = "session " + e.Session
-			switch e.Kind {
-			case string(session.EventRevoked), string(session.EventEvicted):
-				item.SessionText = "ended session " + e.Session
-			}
 		}
 		page.Items = append(page.Items, item)
 	}

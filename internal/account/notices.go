@@ -46,9 +46,16 @@ func (s *Service) Notices(ctx context.Context, user data.User, sess session.Sess
 	if err != nil {
 		return nil, err
 	}
+	device := ParseDevice(sess.UserAgent).Label()
 	out := make([]Notice, 0, len(list))
 	for _, n := range list {
 		if !aboutOther(n, sess) {
+			continue
+		}
+		// A session that signed in after the sign-in a notice is about,
+		// on the same browser and system, is most likely its owner's next
+		// one: telling it would be telling the user about themselves.
+		if n.Kind == NoticeNewSignIn && sess.CreatedAt.After(n.CreatedAt) && n.Device == device {
 			continue
 		}
 		out = append(out, Notice{ID: n.ID, Kind: n.Kind, ClientChanged: n.Kind == NoticeClientChanged,

@@ -37,6 +37,9 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	if err := auth.CheckNewPassword(password, confirm, user.Username); err != nil {
 		return 0, fromAuth(err, "")
 	}
+	if password == current {
+		return 0, &Error{Status: http.StatusUnprocessableEntity, Field: "password", Message: "Choose a new password that differs from your current one."}
+	}
 	if _, err := s.verify(r, uid, current); err != nil {
 		if e, ok := err.(*Error); ok && e.Field == "password" {
 			e.Field = "current_password"
@@ -53,7 +56,7 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	// Recorded now: whatever happens next, the password has changed.
 	s.Audit.Record(ctx, s.event(r, audit.PasswordChanged, "changed by the user; every other session ends"))
 	s.users.drop(uid)
-	why := fmt.Sprintf("signed out by a password change from your session on %s (%s)", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
+	const why = "signed out because the password was changed from another of your sessions"
 	n, err := s.Sessions.RevokeAllExcept(ctx, r, UserKey(uid), sess.ID, why)
 	if err != nil {
 		return 0, err
@@ -84,7 +87,7 @@ func (s *Service) SetPassword(ctx context.Context, username, password, confirm s
 	}
 	s.adminEvent(ctx, audit.PasswordChanged, user.ID, user.Username, "changed by an administrator; every session ends")
 	s.users.drop(user.ID)
-	return s.Sessions.RevokeAll(ctx, UserKey(user.ID), "signed out by a password change by an administrator")
+	return s.Sessions.RevokeAll(ctx, UserKey(user.ID), "signed out because an administrator changed the password")
 }
 
 // lookup finds a user by username for the command line.

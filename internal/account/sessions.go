@@ -89,7 +89,11 @@ func sortSessions(list []SessionInfo) {
 // true), freely; ending another one needs sudo mode (ErrSudoRequired). A
 // session that is not the user's, or not live, is ErrNotFound: nothing
 // tells whether it exists.
-func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID string) (self bool, err error) {
+//
+// Outside sudo mode, a password given with the request confirms it first
+// (a wrong one is an *Error on the field "password"), so that the action
+// goes through in one step.
+func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID, password string) (self bool, err error) {
 	sess, _, err := s.current(r)
 	if err != nil {
 		return false, err
@@ -113,9 +117,13 @@ func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID st
 		if !slices.ContainsFunc(list, func(o session.Session) bool { return o.ID == id }) {
 			return false, ErrNotFound
 		}
-		return false, ErrSudoRequired
+		if err := s.sudo(w, r, password); err != nil {
+			return false, err
+		}
 	}
-	why := fmt.Sprintf("signed out by you from your session on %s (%s)", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
+	// The reason reaches whoever presents the ended token next, perhaps
+	// not its owner: it names no device.
+	const why = "signed out from another of your sessions"
 	err = s.Sessions.Revoke(r.Context(), r, sess.UserID, id, why)
 	if errors.Is(err, session.ErrNotFound) {
 		return false, ErrNotFound
@@ -124,16 +132,16 @@ func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID st
 }
 
 // RevokeOtherSessions ends every session of the signed-in user but this
-// one, once the session is in sudo mode. It returns how many ended.
-func (s *Service) RevokeOtherSessions(r *http.Request) (int, error) {
-	sess, _, err := s.current(r)
-	if err != nil {
+// one, once the session is in sudo mode (or password confirms it, as for
+// RevokeSession). It returns how many ended.
+func (s *Service) RevokeOtherSessions(w http.ResponseWriter, r *http.Request, password string) (int, error) {
+	if _, _, err := s.current(r); err != nil {
 		return 0, err
 	}
-	if !s.InSudo(r) {
-		return 0, ErrSudoRequired
+	if err := s.sudo(w, r, password); err != nil {
+		return 0, err
 	}
-	why := fmt.Sprintf("signed out by you from your session on %s (%s), with \"sign out everywhere else\"", ParseDevice(r.UserAgent()).Label(), sess.ID.Short())
+	const why = "signed out from another of your sessions, with \"sign out everywhere else\""
 	return s.Sessions.RevokeOthers(r, why)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/connectbook/connectbook/internal/audit"
@@ -21,6 +22,7 @@ const (
 // SignUp creates an account and signs the browser in to it.
 func (s *Service) SignUp(w http.ResponseWriter, r *http.Request, username, password, confirm string) (data.User, error) {
 	ctx := r.Context()
+	username = strings.TrimSpace(username) // a space typed or pasted around it is no part of a name
 	user, err := s.Auth.SignUp(ctx, username, password, confirm)
 	if err != nil {
 		return data.User{}, fromAuth(err, "")
@@ -54,6 +56,7 @@ func (s *Service) AddUser(ctx context.Context, username, password, confirm strin
 // to the user's other sessions.
 func (s *Service) LogIn(w http.ResponseWriter, r *http.Request, username, password string) (data.User, error) {
 	ctx := r.Context()
+	username = strings.TrimSpace(username)
 	p, err := s.Auth.Login(ctx, username, password, s.ClientIP(r))
 	var throttled *auth.ThrottledError
 	switch {
@@ -155,6 +158,19 @@ func (s *Service) InSudo(r *http.Request) bool {
 	now := s.Now()
 	sess, _ := session.FromContext(r.Context())
 	return now.Before(until) && !now.Before(sess.AuthAt)
+}
+
+// sudo makes sure the request's session is in sudo mode: outside it, a
+// password given with the request re-authenticates the session first
+// (rotating its token); without one, it is ErrSudoRequired.
+func (s *Service) sudo(w http.ResponseWriter, r *http.Request, password string) error {
+	if s.InSudo(r) {
+		return nil
+	}
+	if password == "" {
+		return ErrSudoRequired
+	}
+	return s.Reauthenticate(w, r, password)
 }
 
 // Reauthenticate checks the signed-in user's password again (it counts

@@ -81,7 +81,7 @@ func TestSecurityCenter(t *testing.T) {
 	// B's next page sends it to sign in again, and says why.
 	b.open("/settings/sessions")
 	b.wantAt("/login", "/settings/sessions")
-	b.wantText("main", "Your session ended: signed out by you from your session on Chrome on Linux")
+	b.wantText("main", "Your session ended: signed out from another of your sessions.")
 	noScroll("the login page", b.screenshots(shots, "login-signed-out"))
 	b.fill("username", username, "password", password)
 	b.click(`form[action="/login"] button[type=submit]`)
@@ -105,7 +105,7 @@ func TestSecurityCenter(t *testing.T) {
 	// B is signed out on its next page, and told why; A stays signed in.
 	b.open("/profile")
 	b.wantAt("/login", "/profile")
-	b.wantText("main", "Log in", "Your session ended: signed out by a password change from your session on Chrome on Linux")
+	b.wantText("main", "Log in", "Your session ended: signed out because the password was changed from another of your sessions.")
 	b.wantCount("header form[action=\"/logout\"]", 0)
 	a.click(`nav.tabs a[href="/settings/activity"]`)
 	a.wantAt("/settings/activity", "")

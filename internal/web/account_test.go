@@ -169,7 +169,7 @@ func testRevokeOne(t *testing.T, s *server) {
 	if r.StatusCode != http.StatusSeeOther || a2.token() != "" {
 		t.Fatalf("revoked browser's next request: %d, token %q", r.StatusCode, a2.token())
 	}
-	if r := a2.get(r.Header.Get("Location")); !strings.Contains(r.body, "Your session ended: signed out by you from your session on Firefox on Linux") {
+	if r := a2.get(r.Header.Get("Location")); !strings.Contains(r.body, "Your session ended: signed out from another of your sessions.") {
 		t.Fatalf("the sign-in page it is sent to does not say why:\n%s", r.body)
 	}
 	if r := a2.get("/login"); strings.Contains(r.body, "Your session ended") {
@@ -182,7 +182,7 @@ func testRevokeOne(t *testing.T, s *server) {
 		t.Fatalf("after revoking, sessions page lists %v", got)
 	}
 	evs := s.eventsOf("session_ended_token")
-	if len(evs) == 0 || !strings.Contains(evs[0].Detail, "signed out by you") {
+	if len(evs) == 0 || !strings.Contains(evs[0].Detail, "signed out from another of your sessions") {
 		t.Fatalf("no session_ended_token event saying who revoked it: %+v", evs)
 	}
 	// Revoking it again: it is gone.
@@ -335,8 +335,8 @@ func testRevokeOthers(t *testing.T, s *server) {
 	bob := s.browserAs(chromeMac, "bob", alicePW)
 	s.clock.Advance(account.DefaultSudoWindow + time.Minute)
 	r := a.postForm("/settings/sessions/revoke-others", url.Values{})
-	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/settings/reauth?next=/settings/sessions" {
-		t.Fatalf("sign out everywhere else without sudo: %d %q", r.StatusCode, r.Header.Get("Location"))
+	if r.StatusCode != http.StatusForbidden || !strings.Contains(r.body, `action="/settings/sessions/revoke-others"`) {
+		t.Fatalf("sign out everywhere else without sudo: %d, want a password prompt", r.StatusCode)
 	}
 	for _, o := range others {
 		if o.signedInAs() != "alice" {
@@ -344,13 +344,26 @@ func testRevokeOthers(t *testing.T, s *server) {
 		}
 	}
 	// One at a time, too.
-	r = a.postForm("/settings/sessions/"+others[0].sessionID()+"/revoke", url.Values{})
-	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/settings/reauth?next=/settings/sessions" {
-		t.Fatalf("signing out another session without sudo: %d %q", r.StatusCode, r.Header.Get("Location"))
+	one := "/settings/sessions/" + others[0].sessionID() + "/revoke"
+	r = a.postForm(one, url.Values{})
+	if r.StatusCode != http.StatusForbidden || !strings.Contains(r.body, `action="`+one+`"`) || !strings.Contains(r.body, `name="password"`) {
+		t.Fatalf("signing out another session without sudo: %d, want a password prompt for the same action", r.StatusCode)
+	}
+	if r := a.postForm(one, url.Values{"password": {"wrong password"}}); r.StatusCode != http.StatusUnauthorized || !strings.Contains(r.body, "not right") {
+		t.Fatalf("with a wrong password: %d", r.StatusCode)
 	}
 	if others[0].signedInAs() != "alice" {
 		t.Fatal("a session was signed out without the password confirmed")
 	}
+	// Confirmed in the prompt, the action goes through at once.
+	if r := a.postForm(one, url.Values{"password": {alicePW}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("with the password: %d %s", r.StatusCode, r.body)
+	}
+	if others[0].signedInAs() != "" {
+		t.Fatal("confirming the password did not sign the session out")
+	}
+	others = others[1:]
+	s.clock.Advance(account.DefaultSudoWindow + time.Minute)
 	if r := a.postForm("/settings/reauth", url.Values{"password": {alicePW}, "next": {"/settings/sessions"}}); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("reauth: %d", r.StatusCode)
 	}
@@ -383,6 +396,7 @@ func testChangePassword(t *testing.T, s *server) {
 		{alicePW, newPW, "something else", http.StatusUnprocessableEntity, "do not match"},
 		{alicePW, "password", "password", http.StatusUnprocessableEntity, "common"},
 		{alicePW, "short", "short", http.StatusUnprocessableEntity, "at least 8"},
+		{alicePW, alicePW, alicePW, http.StatusUnprocessableEntity, "differs from your current one"},
 	} {
 		r := a.postForm("/settings/password", url.Values{"current_password": {tc.current}, "password": {tc.pw}, "password_confirm": {tc.confirm}})
 		if r.StatusCode != tc.status || !strings.Contains(r.body, tc.msg) {
@@ -635,6 +649,11 @@ func testNewSignInNotice(t *testing.T, s *server) {
 	if n := strings.Count(c.get("/profile").body, "New sign-in:"); n != 1 {
 		t.Fatalf("a sign-in from a known device made a notice: %d notices", n)
 	}
+	// A later sign-in on the same kind of device as the one the notice is
+	// about is not told about it: most likely, that is the user again.
+	if d := s.browserAs(safariPhone, "alice", alicePW); hasNotice(d) {
+		t.Fatal("a later session on the notice's own device is told about it")
+	}
 	// Another user cannot dismiss alice's notices.
 	s.addUser("bob", alicePW)
 	bob := s.browserAs(chromeMac, "bob", alicePW)
@@ -811,6 +830,10 @@ func testSignInNext(t *testing.T, s *server) {
 	s.addUser("alice", alicePW)
 	if r := s.browser().get("/settings/activity"); r.Header.Get("Location") != "/login?next=%2Fsettings%2Factivity" {
 		t.Fatalf("redirect to sign in: %q", r.Header.Get("Location"))
+	}
+	// Spaces around the username are not part of it.
+	if r := s.browser().login("  alice ", alicePW); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("username with spaces around it: %d", r.StatusCode)
 	}
 	for _, tc := range []struct{ next, want string }{
 		{"/settings/activity", "/settings/activity"},

@@ -25,9 +25,9 @@ func (a *app) sessionsShow(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) sessionRevoke(w http.ResponseWriter, r *http.Request) {
-	self, err := a.Account.RevokeSession(w, r, r.PathValue("id"))
+	self, err := a.Account.RevokeSession(w, r, r.PathValue("id"), r.PostForm.Get("password"))
 	if err != nil {
-		a.needSudo(w, r, err, "/settings/sessions")
+		a.confirmFirst(w, r, err, "Confirm your password to sign that session out.")
 		return
 	}
 	if self {
@@ -39,12 +39,30 @@ func (a *app) sessionRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) sessionsRevokeOthers(w http.ResponseWriter, r *http.Request) {
-	if _, err := a.Account.RevokeOtherSessions(r); err != nil {
-		a.needSudo(w, r, err, "/settings/sessions")
+	if _, err := a.Account.RevokeOtherSessions(w, r, r.PostForm.Get("password")); err != nil {
+		a.confirmFirst(w, r, err, "Confirm your password to sign out everywhere else.")
 		return
 	}
 	a.flash(w, "others_ended")
 	http.Redirect(w, r, "/settings/sessions", http.StatusSeeOther)
+}
+
+// confirmFirst answers an action that needs the password confirmed (or got
+// a wrong one) with a password prompt that submits the same action again,
+// so that it goes through once confirmed; other errors as usual.
+func (a *app) confirmFirst(w http.ResponseWriter, r *http.Request, err error, prompt string) {
+	ae, ok := accountError(err)
+	switch {
+	case ok && ae == account.ErrSudoRequired:
+		a.render(w, r, http.StatusForbidden, "reauth.html", &reauthPage{Action: r.URL.Path, Prompt: prompt, Cancel: "/settings/sessions"})
+	case ok && ae.Field == "password":
+		if ae.RetryAfter > 0 {
+			retryAfter(w, ae.RetryAfter)
+		}
+		a.render(w, r, ae.Status, "reauth.html", &reauthPage{Action: r.URL.Path, Prompt: prompt, Cancel: "/settings/sessions", Error: ae.Message})
+	default:
+		a.fail(w, r, err)
+	}
 }
 
 // needSudo sends a request that needs the password confirmed to do so,
