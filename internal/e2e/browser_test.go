@@ -14,6 +14,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"github.com/connectbook/connectbook/internal/testlog"
 )
 
 // ChromiumEnv names the variable that points the tests at a Chromium binary.
@@ -59,7 +61,7 @@ func startBrowser(t *testing.T, path string) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
-	output := &syncBuffer{}
+	output := &testlog.Buffer{}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless,

@@ -1,19 +1,18 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/auth"
+	"github.com/connectbook/connectbook/internal/testlog"
 )
 
 // site is ConnectBook, built as production builds it, served over HTTPS on
@@ -27,7 +26,7 @@ type site struct {
 // the test ends. The app's log is shown only when the test fails.
 func startSite(t *testing.T) *site {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	clk := &clock{}
 	a, err := app.Open(context.Background(), app.Options{
 		DB:     filepath.Join(t.TempDir(), "connectbook.db"),
@@ -69,20 +68,3 @@ func (c *clock) Now() time.Time { return time.Now().Add(time.Duration(c.skipped.
 
 // Skip moves the clock forward by d.
 func (c *clock) Skip(d time.Duration) { c.skipped.Add(int64(d)) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

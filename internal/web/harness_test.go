@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -13,13 +12,13 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/auth"
 	"github.com/connectbook/connectbook/internal/testdb"
+	"github.com/connectbook/connectbook/internal/testlog"
 	"github.com/connectbook/connectbook/session"
 	"github.com/connectbook/connectbook/session/storetest"
 )
@@ -62,24 +61,7 @@ type server struct {
 	st    *app.App
 	srv   *httptest.Server
 	clock *storetest.Clock
-	log   *syncBuffer // everything the app logged
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log   *testlog.Buffer // everything the app logged
 }
 
 // newServer starts a server on a SQLite database.
@@ -90,7 +72,7 @@ func newServer(t testing.TB, dsn string) *server {
 // newServerOn starts a server on the stores opts names, with hasher h.
 func newServerOn(t testing.TB, opts app.Options, h *auth.Hasher) *server {
 	t.Helper()
-	log := &syncBuffer{}
+	log := &testlog.Buffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 30 * time.Minute
