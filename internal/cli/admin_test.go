@@ -238,14 +238,7 @@ func TestServeSelfSignedTLS(t *testing.T) {
 // Commands run against another session store than serve's are refused,
 // rather than report ending sessions they cannot see.
 func TestSessionStoreMismatchRefused(t *testing.T) {
-	redisURL := os.Getenv("CONNECTBOOK_TEST_REDIS")
-	if redisURL == "" {
-		t.Skip("CONNECTBOOK_TEST_REDIS is not set; set it to a redis:// URL to run this test")
-	}
-	dsn := testdb.SQLite(t)
-	if code, _, errs := cmd(t, "correct horse battery\n", "user", "add", "alice", "--db", dsn); code != 0 {
-		t.Fatal(errs)
-	}
+	redisURL, dsn := redisAndAlice(t)
 	st, err := app.Open(context.Background(), app.Options{DB: dsn, SessionStore: redisURL, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -318,14 +311,7 @@ func TestShutdownFinishesRequests(t *testing.T) {
 // A serve that fails to start records nothing: the admin commands go on
 // accepting the store the running instance uses, and refusing the other.
 func TestFailedServeRecordsNoStore(t *testing.T) {
-	redisURL := os.Getenv("CONNECTBOOK_TEST_REDIS")
-	if redisURL == "" {
-		t.Skip("CONNECTBOOK_TEST_REDIS is not set; set it to a redis:// URL to run this test")
-	}
-	dsn := testdb.SQLite(t)
-	if code, _, errs := cmd(t, "correct horse battery\n", "user", "add", "alice", "--db", dsn); code != 0 {
-		t.Fatal(errs)
-	}
+	redisURL, dsn := redisAndAlice(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := startServe(t, ctx, "--addr", "127.0.0.1:0", "--db", dsn) // sessions in the database
@@ -343,4 +329,19 @@ func TestFailedServeRecordsNoStore(t *testing.T) {
 	}
 	cancel()
 	s.wait(t)
+}
+
+// redisAndAlice returns the test Redis's URL and a new database with the
+// user alice, or skips t when there is no test Redis.
+func redisAndAlice(t *testing.T) (redisURL, dsn string) {
+	t.Helper()
+	redisURL = os.Getenv("CONNECTBOOK_TEST_REDIS")
+	if redisURL == "" {
+		t.Skip("CONNECTBOOK_TEST_REDIS is not set; set it to a redis:// URL to run this test")
+	}
+	dsn = testdb.SQLite(t)
+	if code, _, errs := cmd(t, "correct horse battery\n", "user", "add", "alice", "--db", dsn); code != 0 {
+		t.Fatal(errs)
+	}
+	return redisURL, dsn
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/connectbook/connectbook/session"
 	"github.com/connectbook/connectbook/session/pgstore"
 	"github.com/connectbook/connectbook/session/storetest"
 )
@@ -123,10 +122,7 @@ CREATE INDEX %[1]s_expiry ON %[1]s (LEAST(idle_deadline, abs_deadline));`, table
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	old := session.Session{UserID: "alice", CreatedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-time.Minute),
-		IdleDeadline: now.Add(29 * time.Minute), AbsoluteDeadline: now.Add(11 * time.Hour),
-		CreatedIP: "192.0.2.1", UserAgent: "old", LastIP: "192.0.2.2"}
-	old.ID[0] = 1
+	old := storetest.OldSession(now)
 	_, err = pool.Exec(ctx, `INSERT INTO `+table+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, old.ID[:], old.UserID,
 		old.CreatedAt, old.LastSeenAt, old.IdleDeadline, old.AbsoluteDeadline, old.CreatedIP, old.UserAgent, old.LastIP)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/connectbook/connectbook/session"
 	"github.com/connectbook/connectbook/session/sqlitestore"
 	"github.com/connectbook/connectbook/session/storetest"
 )
@@ -100,10 +99,7 @@ CREATE INDEX sessions_expiry ON sessions (min(idle_deadline, abs_deadline));`)
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	old := session.Session{UserID: "alice", CreatedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-time.Minute),
-		IdleDeadline: now.Add(29 * time.Minute), AbsoluteDeadline: now.Add(11 * time.Hour),
-		CreatedIP: "192.0.2.1", UserAgent: "old", LastIP: "192.0.2.2"}
-	old.ID[0] = 1
+	old := storetest.OldSession(now)
 	_, err = db.ExecContext(ctx, `INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, old.ID[:], old.UserID,
 		old.CreatedAt.UnixMicro(), old.LastSeenAt.UnixMicro(), old.IdleDeadline.UnixMicro(), old.AbsoluteDeadline.UnixMicro(),
 		old.CreatedIP, old.UserAgent, old.LastIP)

@@ -171,6 +171,17 @@ func wantNoEnding(t testing.TB, st session.Store, id session.ID) {
 	}
 }
 
+// OldSession is a session of alice, live at now, as a store kept it before
+// Epoch, Method and AuthAt: for a store's upgrade test to write in the old
+// layout and hand to CheckUpgradedRow.
+func OldSession(now time.Time) session.Session {
+	old := session.Session{UserID: "alice", CreatedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-time.Minute),
+		IdleDeadline: now.Add(29 * time.Minute), AbsoluteDeadline: now.Add(11 * time.Hour),
+		CreatedIP: "192.0.2.1", UserAgent: "old", LastIP: "192.0.2.2"}
+	old.ID[0] = 1
+	return old
+}
+
 // CheckUpgradedRow checks, for a store's own upgrade test, a session
 // written before the store knew of Epoch, Method and AuthAt: st returns it
 // with AuthAt = CreatedAt and the rest zero, and rotates and ends it like
