@@ -72,3 +72,35 @@ func parseToken(tok string) (ID, bool) {
 // the token is not well formed. It is for tests and tools that hold a token
 // (for instance one read from a browser's cookie jar).
 func IDOfToken(tok string) (ID, bool) { return parseToken(tok) }
+
+// Handle names a session for its whole life (see Session.Handle).
+type Handle [16]byte
+
+// NewHandle returns a random handle.
+func NewHandle() Handle {
+	var h Handle
+	rand.Read(h[:])
+	return h
+}
+
+// String returns the handle in lowercase hexadecimal.
+func (h Handle) String() string { return hex.EncodeToString(h[:]) }
+
+// Short returns the first 12 hexadecimal digits of the handle, for logs,
+// events and pages.
+func (h Handle) Short() string { return hex.EncodeToString(h[:6]) }
+
+// IsZero reports whether h is the zero handle, which no session has.
+func (h Handle) IsZero() bool { return h == Handle{} }
+
+// ParseHandle parses the hexadecimal form returned by Handle.String.
+func ParseHandle(s string) (Handle, error) {
+	var h Handle
+	if len(s) != 2*len(h) {
+		return Handle{}, ErrBadID
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return Handle{}, ErrBadID
+	}
+	return h, nil
+}

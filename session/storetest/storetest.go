@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ type Harness struct {
 // with t.Cleanup.
 func Run(t *testing.T, backend string, newHarness func(t *testing.T) Harness) {
 	t.Run(backend, func(t *testing.T) {
-		for _, c := range append(storeCases, managerCases...) {
+		for _, c := range slices.Concat(storeCases, renewCases, managerCases) {
 			t.Run(c.name, func(t *testing.T) { c.run(t, newHarness(t)) })
 		}
 	})
@@ -99,7 +100,18 @@ func sample(t testing.TB, userID string, now time.Time) session.Session {
 		Epoch:            1,
 		Method:           "password",
 		AuthAt:           now,
+		Handle:           session.NewHandle(),
+		Secret:           newSecret(t),
+		SeenAt:           now,
+		IssuedAt:         now,
 	}
+}
+
+func newSecret(t testing.TB) [32]byte {
+	t.Helper()
+	var k [32]byte
+	rand.Read(k[:])
+	return k
 }
 
 func create(t testing.TB, st session.Store, s session.Session) session.Session {
@@ -138,7 +150,10 @@ func equal(a, b session.Session) bool {
 		a.CreatedAt.Equal(b.CreatedAt) && a.LastSeenAt.Equal(b.LastSeenAt) &&
 		a.IdleDeadline.Equal(b.IdleDeadline) && a.AbsoluteDeadline.Equal(b.AbsoluteDeadline) &&
 		a.CreatedIP == b.CreatedIP && a.UserAgent == b.UserAgent && a.LastIP == b.LastIP &&
-		a.Epoch == b.Epoch && a.Method == b.Method && a.AuthAt.Equal(b.AuthAt)
+		a.Epoch == b.Epoch && a.Method == b.Method && a.AuthAt.Equal(b.AuthAt) &&
+		a.Handle == b.Handle && a.Secret == b.Secret && a.Gen == b.Gen && a.SeenGen == b.SeenGen &&
+		a.SeenAt.Equal(b.SeenAt) && a.IssuedAt.Equal(b.IssuedAt) &&
+		a.BindKey == b.BindKey && a.BoundAt.Equal(b.BoundAt) && a.BindSeq == b.BindSeq && a.Unbound == b.Unbound
 }
 
 func wantSession(t testing.TB, got, want session.Session) {
@@ -155,7 +170,7 @@ func wantEnded(t testing.TB, st session.Store, id session.ID, want session.Endin
 	if err != nil {
 		t.Fatalf("Ended(%s): %v; want %+v", id.Short(), err, want)
 	}
-	if got.UserID != want.UserID || !got.At.Equal(want.At) || got.Why != want.Why {
+	if got.UserID != want.UserID || !got.At.Equal(want.At) || got.Why != want.Why || got.Handle != want.Handle || got.Gen != want.Gen {
 		t.Fatalf("Ended(%s) = %+v, want %+v", id.Short(), got, want)
 	}
 	if got.At.Location() != time.UTC {
@@ -172,8 +187,8 @@ func wantNoEnding(t testing.TB, st session.Store, id session.ID) {
 }
 
 // OldSession is a session of alice, live at now, as a store kept it before
-// Epoch, Method and AuthAt: for a store's upgrade test to write in the old
-// layout and hand to CheckUpgradedRow.
+// Epoch, Method and AuthAt (and everything after them): for a store's
+// upgrade test to write in the old layout and hand to CheckUpgradedRow.
 func OldSession(now time.Time) session.Session {
 	old := session.Session{UserID: "alice", CreatedAt: now.Add(-time.Hour), LastSeenAt: now.Add(-time.Minute),
 		IdleDeadline: now.Add(29 * time.Minute), AbsoluteDeadline: now.Add(11 * time.Hour),
@@ -183,25 +198,49 @@ func OldSession(now time.Time) session.Session {
 }
 
 // CheckUpgradedRow checks, for a store's own upgrade test, a session
-// written before the store knew of Epoch, Method and AuthAt: st returns it
-// with AuthAt = CreatedAt and the rest zero, and rotates and ends it like
-// any other.
+// written before the store knew of Epoch, Method and AuthAt and of the
+// fields after them: st returns it with AuthAt = CreatedAt, SeenAt and
+// IssuedAt = CreatedAt, a random Handle and Secret that stay the same from
+// then on, and the rest zero; it finds it by handle, renews, rotates and
+// ends it like any other.
 func CheckUpgradedRow(t testing.TB, st session.Store, old session.Session, now time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	want := old
-	want.AuthAt = old.CreatedAt
+	want.AuthAt, want.SeenAt, want.IssuedAt = old.CreatedAt, old.CreatedAt, old.CreatedAt
+	first, err := st.Find(ctx, old.ID)
+	if err != nil || first.Handle.IsZero() || first.Secret == ([32]byte{}) {
+		t.Fatalf("Find of an older row = %+v, %v; want a handle and a secret filled in", first, err)
+	}
+	want.Handle, want.Secret = first.Handle, first.Secret
+	if first != want {
+		t.Fatalf("Find of an older row = %+v; want %+v", first, want)
+	}
 	if got, err := st.Find(ctx, old.ID); err != nil || got != want {
-		t.Fatalf("Find of an older row = %+v, %v; want %+v", got, err, want)
+		t.Fatalf("second Find of an older row = %+v, %v; want %+v (the same handle and secret)", got, err, want)
 	}
 	if list, err := st.List(ctx, old.UserID, now); err != nil || len(list) != 1 || list[0] != want {
 		t.Fatalf("List of an older row = %+v, %v; want [%+v]", list, err, want)
 	}
+	if got, err := st.FindHandle(ctx, want.Handle); err != nil || got != want {
+		t.Fatalf("FindHandle of an older row = %+v, %v; want %+v", got, err, want)
+	}
+	renewed := session.ID{3}
+	if err := st.Renew(ctx, old.ID, renewed, 0, now, now.Add(time.Minute), "192.0.2.3"); err != nil {
+		t.Fatalf("Renew of an older row: %v", err)
+	}
+	want.ID, want.Gen, want.IssuedAt, want.LastSeenAt, want.IdleDeadline, want.LastIP = renewed, 1, now, now, now.Add(time.Minute), "192.0.2.3"
+	if got, err := st.Find(ctx, renewed); err != nil || got != want {
+		t.Fatalf("Find after Renew = %+v, %v; want %+v", got, err, want)
+	}
+	if e, err := st.Ended(ctx, old.ID); err != nil || e != (session.Ending{UserID: old.UserID, At: now, Handle: want.Handle}) {
+		t.Fatalf("Ended of the renewed token = %+v, %v", e, err)
+	}
 	moved := session.ID{2}
-	if err := st.Rotate(ctx, old.ID, moved, now, now, 3); err != nil {
+	if err := st.Rotate(ctx, renewed, moved, now, now, 3); err != nil {
 		t.Fatalf("Rotate of an older row: %v", err)
 	}
-	want.ID, want.AuthAt, want.Epoch = moved, now, 3
+	want.ID, want.AuthAt, want.Epoch, want.Gen, want.SeenGen, want.SeenAt = moved, now, 3, 2, 2, now
 	if got, err := st.Find(ctx, moved); err != nil || got != want {
 		t.Fatalf("Find after Rotate = %+v, %v; want %+v", got, err, want)
 	}
