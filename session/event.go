@@ -51,6 +51,25 @@ const (
 	// EventTokenInURL: a request carried a session-looking parameter in its
 	// query, path or form; Detail names it. The parameter was not read.
 	EventTokenInURL EventKind = "session_token_in_url"
+	// EventTokenReused: a request presented a token that rotation had
+	// retired after its successor was in use: two clients held the
+	// session, so its cookie was copied. The whole session was ended. The
+	// event's client is the one that presented the retired token; Detail
+	// names the other (the session's last IP address and its User-Agent).
+	EventTokenReused EventKind = "session_token_reused"
+	// EventBound: the session was bound to a key held by the browser
+	// (Device Bound Session Credentials); Detail names the algorithm.
+	EventBound EventKind = "session_bound"
+	// EventBindingMissing: a request presented the token of a bound
+	// session without a valid bound cookie (missing, expired or forged): the
+	// cookie was most likely copied off the device. The request proceeded
+	// as anonymous. After a few such requests the session is ended; Detail
+	// says so.
+	EventBindingMissing EventKind = "session_binding_missing"
+	// EventBindingRefused: a registration or refresh of a device binding
+	// was refused (malformed or wrongly signed proof, wrong key, replayed or
+	// expired challenge); Detail says why.
+	EventBindingRefused EventKind = "session_binding_refused"
 )
 
 // Event is reported through Options.OnEvent. It never holds a token: Session

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,19 @@ const (
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 12 * time.Hour
 	DefaultMaxSessions     = 50
+	// DefaultRotationInterval is how long a token is used before rotation
+	// replaces it.
+	DefaultRotationInterval = 10 * time.Minute
+	// DefaultBoundCookieLifetime is how long a bound cookie proves that a
+	// request comes from the device a session is bound to.
+	DefaultBoundCookieLifetime = 10 * time.Minute
+	// DefaultBindingPath is where Middleware serves the device binding
+	// endpoints (registration and refresh).
+	DefaultBindingPath = "/dbsc/"
+	// MinRotationInterval and MinBoundCookieLifetime are the shortest
+	// settings accepted, short enough to watch them work.
+	MinRotationInterval    = 5 * time.Second
+	MinBoundCookieLifetime = 5 * time.Second
 )
 
 // Limits on the metadata a session keeps, so that a hostile header cannot
@@ -97,6 +111,24 @@ type Options struct {
 	// zero; negative for no limit. Concurrent sign-ins may briefly exceed
 	// it; the next sign-in trims back.
 	MaxSessions int
+	// RotationInterval is how long a session's token is used before it is
+	// replaced by a new one (see "Rotation" in the package documentation);
+	// DefaultRotationInterval if zero, negative for never. At least
+	// MinRotationInterval.
+	RotationInterval time.Duration
+	// DisableBinding turns Device Bound Session Credentials off: no
+	// registration is offered, the endpoints answer 404, and sessions bound
+	// before are treated as unbound.
+	DisableBinding bool
+	// BoundCookieLifetime is how long a bound cookie is valid (checked on
+	// the server; the browser is told to drop it a little earlier and
+	// refresh); DefaultBoundCookieLifetime if zero. At least
+	// MinBoundCookieLifetime.
+	BoundCookieLifetime time.Duration
+	// BindingPath is the path prefix under which Middleware serves the
+	// binding endpoints ("register" and "refresh" below it);
+	// DefaultBindingPath if empty. It must start and end with a slash.
+	BindingPath string
 }
 
 // Login says who Create starts a session for.
@@ -117,6 +149,7 @@ type Manager struct {
 	params []string // lowercase parameter names reported as tokens in URLs
 	marker string   // cookie that remembers a refused token until sign-in
 	issued string   // cookie that names the session last issued to the browser
+	bound  string   // cookie that proves the device of a bound session
 }
 
 // New returns a Manager for store. It fails when the options are
@@ -156,6 +189,24 @@ func New(store Store, opts Options) (*Manager, error) {
 	if opts.MaxSessions == 0 {
 		opts.MaxSessions = DefaultMaxSessions
 	}
+	if opts.RotationInterval == 0 {
+		opts.RotationInterval = DefaultRotationInterval
+	}
+	if opts.RotationInterval > 0 && opts.RotationInterval < MinRotationInterval {
+		return nil, fmt.Errorf("session: rotation interval must be at least %v (or negative for never)", MinRotationInterval)
+	}
+	if opts.BoundCookieLifetime == 0 {
+		opts.BoundCookieLifetime = DefaultBoundCookieLifetime
+	}
+	if opts.BoundCookieLifetime < MinBoundCookieLifetime {
+		return nil, fmt.Errorf("session: bound cookie lifetime must be at least %v", MinBoundCookieLifetime)
+	}
+	if opts.BindingPath == "" {
+		opts.BindingPath = DefaultBindingPath
+	}
+	if !strings.HasPrefix(opts.BindingPath, "/") || !strings.HasSuffix(opts.BindingPath, "/") || strings.ContainsAny(opts.BindingPath, "\"\\;, \t") {
+		return nil, fmt.Errorf("session: binding path %q must start and end with a slash", opts.BindingPath)
+	}
 	if opts.ClientIP == nil {
 		opts.ClientIP = RemoteIP
 	}
@@ -173,8 +224,19 @@ func New(store Store, opts Options) (*Manager, error) {
 			http.Error(w, "The service is temporarily unavailable. Please try again shortly.", http.StatusServiceUnavailable)
 		}
 	}
-	return &Manager{store: store, opts: opts, params: paramNames(opts.CookieName), marker: opts.CookieName + "-refused", issued: opts.CookieName + "-issued"}, nil
+	return &Manager{store: store, opts: opts, params: paramNames(opts.CookieName), marker: opts.CookieName + "-refused",
+		issued: opts.CookieName + "-issued", bound: opts.CookieName + "-bound"}, nil
 }
+
+// RotationInterval returns how long a token is used before it is replaced
+// (negative: never).
+func (m *Manager) RotationInterval() time.Duration { return m.opts.RotationInterval }
+
+// BindingEnabled reports whether Device Bound Session Credentials are on.
+func (m *Manager) BindingEnabled() bool { return !m.opts.DisableBinding }
+
+// BoundCookieLifetime returns how long a bound cookie is valid.
+func (m *Manager) BoundCookieLifetime() time.Duration { return m.opts.BoundCookieLifetime }
 
 // MaxSessions returns how many live sessions a user may have (negative:
 // no limit).
@@ -224,7 +286,11 @@ func (m *Manager) Create(w http.ResponseWriter, r *http.Request, l Login) (Sessi
 		Epoch:            l.Epoch,
 		Method:           clip(l.Method, maxMethodLen),
 		AuthAt:           now,
+		Handle:           NewHandle(),
+		SeenAt:           now,
+		IssuedAt:         now,
 	}
+	rand.Read(s.Secret[:])
 	if err := m.store.Create(ctx, s); err != nil {
 		return Session{}, fmt.Errorf("session: create: %w", err)
 	}
@@ -232,10 +298,11 @@ func (m *Manager) Create(w http.ResponseWriter, r *http.Request, l Login) (Sessi
 		return Session{}, err
 	}
 	m.setCookie(w, tok, id)
+	m.offerBinding(w, s)
 	if st := stateFrom(ctx); st != nil {
-		st.sess, st.ok, st.token = s, true, tok
+		st.sess, st.ok = s, true
 	}
-	m.emit(ctx, r, Event{Kind: EventCreated, UserID: l.UserID, Session: id.Short(), Detail: s.Method})
+	m.emit(ctx, r, Event{Kind: EventCreated, UserID: l.UserID, Session: s.Handle.Short(), Detail: s.Method})
 	m.reportRefusedBefore(w, r, l.UserID)
 	if err := m.enforceCap(ctx, r, s); err != nil {
 		// The new session stands; the limit is enforced at the next sign-in.
@@ -264,7 +331,7 @@ func (m *Manager) confirmEpoch(ctx context.Context, r *http.Request, s Session) 
 	if err != nil {
 		return fmt.Errorf("session: epoch: %w", err)
 	}
-	m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: s.UserID, Session: s.ID.Short(), Detail: "credentials changed while signing in"})
+	m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: s.UserID, Session: s.Handle.Short(), Detail: "credentials changed while signing in"})
 	return ErrStaleEpoch
 }
 
@@ -293,7 +360,7 @@ func (m *Manager) enforceCap(ctx context.Context, r *http.Request, s Session) er
 		case err != nil:
 			return err
 		default:
-			m.emit(ctx, r, Event{Kind: EventEvicted, UserID: s.UserID, Session: o.ID.Short(),
+			m.emit(ctx, r, Event{Kind: EventEvicted, UserID: s.UserID, Session: o.Handle.Short(),
 				Detail: fmt.Sprintf("the least recently used session (last active %s) was ended: a new sign-in went past the limit of %d", o.LastSeenAt.Format(time.RFC3339), limit)})
 		}
 	}
@@ -310,13 +377,14 @@ const maxCarried = 2
 // by the middleware and the first well-formed tokens in its cookies.
 func (m *Manager) destroyCarried(ctx context.Context, r *http.Request, why string) error {
 	type carried struct {
-		id   ID
-		user string
+		id    ID
+		user  string
+		short string // the handle's short form, or the ID's for a token not loaded
 	}
 	var list []carried
 	st := stateFrom(ctx)
 	if st != nil && st.ok {
-		list = append(list, carried{st.sess.ID, st.sess.UserID})
+		list = append(list, carried{st.sess.ID, st.sess.UserID, st.sess.Handle.Short()})
 	}
 	fromCookies := 0
 	forEachCookie(r.Header["Cookie"], m.opts.CookieName, func(v string) {
@@ -324,7 +392,7 @@ func (m *Manager) destroyCarried(ctx context.Context, r *http.Request, why strin
 			return
 		}
 		if id, ok := parseToken(v); ok && !slices.ContainsFunc(list, func(c carried) bool { return c.id == id }) {
-			list = append(list, carried{id: id})
+			list = append(list, carried{id: id, short: id.Short()})
 			fromCookies++
 		}
 	})
@@ -334,7 +402,7 @@ func (m *Manager) destroyCarried(ctx context.Context, r *http.Request, why strin
 		case err != nil:
 			return fmt.Errorf("session: delete: %w", err)
 		default:
-			m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: c.user, Session: c.id.Short(), Detail: why})
+			m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: c.user, Session: c.short, Detail: why})
 		}
 	}
 	if st != nil {
@@ -380,21 +448,23 @@ func (m *Manager) Reauthenticated(w http.ResponseWriter, r *http.Request, epoch 
 func (m *Manager) rotate(w http.ResponseWriter, r *http.Request, st *state, authAt time.Time, epoch int64, why string) (Session, error) {
 	ctx := r.Context()
 	tok, id := newToken()
-	old := st.sess.ID
-	if err := m.store.Rotate(ctx, old, id, m.now(), authAt, epoch); err != nil {
+	if err := m.store.Rotate(ctx, st.sess.ID, id, m.now(), authAt, epoch); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			st.ok = false
 			m.clearCookie(w)
 		}
 		return Session{}, fmt.Errorf("session: rotate: %w", err)
 	}
-	st.sess.ID, st.sess.AuthAt, st.sess.Epoch, st.token = id, authAt, epoch, tok
+	now := m.now()
+	st.sess.ID, st.sess.AuthAt, st.sess.Epoch = id, authAt, epoch
+	st.sess.Gen++
+	st.sess.SeenGen, st.sess.SeenAt, st.sess.IssuedAt = st.sess.Gen, now, now
 	m.setCookie(w, tok, id)
-	detail := "replaces " + old.Short()
+	detail := "token replaced"
 	if why != "" {
 		detail = why + "; " + detail
 	}
-	m.emit(ctx, r, Event{Kind: EventRotated, UserID: st.sess.UserID, Session: id.Short(), Detail: detail})
+	m.emit(ctx, r, Event{Kind: EventRotated, UserID: st.sess.UserID, Session: st.sess.Handle.Short(), Detail: detail})
 	return st.sess, nil
 }
 
@@ -422,22 +492,39 @@ func (m *Manager) Sessions(ctx context.Context, userID string) ([]Session, error
 	return ss, nil
 }
 
-// Revoke ends one session of userID; why says by whom, in words ("revoked by
-// an administrator"), and is what a later request with its token is told.
-// It returns ErrNotFound if userID has no session with that ID. r may be
-// nil when no request is behind it.
-func (m *Manager) Revoke(ctx context.Context, r *http.Request, userID string, id ID, why string) error {
+// Revoke ends the session of userID with handle h; why says by whom, in
+// words ("revoked by an administrator"), and is what a later request with
+// its token is told. It returns ErrNotFound if userID has no live session
+// with that handle. r may be nil when no request is behind it.
+func (m *Manager) Revoke(ctx context.Context, r *http.Request, userID string, h Handle, why string) error {
 	if why == "" {
 		why = "revoked"
 	}
-	if err := m.store.DeleteForUser(ctx, userID, id, m.now(), clip(why, maxWhyLen)); err != nil {
-		return fmt.Errorf("session: revoke: %w", err)
+	// The session's token may be renewed between finding and deleting it:
+	// then the delete finds nothing under the old ID, and the next round
+	// finds the new one. A session that is really gone ends the loop.
+	for range 5 {
+		s, err := m.store.FindHandle(ctx, h)
+		if err == nil && (s.UserID != userID || !s.ValidAt(m.now())) {
+			err = ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("session: revoke: %w", err)
+		}
+		err = m.store.DeleteForUser(ctx, userID, s.ID, m.now(), clip(why, maxWhyLen))
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("session: revoke: %w", err)
+		}
+		m.emit(ctx, r, Event{Kind: EventRevoked, UserID: userID, Session: h.Short(), Detail: "1 session " + why})
+		if st := stateFrom(ctx); st != nil && st.ok && st.sess.Handle == h {
+			st.ok = false
+		}
+		return nil
 	}
-	m.emit(ctx, r, Event{Kind: EventRevoked, UserID: userID, Session: id.Short(), Detail: "1 session " + why})
-	if st := stateFrom(ctx); st != nil && st.ok && st.sess.ID == id {
-		st.ok = false
-	}
-	return nil
+	return fmt.Errorf("session: revoke: %w", ErrNotFound)
 }
 
 // RevokeOthers ends every session of the request's user except the

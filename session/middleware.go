@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -24,12 +23,12 @@ type ctxKey struct{}
 // hands the context to other goroutines must not rotate or destroy the
 // session while they read it.
 type state struct {
-	sess         Session
-	ok           bool
-	token        string // the raw token, kept in memory for CSRFToken only
-	formReported bool
-	ended        string // why the request's token no longer works, if it did once
-	refused      string // the marker's value, if the middleware refused this request's cookie
+	sess          Session
+	ok            bool
+	bindingExempt bool // a request to the binding endpoints, which prove the device themselves
+	formReported  bool
+	ended         string // why the request's token no longer works, if it did once
+	refused       string // the marker's value, if the middleware refused this request's cookie
 }
 
 func stateFrom(ctx context.Context) *state {
@@ -47,18 +46,18 @@ func FromContext(ctx context.Context) (Session, bool) {
 }
 
 // CSRFToken returns a token for the forms of the request's session, or ""
-// if the request is anonymous. It is derived from the session's raw token,
-// which only the browser holding the cookie knows, so a cross-site page
-// cannot compute it; it is not the store's ID, so a copy of the store does
-// not reveal it either; and it changes whenever the session's token does.
-// Compare it with a submitted value using crypto/subtle.
+// if the request is anonymous. It is derived from the session's secret
+// (Session.Secret), which never leaves the server, so a cross-site page
+// cannot compute it; it stays the same for the session's whole life, so a
+// form opened before a token rotation still works after it, and no other
+// session shares it. Compare it with a submitted value using
+// crypto/subtle.
 func CSRFToken(ctx context.Context) string {
 	st := stateFrom(ctx)
-	if st == nil || !st.ok || st.token == "" {
+	if st == nil || !st.ok {
 		return ""
 	}
-	sum := sha256.Sum256([]byte("connectbook session csrf\x00" + st.token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	return base64.RawURLEncoding.EncodeToString(derive(st.sess, "form token"))
 }
 
 // EndReason returns, for a request whose cookie named a session that no
@@ -88,6 +87,10 @@ func UserID(ctx context.Context) string {
 // by Options.OnError.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, m.opts.BindingPath) {
+			m.serveBinding(w, r)
+			return
+		}
 		st := &state{}
 		if err := m.load(w, r, st); err != nil {
 			m.opts.Logger.ErrorContext(r.Context(), "loading session", "err", err)
@@ -142,68 +145,17 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 		m.markRefused(w, st, "malformed")
 		return nil
 	}
-	ctx := r.Context()
-	s, err := m.store.Find(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		e, err := m.store.Ended(ctx, id)
-		if err == nil {
-			st.ended = e.Why
-			m.reject(w, r, Event{Kind: EventEndedToken, UserID: e.UserID, Session: id.Short(),
-				Detail: "its session had ended: " + e.Why})
-			return nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		if m.issuedHere(r, id) {
-			// This browser's own session, expired and swept since: no
-			// stranger's token.
-			st.ended = "expired"
-			m.reject(w, r, Event{Kind: EventExpired, Session: id.Short(), Detail: "expired and already removed"})
-			return nil
-		}
-		m.reject(w, r, Event{Kind: EventUnknownToken, Session: id.Short(), Detail: "unknown token"})
-		m.markRefused(w, st, "unknown-"+id.Short())
-		return nil
-	}
-	if err != nil {
-		return err
-	}
 	now := m.now()
-	if !s.ValidAt(now) {
-		why := "idle timeout"
-		if !now.Before(s.AbsoluteDeadline) {
-			why = "absolute timeout"
-		}
-		if err := m.store.Delete(ctx, id, now, ""); err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		st.ended = why
-		m.reject(w, r, Event{Kind: EventExpired, UserID: s.UserID, Session: id.Short(), Detail: why})
-		return nil
-	}
-	if ua := r.UserAgent(); ua != s.UserAgent && m.opts.ClientChanged != nil {
-		// Browsers change their version as they update; only a change of
-		// browser or system is a sign of a cookie replayed elsewhere.
-		if what := m.opts.ClientChanged(s.UserAgent, clip(ua, maxUserAgentLen)); what != "" {
-			why := "ended because it was used from another browser or system (" + what + ")"
-			if err := m.store.Delete(ctx, id, now, clip(why, maxWhyLen)); err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
-			st.ended = why
-			m.reject(w, r, Event{Kind: EventClientChanged, UserID: s.UserID, Session: id.Short(),
-				Detail: "signed in from " + s.CreatedIP + " with " + clip(s.UserAgent, 200) + "; used from this client: " + what})
-			return nil
-		}
+	s, ok, err := m.resolve(w, r, st, id, now, false)
+	if err != nil || !ok {
+		return err
 	}
 	if now.Sub(s.LastSeenAt) >= m.opts.TouchInterval {
 		ip := clip(m.opts.ClientIP(r), maxIPLen)
 		idle := now.Add(m.opts.IdleTimeout)
-		err := m.store.Touch(ctx, id, now, now.Add(-m.opts.TouchInterval), idle, ip)
+		err := m.store.Touch(r.Context(), s.ID, now, now.Add(-m.opts.TouchInterval), idle, ip)
 		if errors.Is(err, ErrNotFound) {
-			// Ended between Find and Touch: a concurrent logout or revocation.
-			st.ended = "ended during the request"
-			m.reject(w, r, Event{Kind: EventEndedToken, UserID: s.UserID, Session: id.Short(), Detail: "the session ended during the request"})
+			m.endedDuringRequest(w, r, st, s)
 			return nil
 		}
 		if err != nil {
@@ -211,8 +163,15 @@ func (m *Manager) load(w http.ResponseWriter, r *http.Request, st *state) error 
 		}
 		s.LastSeenAt, s.IdleDeadline, s.LastIP = now, idle, ip
 	}
-	st.sess, st.ok, st.token = s, true, value
+	st.sess, st.ok = s, true
 	return nil
+}
+
+// endedDuringRequest reports a session that ended between reading it and
+// writing it: a concurrent logout or revocation.
+func (m *Manager) endedDuringRequest(w http.ResponseWriter, r *http.Request, st *state, s Session) {
+	st.ended = "ended during the request"
+	m.reject(w, r, Event{Kind: EventEndedToken, UserID: s.UserID, Session: s.Handle.Short(), Detail: "the session ended during the request"})
 }
 
 // reject reports ev and clears the cookie; the request goes on anonymous.

@@ -91,6 +91,9 @@ func newApp(t *testing.T, st session.Store, opts session.Options) *app {
 		}
 		io.WriteString(w, "anonymous")
 	})
+	mux.HandleFunc("GET /csrf", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, session.CSRFToken(r.Context()))
+	})
 	mux.HandleFunc("POST /rotate", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := m.Rotate(w, r); err != nil {
 			http.Error(w, err.Error(), http.StatusConflict)
@@ -123,12 +126,12 @@ func newApp(t *testing.T, st session.Store, opts session.Options) *app {
 	})
 	// One of the user's own sessions, ended from the list of sessions.
 	mux.Handle("POST /sessions/revoke", m.RequireUser(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := session.ParseID(r.Header.Get("X-Session"))
+		h, err := session.ParseHandle(r.Header.Get("X-Session"))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if err := m.Revoke(r.Context(), r, session.UserID(r.Context()), id, r.Header.Get("X-Why")); err != nil {
+		if err := m.Revoke(r.Context(), r, session.UserID(r.Context()), h, r.Header.Get("X-Why")); err != nil {
 			httpError(w, err)
 			return
 		}
@@ -156,8 +159,14 @@ func httpError(w http.ResponseWriter, err error) {
 // header name/value pairs.
 func (a *app) send(method, path, cookie string, header ...string) *http.Response {
 	a.t.Helper()
+	return a.sendFrom("192.0.2.1", method, path, cookie, header...)
+}
+
+// sendFrom is send from the client address ip.
+func (a *app) sendFrom(ip, method, path, cookie string, header ...string) *http.Response {
+	a.t.Helper()
 	r := httptest.NewRequest(method, "https://example.test"+path, nil)
-	r.RemoteAddr = "192.0.2.1:4321"
+	r.RemoteAddr = ip + ":4321"
 	r.Header.Set("User-Agent", "storetest")
 	if cookie != "" {
 		r.Header.Set("Cookie", cookie)
@@ -301,6 +310,12 @@ func idOf(t testing.TB, token string) session.ID {
 		t.Fatalf("malformed token %q", token)
 	}
 	return id
+}
+
+// handleOf returns the handle of the live session with the given token.
+func handleOf(t testing.TB, st session.Store, token string) session.Handle {
+	t.Helper()
+	return mustFind(t, st, idOf(t, token)).Handle
 }
 
 func randomToken() string {
@@ -530,13 +545,13 @@ func testManagerRevoke(t *testing.T, h Harness) {
 	if err != nil || len(list) != 2 {
 		t.Fatalf("Sessions(alice) = %v, %v; want 2", ids(list), err)
 	}
-	if err := a.m.Revoke(ctx, nil, "bob", idOf(t, one), "revoked by an administrator"); !errors.Is(err, session.ErrNotFound) {
+	if err := a.m.Revoke(ctx, nil, "bob", handleOf(t, h.Store, one), "revoked by an administrator"); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("bob revoked alice's session: %v", err)
 	}
 	if got := a.whoami(one); got != "alice" {
 		t.Fatalf("got %q", got)
 	}
-	if err := a.m.Revoke(ctx, nil, "alice", idOf(t, one), "revoked by an administrator"); err != nil {
+	if err := a.m.Revoke(ctx, nil, "alice", handleOf(t, h.Store, one), "revoked by an administrator"); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
 	if got := a.whoami(one); got != "anonymous" {
@@ -935,7 +950,7 @@ func testEndedToken(t *testing.T, h Harness) {
 	bob := a.login("bob", "")
 
 	resp := a.send("POST", "/sessions/revoke", a.cookie(current),
-		"X-Session", idOf(t, revoked).String(), "X-Why", "revoked from another device")
+		"X-Session", handleOf(t, h.Store, revoked).String(), "X-Why", "revoked from another device")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("revoke: status %d: %s", resp.StatusCode, readBody(resp))
 	}

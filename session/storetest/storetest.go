@@ -47,7 +47,7 @@ type Harness struct {
 // with t.Cleanup.
 func Run(t *testing.T, backend string, newHarness func(t *testing.T) Harness) {
 	t.Run(backend, func(t *testing.T) {
-		for _, c := range slices.Concat(storeCases, renewCases, managerCases) {
+		for _, c := range slices.Concat(storeCases, renewCases, managerCases, rotationCases, bindingCases) {
 			t.Run(c.name, func(t *testing.T) { c.run(t, newHarness(t)) })
 		}
 	})

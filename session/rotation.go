@@ -1,0 +1,205 @@
+package session
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Rotation. A session's token is replaced once it has been in use for
+// Options.RotationInterval (Store.Renew): the response to the request that
+// presents it carries the new token, which is pending until a request
+// presents it (Store.Seen). Until then the previous token keeps working,
+// so that a lost response, a second tab or a request in flight signs no
+// one out; if it keeps coming, a fresh pending token is issued again
+// (reissueDelay). Once the new token has been seen, the previous one is
+// retired: after a short allowance for requests already in flight
+// (retiredGrace), presenting it ends the whole session
+// (EventTokenReused), because two clients held it.
+
+// reissueDelay is how long a pending token may go unseen while its
+// predecessor is still presented before another one is issued: its
+// response was most likely lost.
+func (m *Manager) reissueDelay() time.Duration {
+	return min(max(m.opts.RotationInterval/10, time.Second), 30*time.Second)
+}
+
+// retiredGrace is how long after the successor was first seen a retired
+// token is still taken as the same browser's request in flight.
+func (m *Manager) retiredGrace() time.Duration {
+	return min(max(m.opts.RotationInterval/10, time.Second), 30*time.Second)
+}
+
+// resolve finds the live session that the token with ID id stands for, at
+// now: directly, or through the renewal that replaced it. It applies the
+// checks that end or refuse a session (deadlines, a changed client, a
+// retired token), records the first use of a pending token and renews a
+// token that is due. ok is false when the request is to proceed as
+// anonymous (st and w then say why). Only a store failure is an error.
+func (m *Manager) resolve(w http.ResponseWriter, r *http.Request, st *state, id ID, now time.Time, retried bool) (s Session, ok bool, err error) {
+	ctx := r.Context()
+	s, err = m.store.Find(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return m.resolveReplaced(w, r, st, id, now, retried)
+	}
+	if err != nil {
+		return Session{}, false, err
+	}
+	if ok, err := m.usable(w, r, st, s, now); !ok || err != nil {
+		return Session{}, false, err
+	}
+	if !st.bindingExempt && !m.bindingHolds(w, r, st, &s, now) {
+		return Session{}, false, nil
+	}
+	switch {
+	case s.Pending():
+		// The first request with a renewed token: from now on the one
+		// before it is retired.
+		if err := m.store.Seen(ctx, s.ID, s.Gen, now); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				m.endedDuringRequest(w, r, st, s)
+				return Session{}, false, nil
+			}
+			return Session{}, false, err
+		}
+		s.SeenGen, s.SeenAt = s.Gen, now
+	case m.opts.RotationInterval > 0 && now.Sub(s.IssuedAt) >= m.opts.RotationInterval:
+		return m.renewOrRetry(w, r, st, id, s, now, retried)
+	}
+	return s, true, nil
+}
+
+// resolveReplaced handles a token that names no session: one that was
+// replaced by a renewal, ended, expired or never issued.
+func (m *Manager) resolveReplaced(w http.ResponseWriter, r *http.Request, st *state, id ID, now time.Time, retried bool) (Session, bool, error) {
+	ctx := r.Context()
+	e, err := m.store.Ended(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		if m.issuedHere(r, id) {
+			// This browser's own session, expired and swept since: no
+			// stranger's token.
+			st.ended = "expired"
+			m.reject(w, r, Event{Kind: EventExpired, Session: id.Short(), Detail: "expired and already removed"})
+			return Session{}, false, nil
+		}
+		m.reject(w, r, Event{Kind: EventUnknownToken, Session: id.Short(), Detail: "unknown token"})
+		m.markRefused(w, st, "unknown-"+id.Short())
+		return Session{}, false, nil
+	}
+	if err != nil {
+		return Session{}, false, err
+	}
+	if !e.Renewed() {
+		st.ended = e.Why
+		m.reject(w, r, Event{Kind: EventEndedToken, UserID: e.UserID, Session: id.Short(),
+			Detail: "its session had ended: " + e.Why})
+		return Session{}, false, nil
+	}
+	s, err := m.store.FindHandle(ctx, e.Handle)
+	if errors.Is(err, ErrNotFound) {
+		st.ended = "ended"
+		m.reject(w, r, Event{Kind: EventEndedToken, UserID: e.UserID, Session: e.Handle.Short(),
+			Detail: "a replaced token of a session that has ended since"})
+		return Session{}, false, nil
+	}
+	if err != nil {
+		return Session{}, false, err
+	}
+	if ok, err := m.usable(w, r, st, s, now); !ok || err != nil {
+		return Session{}, false, err
+	}
+	// No later token has been seen (this is the browser's own token, and
+	// the response that carried its successor has not arrived, or has not
+	// been acted on, yet), or the request was sent before the browser had
+	// the successor and overtaken by one that presented it.
+	if e.Gen >= s.SeenGen || now.Sub(s.SeenAt) < m.retiredGrace() {
+		if !st.bindingExempt && !m.bindingHolds(w, r, st, &s, now) {
+			return Session{}, false, nil
+		}
+		if e.Gen >= s.SeenGen && s.Pending() && now.Sub(s.IssuedAt) >= m.reissueDelay() {
+			return m.renewOrRetry(w, r, st, id, s, now, retried)
+		}
+		return s, true, nil
+	}
+	why := "ended because it was used from two places: a copy of its cookie was in use elsewhere"
+	if err := m.store.Delete(ctx, s.ID, now, why); err != nil && !errors.Is(err, ErrNotFound) {
+		return Session{}, false, err
+	}
+	st.ended = why
+	m.reject(w, r, Event{Kind: EventTokenReused, UserID: s.UserID, Session: s.Handle.Short(),
+		Detail: fmt.Sprintf("a token replaced at %s was presented after its successor was in use, so the session was ended; "+
+			"the session's other client: %s, %s", e.At.Format(time.RFC3339), s.LastIP, clip(s.UserAgent, 200))})
+	return Session{}, false, nil
+}
+
+// renewOrRetry renews s; if another request renewed or ended it meanwhile,
+// it resolves the request's token once more, which then finds the renewal
+// (or the ending).
+func (m *Manager) renewOrRetry(w http.ResponseWriter, r *http.Request, st *state, id ID, s Session, now time.Time, retried bool) (Session, bool, error) {
+	tok, next := newToken()
+	ip := clip(m.opts.ClientIP(r), maxIPLen)
+	idle := now.Add(m.opts.IdleTimeout)
+	err := m.store.Renew(r.Context(), s.ID, next, s.Gen, now, idle, ip)
+	if errors.Is(err, ErrNotFound) {
+		if retried {
+			m.endedDuringRequest(w, r, st, s)
+			return Session{}, false, nil
+		}
+		return m.resolve(w, r, st, id, now, true)
+	}
+	if err != nil {
+		return Session{}, false, err
+	}
+	s.ID, s.Gen, s.IssuedAt, s.LastSeenAt, s.IdleDeadline, s.LastIP = next, s.Gen+1, now, now, idle, ip
+	m.setCookie(w, tok, next)
+	return s, true, nil
+}
+
+// usable applies the checks that end a session found for a request: its
+// deadlines and, with Options.ClientChanged, the client presenting it. It
+// reports false (and ends the session) when it fails one.
+func (m *Manager) usable(w http.ResponseWriter, r *http.Request, st *state, s Session, now time.Time) (bool, error) {
+	ctx := r.Context()
+	if !s.ValidAt(now) {
+		why := "idle timeout"
+		if !now.Before(s.AbsoluteDeadline) {
+			why = "absolute timeout"
+		}
+		if err := m.store.Delete(ctx, s.ID, now, ""); err != nil && !errors.Is(err, ErrNotFound) {
+			return false, err
+		}
+		st.ended = why
+		m.reject(w, r, Event{Kind: EventExpired, UserID: s.UserID, Session: s.Handle.Short(), Detail: why})
+		return false, nil
+	}
+	if ua := r.UserAgent(); ua != s.UserAgent && m.opts.ClientChanged != nil {
+		// Browsers change their version as they update; only a change of
+		// browser or system is a sign of a cookie replayed elsewhere.
+		if what := m.opts.ClientChanged(s.UserAgent, clip(ua, maxUserAgentLen)); what != "" {
+			why := "ended because it was used from another browser or system (" + what + ")"
+			if err := m.store.Delete(ctx, s.ID, now, clip(why, maxWhyLen)); err != nil && !errors.Is(err, ErrNotFound) {
+				return false, err
+			}
+			st.ended = why
+			m.reject(w, r, Event{Kind: EventClientChanged, UserID: s.UserID, Session: s.Handle.Short(),
+				Detail: "signed in from " + s.CreatedIP + " with " + clip(s.UserAgent, 200) + "; used from this client: " + what})
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// derive returns a value derived from the session's secret for one
+// purpose, named by label.
+func derive(s Session, label string, parts ...[]byte) []byte {
+	mac := hmac.New(sha256.New, s.Secret[:])
+	mac.Write([]byte("connectbook session\x00" + label + "\x00"))
+	mac.Write(s.Handle[:])
+	for _, p := range parts {
+		mac.Write(p)
+	}
+	return mac.Sum(nil)
+}
