@@ -3,10 +3,13 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +29,7 @@ var storeCases = []testCase{
 	{"touch_expired", testTouchExpired},
 	{"absolute_deadline_alone", testAbsoluteDeadlineAlone},
 	{"new_fields", testNewFields},
+	{"renewal_fields", testRenewalFields},
 	{"rotate", testRotate},
 	{"rotate_expired", testRotateExpired},
 	{"delete", testDelete},
@@ -41,6 +45,7 @@ var storeCases = []testCase{
 	{"ended_rotate", testEndedRotate},
 	{"ended_expiry", testEndedExpiry},
 	{"dump_covers_endings", testDumpCoversEndings},
+	{"dump_no_raw_tokens", testDumpNoRawTokens},
 	{"no_resurrection", testNoResurrection},
 	{"concurrent", testConcurrent},
 	{"revoke_race", testRevokeRace},
@@ -71,7 +76,7 @@ func testFindMissing(t *testing.T, h Harness) {
 func testTouch(t *testing.T, h Harness) {
 	ctx := context.Background()
 	now := NewClock().Now()
-	s := create(t, h.Store, sample(t, "alice", now))
+	s := create(t, h.Store, rich(t, "alice", now))
 	later := now.Add(5 * time.Minute)
 	if err := h.Store.Touch(ctx, s.ID, later, later, later.Add(30*time.Minute), "198.51.100.7"); err != nil {
 		t.Fatalf("Touch: %v", err)
@@ -110,13 +115,22 @@ func testTouchSeenRecently(t *testing.T, h Harness) {
 func testAbsoluteDeadlineAlone(t *testing.T, h Harness) {
 	ctx := context.Background()
 	now := NewClock().Now()
-	s := sample(t, "alice", now)
+	s := rich(t, "alice", now)
 	s.IdleDeadline = now.Add(20 * time.Hour)
 	create(t, h.Store, s)
 	at := now.Add(12*time.Hour + time.Minute)
+	next := newID(t)
 	wantErr(t, "Touch after the absolute deadline", h.Store.Touch(ctx, s.ID, at, at, at.Add(time.Hour), "x"), session.ErrNotFound)
-	wantErr(t, "Rotate after the absolute deadline", h.Store.Rotate(ctx, s.ID, newID(t), at, at, 2), session.ErrNotFound)
+	wantErr(t, "Rotate after the absolute deadline", h.Store.Rotate(ctx, s.ID, next, at, at, 2), session.ErrNotFound)
+	wantErr(t, "Renew after the absolute deadline", h.Store.Renew(ctx, s.ID, next, s.Gen, at, at.Add(time.Hour), "x"), session.ErrNotFound)
+	wantErr(t, "Seen after the absolute deadline", h.Store.Seen(ctx, s.ID, s.Gen, at), session.ErrNotFound)
+	wantErr(t, "Bind after the absolute deadline", h.Store.Bind(ctx, s.ID, at, s.BindSeq, ""), session.ErrNotFound)
+	if n, err := h.Store.NoteUnbound(ctx, s.ID, at); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("NoteUnbound after the absolute deadline = %d, %v; want ErrNotFound", n, err)
+	}
 	wantSession(t, mustFind(t, h.Store, s.ID), s)
+	mustBeGone(t, h.Store, next)
+	wantNoEnding(t, h.Store, s.ID)
 	if list, err := h.Store.List(ctx, "alice", at); err != nil || len(list) != 0 {
 		t.Fatalf("List after the absolute deadline = %v, %v; want none", ids(list), err)
 	}
@@ -187,45 +201,130 @@ func testNewFields(t *testing.T, h Harness) {
 	}
 }
 
+// testRenewalFields: the handle, the secret, the generations, the times of
+// issue and of the last presented token and the binding round-trip through
+// Create, Find, List and FindHandle, whatever their values: binary handles
+// and secrets, numbers beyond a double's precision, a key of 4096 bytes,
+// non-ASCII, and a session never bound, whose BoundAt reads back as zero.
+func testRenewalFields(t *testing.T, h Harness) {
+	ctx := context.Background()
+	now := NewClock().Now()
+	var want []session.Session
+	for i, f := range []struct {
+		gen, seenGen     int64
+		seenAt, issuedAt time.Duration // after creation
+		key              string
+		boundAt          time.Duration // after creation; only with a key
+		bindSeq, unbound int64
+	}{
+		{0, 0, 0, 0, "", 0, 0, 0},
+		{1, 0, 0, 10*time.Minute + time.Microsecond, "", 0, 3, 1},
+		{1<<53 + 1, 1 << 53, 5*time.Minute + 7*time.Microsecond, 9 * time.Minute, jwk(4096, "clé ü"), time.Microsecond, 1<<53 + 1, 1<<53 + 3},
+		{math.MaxInt64, math.MaxInt64, 11 * time.Hour, 11 * time.Hour, `{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"ключ"}`, 2 * time.Hour, math.MaxInt64, math.MaxInt64},
+	} {
+		s := sample(t, "alice", now.Add(time.Duration(i)*time.Second))
+		s.Gen, s.SeenGen, s.BindSeq, s.Unbound = f.gen, f.seenGen, f.bindSeq, f.unbound
+		s.SeenAt, s.IssuedAt = s.CreatedAt.Add(f.seenAt), s.CreatedAt.Add(f.issuedAt)
+		if f.key != "" {
+			s.BindKey, s.BoundAt = f.key, s.CreatedAt.Add(f.boundAt)
+		}
+		switch i { // handles and secrets with NUL and high bytes
+		case 1:
+			s.Handle[0], s.Handle[15], s.Secret[0], s.Secret[31] = 0, 0, 0, 0
+		case 2:
+			for j := range s.Secret {
+				s.Secret[j] = byte(255 - j)
+			}
+		case 3:
+			s.Handle = session.Handle{0xff, 0, 0xfe, 0x80, 0x7f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}
+		}
+		create(t, h.Store, s)
+		for name, find := range map[string]func() (session.Session, error){
+			"Find":       func() (session.Session, error) { return h.Store.Find(ctx, s.ID) },
+			"FindHandle": func() (session.Session, error) { return h.Store.FindHandle(ctx, s.Handle) },
+		} {
+			got, err := find()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			wantSession(t, got, s)
+			if f.key == "" && !got.BoundAt.IsZero() {
+				t.Fatalf("%s: BoundAt of a session never bound = %v, want the zero time", name, got.BoundAt)
+			}
+			for field, at := range map[string]time.Time{"SeenAt": got.SeenAt, "IssuedAt": got.IssuedAt, "BoundAt": got.BoundAt} {
+				if !at.IsZero() && at.Location() != time.UTC {
+					t.Errorf("%s: %s location = %v, want UTC", name, field, at.Location())
+				}
+			}
+		}
+		want = append([]session.Session{s}, want...) // newest first
+	}
+	list, err := h.Store.List(ctx, "alice", now.Add(time.Minute))
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if len(list) != len(want) {
+		t.Fatalf("List = %v, want %v", ids(list), ids(want))
+	}
+	for i := range want {
+		wantSession(t, list[i], want[i])
+		if want[i].BindKey == "" && !list[i].BoundAt.IsZero() {
+			t.Fatalf("List: BoundAt of a session never bound = %v, want the zero time", list[i].BoundAt)
+		}
+	}
+	wantHandleGone(t, h.Store, session.NewHandle())
+}
+
 // testRotate: the session moves to the new ID with the new time of
-// authentication and epoch, and keeps everything else, including what
-// touches changed.
+// authentication and epoch, a new token issued and seen at once (Gen and
+// SeenGen both one more than Gen was, however far SeenGen lagged), and
+// keeps everything else, including what touches changed.
 func testRotate(t *testing.T, h Harness) {
 	ctx := context.Background()
 	now := NewClock().Now()
-	s := create(t, h.Store, sample(t, "alice", now))
+	s := create(t, h.Store, rich(t, "alice", now)) // Gen 3, SeenGen 2: pending
 	seen := now.Add(time.Minute)
 	if err := h.Store.Touch(ctx, s.ID, seen, seen, seen.Add(30*time.Minute), "198.51.100.7"); err != nil {
 		t.Fatalf("Touch: %v", err)
 	}
 	moved := newID(t)
+	at := now.Add(2*time.Minute + 3*time.Microsecond)
 	authAt := now.Add(2*time.Minute + time.Microsecond)
-	if err := h.Store.Rotate(ctx, s.ID, moved, now.Add(2*time.Minute), authAt, 1<<53+3); err != nil {
+	if err := h.Store.Rotate(ctx, s.ID, moved, at, authAt, 1<<53+3); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
 	mustBeGone(t, h.Store, s.ID)
 	want := s
 	want.ID, want.AuthAt, want.Epoch = moved, authAt, 1<<53+3
 	want.LastSeenAt, want.IdleDeadline, want.LastIP = seen, seen.Add(30*time.Minute), "198.51.100.7"
-	wantSession(t, mustFind(t, h.Store, moved), want)
+	want.IssuedAt, want.SeenAt, want.Gen, want.SeenGen = at, at, s.Gen+1, s.Gen+1
+	got := mustFind(t, h.Store, moved)
+	wantSession(t, got, want)
+	if got.IssuedAt.Location() != time.UTC || got.SeenAt.Location() != time.UTC {
+		t.Errorf("IssuedAt, SeenAt locations = %v, %v; want UTC", got.IssuedAt.Location(), got.SeenAt.Location())
+	}
+	wantSession(t, mustFindHandle(t, h.Store, s.Handle), want)
+	wantNoEnding(t, h.Store, s.ID)
 
 	// The old ID is dead for every operation.
 	third := newID(t)
-	wantErr(t, "Rotate of the old ID", h.Store.Rotate(ctx, s.ID, third, now.Add(2*time.Minute), now, 9), session.ErrNotFound)
-	wantErr(t, "Touch of the old ID", h.Store.Touch(ctx, s.ID, now, now, now.Add(time.Hour), "x"), session.ErrNotFound)
+	wantErr(t, "Rotate of the old ID", h.Store.Rotate(ctx, s.ID, third, at, now, 9), session.ErrNotFound)
+	wantErr(t, "Touch of the old ID", h.Store.Touch(ctx, s.ID, at, at, at.Add(time.Hour), "x"), session.ErrNotFound)
+	wantErr(t, "Renew of the old ID", h.Store.Renew(ctx, s.ID, third, s.Gen, at, at.Add(time.Hour), "x"), session.ErrNotFound)
+	wantErr(t, "Renew of the old ID with the new gen", h.Store.Renew(ctx, s.ID, third, s.Gen+1, at, at.Add(time.Hour), "x"), session.ErrNotFound)
+	wantErr(t, "Seen of the old ID", h.Store.Seen(ctx, s.ID, s.Gen+1, at), session.ErrNotFound)
 	mustBeGone(t, h.Store, s.ID)
 	mustBeGone(t, h.Store, third)
+	wantSession(t, mustFind(t, h.Store, moved), want)
 
-	// Rotating onto a taken ID fails and changes nothing.
+	// Rotating onto a taken ID fails with ErrExists and changes nothing.
 	other := create(t, h.Store, sample(t, "bob", now))
-	err := h.Store.Rotate(ctx, moved, other.ID, now.Add(time.Minute), now.Add(time.Minute), 9)
-	if err == nil {
-		t.Fatal("Rotate onto a taken ID succeeded")
-	}
+	wantErr(t, "Rotate onto a taken ID", h.Store.Rotate(ctx, moved, other.ID, at, at, 9), session.ErrExists)
 	wantSession(t, mustFind(t, h.Store, moved), want)
 	wantSession(t, mustFind(t, h.Store, other.ID), other)
+	wantNoEnding(t, h.Store, moved)
 
-	list, err := h.Store.List(ctx, "alice", now.Add(time.Minute))
+	list, err := h.Store.List(ctx, "alice", at)
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
@@ -583,53 +682,150 @@ func testEndedExpiry(t *testing.T, h Harness) {
 	}
 }
 
-// testDumpCoversEndings: the harness's Dump covers the endings too, so
-// that the search for raw tokens does.
+// testDumpCoversEndings: the harness's Dump covers the endings too, those
+// of sessions that ended and those of tokens that Renew replaced, so that
+// the search for raw tokens does.
 func testDumpCoversEndings(t *testing.T, h Harness) {
 	if h.Dump == nil {
 		t.Fatal("the harness has no Dump")
 	}
+	ctx := context.Background()
 	now := NewClock().Now()
 	s := create(t, h.Store, sample(t, "alice", now))
-	if err := h.Store.Delete(context.Background(), s.ID, now, "signed out"); err != nil {
+	if err := h.Store.Delete(ctx, s.ID, now, "signed out"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	dump, err := h.Dump(context.Background())
+	r := create(t, h.Store, sample(t, "alice", now))
+	if err := h.Store.Renew(ctx, r.ID, newID(t), r.Gen, now, now.Add(30*time.Minute), "x"); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	dump, err := h.Dump(ctx)
 	if err != nil {
 		t.Fatalf("Dump: %v", err)
 	}
-	if !bytes.Contains(dump, s.ID[:]) && !bytes.Contains(bytes.ToLower(dump), []byte(s.ID.String())) {
+	if !dumpHolds(dump, s.ID) {
 		t.Fatalf("the dump does not contain the ending of session %s", s.ID.Short())
+	}
+	if !dumpHolds(dump, r.ID) {
+		t.Fatalf("the dump does not contain the ending of renewed token %s", r.ID.Short())
 	}
 }
 
-// testNoResurrection: once a session is deleted, rotated away, revoked or
-// swept, no write can bring it back, nor change or remove its ending.
+// dumpHolds reports whether dump holds id, as bytes or in hexadecimal.
+func dumpHolds(dump []byte, id session.ID) bool {
+	return bytes.Contains(dump, id[:]) || bytes.Contains(bytes.ToLower(dump), []byte(id.String()))
+}
+
+// testDumpNoRawTokens: a session created, renewed twice, seen, bound and
+// counted under the IDs of minted tokens leaves its IDs in the dump (its
+// row and both endings of replaced tokens: the dump covers them) and none
+// of the tokens, in any encoding.
+func testDumpNoRawTokens(t *testing.T, h Harness) {
+	if h.Dump == nil {
+		t.Fatal("the harness has no Dump")
+	}
+	ctx := context.Background()
+	now := NewClock().Now()
+	var tokens []string
+	var tokenIDs []session.ID
+	for range 3 {
+		raw := newSecret(t)
+		tok := base64.RawURLEncoding.EncodeToString(raw[:])
+		id, ok := session.IDOfToken(tok)
+		if !ok {
+			t.Fatalf("IDOfToken(%q) refused a minted token", tok)
+		}
+		tokens, tokenIDs = append(tokens, tok), append(tokenIDs, id)
+	}
+	s := sample(t, "alice", now)
+	s.ID = tokenIDs[0]
+	create(t, h.Store, s)
+	for i, id := range tokenIDs[1:] {
+		at := now.Add(time.Duration(i+1) * time.Minute)
+		if err := h.Store.Renew(ctx, tokenIDs[i], id, int64(i), at, at.Add(30*time.Minute), "x"); err != nil {
+			t.Fatalf("Renew: %v", err)
+		}
+	}
+	last := tokenIDs[len(tokenIDs)-1]
+	at := now.Add(5 * time.Minute)
+	if err := h.Store.Seen(ctx, last, 2, at); err != nil {
+		t.Fatalf("Seen: %v", err)
+	}
+	if err := h.Store.Bind(ctx, last, at, 0, jwk(300, "device")); err != nil {
+		t.Fatalf("Bind: %v", err)
+	}
+	if _, err := h.Store.NoteUnbound(ctx, last, at); err != nil {
+		t.Fatalf("NoteUnbound: %v", err)
+	}
+	dump, err := h.Dump(ctx)
+	if err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	for _, id := range tokenIDs {
+		// The dump must hold the ID, or this test proves nothing.
+		if !dumpHolds(dump, id) {
+			t.Fatalf("the dump does not contain %s: it does not cover the store", id.Short())
+		}
+	}
+	lower := bytes.ToLower(dump)
+	for _, tok := range tokens {
+		raw, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, form := range map[string][]byte{
+			"token":      []byte(tok),
+			"raw bytes":  raw,
+			"hex":        []byte(hex.EncodeToString(raw)),
+			"std base64": []byte(base64.StdEncoding.EncodeToString(raw)),
+		} {
+			if bytes.Contains(dump, form) || bytes.Contains(lower, bytes.ToLower(form)) {
+				t.Fatalf("the store holds a raw token (%s)", name)
+			}
+		}
+	}
+}
+
+// testNoResurrection: once a session is deleted, rotated or renewed away,
+// revoked or swept, no write can bring it back under its old ID, nor
+// change or remove what the store remembers of the old ID.
 func testNoResurrection(t *testing.T, h Harness) {
 	ctx := context.Background()
 	now := NewClock().Now()
 	later := now.Add(2 * time.Minute)
-	kill := map[string]struct {
+	type killer struct {
 		end func(s session.Session) error
-		why string // the ending it leaves, if any
-	}{
-		"delete":       {func(s session.Session) error { return h.Store.Delete(ctx, s.ID, now, "signed out") }, "signed out"},
-		"delete_quiet": {func(s session.Session) error { return h.Store.Delete(ctx, s.ID, now, "") }, ""},
+		// what it leaves under the old ID, if anything
+		ending func(s session.Session) *session.Ending
+		moved  bool // the session lives on under another ID
+	}
+	ended := func(why string) func(s session.Session) *session.Ending {
+		return func(s session.Session) *session.Ending { return &session.Ending{UserID: s.UserID, At: now, Why: why} }
+	}
+	none := func(session.Session) *session.Ending { return nil }
+	kill := map[string]killer{
+		"delete":       {func(s session.Session) error { return h.Store.Delete(ctx, s.ID, now, "signed out") }, ended("signed out"), false},
+		"delete_quiet": {func(s session.Session) error { return h.Store.Delete(ctx, s.ID, now, "") }, none, false},
 		"delete_for_user": {func(s session.Session) error {
 			return h.Store.DeleteForUser(ctx, s.UserID, s.ID, now, "revoked")
-		}, "revoked"},
-		"rotate": {func(s session.Session) error { return h.Store.Rotate(ctx, s.ID, newID(t), now, now, 2) }, ""},
+		}, ended("revoked"), false},
+		"rotate": {func(s session.Session) error { return h.Store.Rotate(ctx, s.ID, newID(t), now, now, 2) }, none, true},
+		"renew": {func(s session.Session) error {
+			return h.Store.Renew(ctx, s.ID, newID(t), s.Gen, now, now.Add(30*time.Minute), "198.51.100.4")
+		}, func(s session.Session) *session.Ending {
+			return &session.Ending{UserID: s.UserID, At: now, Handle: s.Handle, Gen: s.Gen}
+		}, true},
 		"revoke_all": {func(s session.Session) error {
 			_, err := h.Store.DeleteAllForUser(ctx, s.UserID, session.ID{}, now, "password changed")
 			return err
-		}, "password changed"},
+		}, ended("password changed"), false},
 		"sweep": {func(s session.Session) error {
 			_, err := h.Store.DeleteExpired(ctx, s.IdleDeadline, 100)
 			return err
-		}, ""},
+		}, none, false},
 	}
 	for name, k := range kill {
-		s := create(t, h.Store, sample(t, "user_"+name, now))
+		s := create(t, h.Store, rich(t, "user_"+name, now))
 		loaded := mustFind(t, h.Store, s.ID) // an in-flight request loaded it...
 		if err := k.end(s); err != nil {     // ...then it ended...
 			t.Fatalf("%s: %v", name, err)
@@ -639,22 +835,43 @@ func testNoResurrection(t *testing.T, h Harness) {
 			at = now // the in-flight request still believes it is alive
 		}
 		// ...and the request now writes to it.
+		var fresh []session.ID
+		next := func() session.ID { id := newID(t); fresh = append(fresh, id); return id }
 		wantErr(t, name+": Touch", h.Store.Touch(ctx, loaded.ID, at, at, at.Add(30*time.Minute), "x"), session.ErrNotFound)
-		wantErr(t, name+": Rotate", h.Store.Rotate(ctx, loaded.ID, newID(t), at, at, 3), session.ErrNotFound)
+		wantErr(t, name+": Rotate", h.Store.Rotate(ctx, loaded.ID, next(), at, at, 3), session.ErrNotFound)
+		wantErr(t, name+": Renew", h.Store.Renew(ctx, loaded.ID, next(), loaded.Gen, at, at.Add(30*time.Minute), "x"), session.ErrNotFound)
+		wantErr(t, name+": Renew with the next gen", h.Store.Renew(ctx, loaded.ID, next(), loaded.Gen+1, at, at.Add(30*time.Minute), "x"), session.ErrNotFound)
+		wantErr(t, name+": Seen", h.Store.Seen(ctx, loaded.ID, loaded.Gen, at), session.ErrNotFound)
+		wantErr(t, name+": Seen of the next gen", h.Store.Seen(ctx, loaded.ID, loaded.Gen+1, at), session.ErrNotFound)
+		wantErr(t, name+": Bind", h.Store.Bind(ctx, loaded.ID, at, loaded.BindSeq, ""), session.ErrNotFound)
+		if n, err := h.Store.NoteUnbound(ctx, loaded.ID, at); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("%s: NoteUnbound = %d, %v; want ErrNotFound", name, n, err)
+		}
 		mustBeGone(t, h.Store, loaded.ID)
+		for _, id := range fresh {
+			mustBeGone(t, h.Store, id)
+			wantNoEnding(t, h.Store, id)
+		}
+		got, err := h.Store.FindHandle(ctx, loaded.Handle)
+		switch {
+		case k.moved && (err != nil || got.ID == loaded.ID):
+			t.Fatalf("%s: FindHandle = %s, %v; want the session under its new ID", name, got.ID.Short(), err)
+		case !k.moved && !errors.Is(err, session.ErrNotFound):
+			t.Fatalf("%s: FindHandle = %+v, %v; want ErrNotFound", name, got, err)
+		}
 		list, err := h.Store.List(ctx, s.UserID, at)
 		if err != nil {
 			t.Fatalf("%s: List: %v", name, err)
 		}
 		for _, got := range list {
-			if got.ID == loaded.ID {
-				t.Fatalf("%s: the ended session is listed again", name)
+			if got.ID == loaded.ID || slices.Contains(fresh, got.ID) {
+				t.Fatalf("%s: List holds %s, which no write may bring back", name, got.ID.Short())
 			}
 		}
-		if k.why == "" {
+		if e := k.ending(s); e == nil {
 			wantNoEnding(t, h.Store, loaded.ID)
 		} else {
-			wantEnded(t, h.Store, loaded.ID, session.Ending{UserID: s.UserID, At: now, Why: k.why})
+			wantEnded(t, h.Store, loaded.ID, *e)
 		}
 	}
 }
@@ -681,33 +898,65 @@ func testConcurrent(t *testing.T, h Harness) {
 						return fmt.Errorf("Find: %w", err)
 					}
 					at := now.Add(time.Duration(i+1) * time.Second)
-					// Touch races with a Delete of the same session: either
-					// order is fine, but the session must end up gone, with
-					// its ending.
+					// Touch, Seen, Bind and NoteUnbound race with a Delete
+					// of the same session: any order is fine, but the
+					// session must end up gone, with its ending.
 					var race sync.WaitGroup
-					var touchErr, delErr error
-					race.Add(2)
-					go func() { defer race.Done(); touchErr = h.Store.Touch(ctx, s.ID, at, at, at.Add(time.Hour), "x") }()
+					var delErr error
+					errs := make([]error, 4)
+					race.Add(5)
+					go func() { defer race.Done(); errs[0] = h.Store.Touch(ctx, s.ID, at, at, at.Add(time.Hour), "x") }()
+					go func() { defer race.Done(); errs[1] = h.Store.Seen(ctx, s.ID, 0, at) }()
+					go func() { defer race.Done(); errs[2] = h.Store.Bind(ctx, s.ID, at, 0, jwk(100, own)) }()
+					go func() { defer race.Done(); _, errs[3] = h.Store.NoteUnbound(ctx, s.ID, at) }()
 					go func() { defer race.Done(); delErr = h.Store.Delete(ctx, s.ID, at, "signed out") }()
 					race.Wait()
-					if touchErr != nil && !errors.Is(touchErr, session.ErrNotFound) {
-						return fmt.Errorf("Touch: %w", touchErr)
+					for j, err := range errs {
+						if err != nil && !errors.Is(err, session.ErrNotFound) {
+							return fmt.Errorf("%s: %w", []string{"Touch", "Seen", "Bind", "NoteUnbound"}[j], err)
+						}
 					}
 					if delErr != nil {
 						return fmt.Errorf("Delete: %w", delErr)
 					}
 					if _, err := h.Store.Find(ctx, s.ID); !errors.Is(err, session.ErrNotFound) {
-						return fmt.Errorf("session alive after Touch raced Delete: %v", err)
+						return fmt.Errorf("session alive after writes raced Delete: %v", err)
 					}
-					if e, err := h.Store.Ended(ctx, s.ID); err != nil || e.UserID != own || !e.At.Equal(at) || e.Why != "signed out" {
-						return fmt.Errorf("Ended after Touch raced Delete = %+v, %v", e, err)
+					if _, err := h.Store.FindHandle(ctx, s.Handle); !errors.Is(err, session.ErrNotFound) {
+						return fmt.Errorf("FindHandle after writes raced Delete: %v", err)
 					}
+					if e, err := h.Store.Ended(ctx, s.ID); err != nil || !sameEnding(e, session.Ending{UserID: own, At: at, Why: "signed out"}) {
+						return fmt.Errorf("Ended after writes raced Delete = %+v, %v", e, err)
+					}
+					// A session of a user other workers revoke: renewed,
+					// seen, bound, counted and rotated unless it is revoked
+					// first (ErrNotFound), and never found again once it is.
 					r := sample(t, shared, now)
 					if err := h.Store.Create(ctx, r); err != nil {
 						return fmt.Errorf("Create: %w", err)
 					}
-					if err := h.Store.Rotate(ctx, r.ID, newID(t), at, at, int64(i)); err != nil && !errors.Is(err, session.ErrNotFound) {
+					renewed := newID(t)
+					if err := h.Store.Renew(ctx, r.ID, renewed, 0, at, at.Add(time.Hour), "x"); err != nil && !errors.Is(err, session.ErrNotFound) {
+						return fmt.Errorf("Renew: %w", err)
+					} else if err != nil {
+						renewed = r.ID // revoked already: the writes below must all fail
+					}
+					if err := h.Store.Seen(ctx, renewed, 1, at); err != nil && !errors.Is(err, session.ErrNotFound) {
+						return fmt.Errorf("Seen: %w", err)
+					}
+					if err := h.Store.Bind(ctx, renewed, at, 0, jwk(100, shared)); err != nil && !errors.Is(err, session.ErrNotFound) {
+						return fmt.Errorf("Bind: %w", err)
+					}
+					if n, err := h.Store.NoteUnbound(ctx, renewed, at); err != nil && !errors.Is(err, session.ErrNotFound) {
+						return fmt.Errorf("NoteUnbound: %w", err)
+					} else if err == nil && n != 1 {
+						return fmt.Errorf("NoteUnbound = %d, want 1", n)
+					}
+					if err := h.Store.Rotate(ctx, renewed, newID(t), at, at, int64(i)); err != nil && !errors.Is(err, session.ErrNotFound) {
 						return fmt.Errorf("Rotate: %w", err) // ErrNotFound: another worker revoked it
+					}
+					if _, err := h.Store.FindHandle(ctx, r.Handle); err != nil && !errors.Is(err, session.ErrNotFound) {
+						return fmt.Errorf("FindHandle: %w", err)
 					}
 					if _, err := h.Store.List(ctx, shared, at); err != nil {
 						return fmt.Errorf("List: %w", err)
@@ -734,22 +983,23 @@ func testConcurrent(t *testing.T, h Harness) {
 	}
 }
 
-// testRevokeRace: DeleteAllForUser races sign-ins (Create) and rotations
-// of the same user. Every session whose Create returned before a
+// testRevokeRace: DeleteAllForUser races sign-ins (Create), rotations and
+// renewals of the same user. Every session whose Create returned before a
 // revocation started must be gone afterwards, under whatever ID rotations
-// moved it to, and must have left its ending there.
+// and renewals moved it to, and must have left its ending there.
 func testRevokeRace(t *testing.T, h Harness) {
 	now := NewClock().Now()
-	// Each sign-in is rotated up to rotations times, so that revocations
-	// often meet a rotation in flight.
+	// Each sign-in is rotated or renewed (and seen) in turn up to rotations
+	// times, so that revocations often meet one in flight.
 	const workers, revocations, rotations = 6, 20, 10
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// A lineage is one sign-in: seq is the value of created just after its
 	// Create returned, id its current ID. mu guards id and lineages.
 	type lineage struct {
-		seq int64
-		id  session.ID
+		seq    int64
+		id     session.ID
+		handle session.Handle
 	}
 	var (
 		created  atomic.Int64
@@ -775,7 +1025,7 @@ func testRevokeRace(t *testing.T, h Harness) {
 					if err := h.Store.Create(ctx, s); err != nil {
 						return fmt.Errorf("Create: %w", err)
 					}
-					l := &lineage{seq: created.Add(1), id: s.ID}
+					l := &lineage{seq: created.Add(1), id: s.ID, handle: s.Handle}
 					writes.Add(1)
 					mu.Lock()
 					lineages = append(lineages, l)
@@ -783,14 +1033,23 @@ func testRevokeRace(t *testing.T, h Harness) {
 					for r := range rotations { // unless a revocation ends it first
 						next := newID(t)
 						at := now.Add(time.Duration(r+1) * time.Second)
-						err := h.Store.Rotate(ctx, s.ID, next, at, at, int64(r+2))
+						var err error
+						if r%2 == 0 {
+							err = h.Store.Renew(ctx, s.ID, next, s.Gen, at, at.Add(30*time.Minute), "198.51.100.9")
+						} else {
+							err = h.Store.Rotate(ctx, s.ID, next, at, at, int64(r+2))
+						}
 						if errors.Is(err, session.ErrNotFound) {
 							break
 						}
 						if err != nil {
-							return fmt.Errorf("Rotate: %w", err)
+							return fmt.Errorf("Rotate or Renew: %w", err)
 						}
 						s.ID = next
+						s.Gen++
+						if err := h.Store.Seen(ctx, s.ID, s.Gen, at); err != nil && !errors.Is(err, session.ErrNotFound) {
+							return fmt.Errorf("Seen: %w", err)
+						}
 						mu.Lock()
 						l.id = next
 						mu.Unlock()
@@ -838,8 +1097,11 @@ func testRevokeRace(t *testing.T, h Harness) {
 			t.Errorf("session %s, signed in before the last revocation, is still there: %+v, %v", l.id.Short(), s, err)
 			continue
 		}
-		if e, err := h.Store.Ended(context.Background(), l.id); err != nil || e.UserID != "alice" || !e.At.Equal(at) || e.Why != "revoked" {
+		if e, err := h.Store.Ended(context.Background(), l.id); err != nil || !sameEnding(e, session.Ending{UserID: "alice", At: at, Why: "revoked"}) {
 			t.Errorf("Ended(%s) after a revocation = %+v, %v; want the revocation's ending", l.id.Short(), e, err)
+		}
+		if s, err := h.Store.FindHandle(context.Background(), l.handle); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("FindHandle(%s) after a revocation = %s, %v; want ErrNotFound", l.handle.Short(), s.ID.Short(), err)
 		}
 	}
 	list, err := h.Store.List(context.Background(), "alice", now)
