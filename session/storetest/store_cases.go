@@ -907,7 +907,7 @@ func testConcurrent(t *testing.T, h Harness) {
 					race.Add(5)
 					go func() { defer race.Done(); errs[0] = h.Store.Touch(ctx, s.ID, at, at, at.Add(time.Hour), "x") }()
 					go func() { defer race.Done(); errs[1] = h.Store.Seen(ctx, s.ID, 0, at) }()
-					go func() { defer race.Done(); errs[2] = h.Store.Bind(ctx, s.ID, at, 0, jwk(100, own)) }()
+					go func() { defer race.Done(); errs[2] = h.Store.Bind(ctx, s.ID, at, 0, jwk(200, own)) }()
 					go func() { defer race.Done(); _, errs[3] = h.Store.NoteUnbound(ctx, s.ID, at) }()
 					go func() { defer race.Done(); delErr = h.Store.Delete(ctx, s.ID, at, "signed out") }()
 					race.Wait()
@@ -944,7 +944,7 @@ func testConcurrent(t *testing.T, h Harness) {
 					if err := h.Store.Seen(ctx, renewed, 1, at); err != nil && !errors.Is(err, session.ErrNotFound) {
 						return fmt.Errorf("Seen: %w", err)
 					}
-					if err := h.Store.Bind(ctx, renewed, at, 0, jwk(100, shared)); err != nil && !errors.Is(err, session.ErrNotFound) {
+					if err := h.Store.Bind(ctx, renewed, at, 0, jwk(200, shared)); err != nil && !errors.Is(err, session.ErrNotFound) {
 						return fmt.Errorf("Bind: %w", err)
 					}
 					if n, err := h.Store.NoteUnbound(ctx, renewed, at); err != nil && !errors.Is(err, session.ErrNotFound) {
