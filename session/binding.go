@@ -153,7 +153,7 @@ func (m *Manager) bindingHolds(w http.ResponseWriter, r *http.Request, st *state
 		m.opts.Logger.ErrorContext(ctx, "ending a session used without its device", "err", err)
 	}
 	st.ended = why
-	m.reject(w, r, Event{Kind: EventBindingMissing, UserID: s.UserID, Session: s.Handle.Short(),
+	m.reject(w, r, Event{Kind: EventBindingMissing, UserID: s.UserID, Session: s.Handle.Short(), Ended: true,
 		Detail: fmt.Sprintf("the session is bound to a device and %d requests came without proof of it: the session was ended; "+
 			"its device's last IP address: %s", n, s.LastIP)})
 	return false

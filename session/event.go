@@ -82,4 +82,9 @@ type Event struct {
 	ClientIP  string
 	UserAgent string
 	Detail    string
+	// Ended says the event ended the session, as a defence: its cookie was
+	// used from another client (EventClientChanged), a retired token came
+	// back (EventTokenReused), or a bound session was used without its
+	// device too often (EventBindingMissing). Apps tell the owner.
+	Ended bool
 }

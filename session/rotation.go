@@ -129,7 +129,7 @@ func (m *Manager) resolveReplaced(w http.ResponseWriter, r *http.Request, st *st
 		return Session{}, false, err
 	}
 	st.ended = why
-	m.reject(w, r, Event{Kind: EventTokenReused, UserID: s.UserID, Session: s.Handle.Short(),
+	m.reject(w, r, Event{Kind: EventTokenReused, UserID: s.UserID, Session: s.Handle.Short(), Ended: true,
 		Detail: fmt.Sprintf("a token replaced at %s was presented after its successor was in use, so the session was ended; "+
 			"the session's other client: %s, %s", e.At.Format(time.RFC3339), s.LastIP, clip(s.UserAgent, 200))})
 	return Session{}, false, nil
@@ -184,7 +184,7 @@ func (m *Manager) usable(w http.ResponseWriter, r *http.Request, st *state, s Se
 				return false, err
 			}
 			st.ended = why
-			m.reject(w, r, Event{Kind: EventClientChanged, UserID: s.UserID, Session: s.Handle.Short(),
+			m.reject(w, r, Event{Kind: EventClientChanged, UserID: s.UserID, Session: s.Handle.Short(), Ended: true,
 				Detail: "signed in from " + s.CreatedIP + " with " + clip(s.UserAgent, 200) + "; used from this client: " + what})
 			return false, nil
 		}

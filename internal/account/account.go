@@ -187,7 +187,7 @@ func (s *Service) current(r *http.Request) (session.Session, int64, error) {
 func (s *Service) event(r *http.Request, kind, detail string) data.Event {
 	e := data.Event{Kind: kind, ClientIP: s.ClientIP(r), UserAgent: clip(r.UserAgent(), 512), Detail: detail}
 	if sess, ok := session.FromContext(r.Context()); ok {
-		e.Session = sess.ID.Short()
+		e.Session = sess.Handle.Short()
 		e.UserID, _ = UserID(sess.UserID)
 	}
 	return e

@@ -14,14 +14,26 @@ import (
 // Notice kinds.
 const (
 	NoticeNewSignIn     = "new_sign_in"
-	NoticeClientChanged = "client_changed" // a session was ended for being used from another client
+	NoticeClientChanged = "client_changed"  // a session was ended for being used from another client
+	NoticeTokenReused   = "token_reused"    // a session was ended because two clients used it
+	NoticeUnbound       = "binding_missing" // a bound session was ended for being used without its device
 )
+
+// noticeFor maps the session events that end a session as a defence to
+// the notice that tells its owner.
+var noticeFor = map[session.EventKind]string{
+	session.EventClientChanged:  NoticeClientChanged,
+	session.EventTokenReused:    NoticeTokenReused,
+	session.EventBindingMissing: NoticeUnbound,
+}
 
 // Notice is a security notice to show on a session's pages.
 type Notice struct {
 	ID            int64
 	Kind          string
 	ClientChanged bool // Kind is NoticeClientChanged
+	TokenReused   bool // Kind is NoticeTokenReused
+	Unbound       bool // Kind is NoticeUnbound
 	CreatedAt     time.Time
 	Device        string
 	ClientIP      string
@@ -42,7 +54,7 @@ func (s *Service) Notices(ctx context.Context, user data.User, sess session.Sess
 	if user.NoticeAt.IsZero() || !user.NoticeAt.After(since) {
 		return nil, nil
 	}
-	list, err := s.DB.ShownNotices(ctx, user.ID, since, sess.ID.String())
+	list, err := s.DB.ShownNotices(ctx, user.ID, since, sess.Handle.String())
 	if err != nil {
 		return nil, err
 	}
@@ -59,19 +71,16 @@ func (s *Service) Notices(ctx context.Context, user data.User, sess session.Sess
 			continue
 		}
 		out = append(out, Notice{ID: n.ID, Kind: n.Kind, ClientChanged: n.Kind == NoticeClientChanged,
+			TokenReused: n.Kind == NoticeTokenReused, Unbound: n.Kind == NoticeUnbound,
 			CreatedAt: n.CreatedAt, Device: n.Device, ClientIP: n.ClientIP})
 	}
 	return out, nil
 }
 
-// aboutOther reports whether n is about another session than sess. A
-// notice is made at its session's sign-in time, which the session keeps
-// when its token is replaced (its ID does not).
+// aboutOther reports whether n is about another session than sess (named
+// by its handle, which stays the same when its token is replaced).
 func aboutOther(n data.Notice, sess session.Session) bool {
-	if n.Session == "" { // about no live session (one that was ended)
-		return true
-	}
-	return n.Session != sess.ID.String() && !n.CreatedAt.Equal(sess.CreatedAt)
+	return n.Session == "" || n.Session != sess.Handle.String() // "": about no live session (one that was ended)
 }
 
 // DismissNotice dismisses one of the notices shown to the request's
@@ -95,7 +104,7 @@ func (s *Service) DismissNotice(r *http.Request, id string) error {
 	if err != nil {
 		return err
 	}
-	err = s.DB.DismissNotice(ctx, uid, nid, sess.ID.String(), s.Now())
+	err = s.DB.DismissNotice(ctx, uid, nid, sess.Handle.String(), s.Now())
 	if errors.Is(err, data.ErrNotFound) {
 		return notFound
 	}
@@ -103,28 +112,22 @@ func (s *Service) DismissNotice(r *http.Request, id string) error {
 }
 
 // SessionEvent is the session manager's OnEvent: it records the event and,
-// for a session ended because its cookie was used from another browser or
-// system, tells the owner with a notice on every session for two weeks
-// (sessions signed in later too: the session it was about is gone).
+// for a session ended as a defence (its cookie used from another browser
+// or system, a retired token presented again, a bound session used without
+// its device), tells the owner with a notice on every session for two
+// weeks (sessions signed in later too: the session it was about is gone).
+// The notice names the client that set the defence off.
 func (s *Service) SessionEvent(ctx context.Context, ev session.Event) {
 	uid, _ := UserID(ev.UserID) // 0 when the event names no user
 	s.Audit.SessionEvent(ctx, ev, uid)
-	if ev.Kind != session.EventClientChanged || uid == 0 {
+	kind, ok := noticeFor[ev.Kind]
+	if !ok || !ev.Ended || uid == 0 {
 		return
 	}
-	_, err := s.DB.CreateNotice(context.WithoutCancel(ctx), data.Notice{UserID: uid, Kind: NoticeClientChanged, CreatedAt: ev.Time,
+	_, err := s.DB.CreateNotice(context.WithoutCancel(ctx), data.Notice{UserID: uid, Kind: kind, CreatedAt: ev.Time,
 		Device: ParseDevice(ev.UserAgent).Label(), ClientIP: ev.ClientIP})
 	s.users.drop(uid)
 	if err != nil {
 		s.Logger.ErrorContext(ctx, "making a notice", "user_id", uid, "err", err)
-	}
-}
-
-// keepDismissals moves the dismissals of the request's session from its
-// old ID to its new one after its token was replaced. Failing is logged:
-// at worst, notices show again.
-func (s *Service) keepDismissals(ctx context.Context, old, cur session.ID) {
-	if err := s.DB.MoveDismissals(ctx, old.String(), cur.String()); err != nil {
-		s.Logger.ErrorContext(ctx, "keeping notice dismissals", "err", err)
 	}
 }

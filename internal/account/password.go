@@ -61,8 +61,7 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	if err != nil {
 		return 0, err
 	}
-	cur, err := s.Sessions.Reauthenticated(w, r, epoch)
-	if err != nil {
+	if _, err := s.Sessions.Reauthenticated(w, r, epoch); err != nil {
 		if errors.Is(err, session.ErrNotFound) || errors.Is(err, session.ErrNoSession) || errors.Is(err, session.ErrStaleEpoch) {
 			// This session ended meanwhile (signed out from elsewhere).
 			return n, &Error{Status: http.StatusUnauthorized, cause: err,
@@ -70,7 +69,6 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		}
 		return n, err
 	}
-	s.keepDismissals(ctx, sess.ID, cur.ID)
 	s.users.drop(uid)
 	return n, nil
 }

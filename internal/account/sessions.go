@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/connectbook/connectbook/session"
@@ -14,7 +15,7 @@ import (
 
 // SessionInfo is one live session, as its owner sees it.
 type SessionInfo struct {
-	ID         string // the store's hex ID: it names the session, it cannot sign anyone in
+	ID         string // the session's handle: it names the session, it cannot sign anyone in
 	Short      string
 	Device     Device
 	CreatedAt  time.Time
@@ -25,6 +26,12 @@ type SessionInfo struct {
 	Method     string // how it signed in, in words
 	UserAgent  string
 	Current    bool // the session of the request that asked
+	// Bound says the session is bound to a key its browser holds (Device
+	// Bound Session Credentials) since BoundAt; Refused counts requests
+	// turned away for lacking proof of that key: copies of its cookie.
+	Bound   bool
+	BoundAt time.Time
+	Refused int64
 }
 
 // MethodText says in words how a session signed in.
@@ -40,11 +47,12 @@ func MethodText(method string) string {
 	return "Signed in (" + method + ")"
 }
 
-func info(s session.Session, current session.ID) SessionInfo {
+func info(s session.Session, current session.Handle) SessionInfo {
 	return SessionInfo{
-		ID: s.ID.String(), Short: s.ID.Short(), Device: ParseDevice(s.UserAgent),
+		ID: s.Handle.String(), Short: s.Handle.Short(), Device: ParseDevice(s.UserAgent),
 		CreatedAt: s.CreatedAt, CreatedIP: s.CreatedIP, LastSeenAt: s.LastSeenAt, LastIP: s.LastIP,
-		ExpiresAt: s.ExpiresAt(), Method: MethodText(s.Method), UserAgent: s.UserAgent, Current: s.ID == current,
+		ExpiresAt: s.ExpiresAt(), Method: MethodText(s.Method), UserAgent: s.UserAgent, Current: s.Handle == current,
+		Bound: s.Bound(), BoundAt: s.BoundAt, Refused: s.Unbound,
 	}
 }
 
@@ -61,12 +69,12 @@ func (s *Service) ListSessions(r *http.Request) ([]SessionInfo, error) {
 	}
 	out := make([]SessionInfo, 0, len(list))
 	for _, o := range list {
-		if o.ID == sess.ID {
+		if o.Handle == sess.Handle {
 			// The request's own view is fresher than the store's (the store's
 			// last-seen time is written at most once a minute).
 			o = sess
 		}
-		out = append(out, info(o, sess.ID))
+		out = append(out, info(o, sess.Handle))
 	}
 	sortSessions(out)
 	return out, nil
@@ -85,7 +93,7 @@ func sortSessions(list []SessionInfo) {
 }
 
 // RevokeSession ends one of the signed-in user's sessions, named by its
-// hex ID. Ending the request's own session signs this browser out (self is
+// handle in hexadecimal. Ending the request's own session signs this browser out (self is
 // true), freely; ending another one needs sudo mode (ErrSudoRequired). A
 // session that is not the user's, or not live, is ErrNotFound: nothing
 // tells whether it exists.
@@ -93,16 +101,16 @@ func sortSessions(list []SessionInfo) {
 // Outside sudo mode, a password given with the request confirms it first
 // (a wrong one is an *Error on the field "password"), so that the action
 // goes through in one step.
-func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID, password string) (self bool, err error) {
+func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, handle, password string) (self bool, err error) {
 	sess, _, err := s.current(r)
 	if err != nil {
 		return false, err
 	}
-	id, err := session.ParseID(hexID)
+	h, err := session.ParseHandle(handle)
 	if err != nil {
 		return false, ErrNotFound
 	}
-	if id == sess.ID {
+	if h == sess.Handle {
 		return true, s.LogOut(w, r)
 	}
 	// Ending another session is as sensitive as ending them all: one at a
@@ -114,7 +122,7 @@ func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID, p
 		if err != nil {
 			return false, err
 		}
-		if !slices.ContainsFunc(list, func(o session.Session) bool { return o.ID == id }) {
+		if !slices.ContainsFunc(list, func(o session.Session) bool { return o.Handle == h }) {
 			return false, ErrNotFound
 		}
 		if err := s.sudo(w, r, password); err != nil {
@@ -124,7 +132,7 @@ func (s *Service) RevokeSession(w http.ResponseWriter, r *http.Request, hexID, p
 	// The reason reaches whoever presents the ended token next, perhaps
 	// not its owner: it names no device.
 	const why = "signed out from another of your sessions"
-	err = s.Sessions.Revoke(r.Context(), r, sess.UserID, id, why)
+	err = s.Sessions.Revoke(r.Context(), r, sess.UserID, h, why)
 	if errors.Is(err, session.ErrNotFound) {
 		return false, ErrNotFound
 	}
@@ -157,21 +165,40 @@ func (s *Service) UserSessions(ctx context.Context, username string) ([]SessionI
 	}
 	out := make([]SessionInfo, 0, len(list))
 	for _, o := range list {
-		out = append(out, info(o, session.ID{}))
+		out = append(out, info(o, session.Handle{}))
 	}
 	sortSessions(out)
 	return out, nil
 }
 
-// AdminRevokeSession ends one session of a user from the command line.
-func (s *Service) AdminRevokeSession(ctx context.Context, username string, id session.ID) error {
+// AdminRevokeSession ends one session of a user from the command line,
+// named by its handle or the handle's first 12 digits (as listed).
+func (s *Service) AdminRevokeSession(ctx context.Context, username, handle string) error {
 	user, err := s.lookup(ctx, username)
 	if err != nil {
 		return err
 	}
-	err = s.Sessions.Revoke(ctx, nil, UserKey(user.ID), id, "revoked by an administrator")
+	notFound := &Error{Status: http.StatusNotFound, Field: "session", Message: user.Username + " has no live session with that id"}
+	h, err := session.ParseHandle(handle)
+	if err != nil {
+		list, err := s.Sessions.Sessions(ctx, UserKey(user.ID))
+		if err != nil {
+			return err
+		}
+		found := 0
+		for _, o := range list {
+			if len(handle) >= 12 && strings.HasPrefix(o.Handle.String(), strings.ToLower(handle)) {
+				h, found = o.Handle, found+1
+			}
+		}
+		if found != 1 {
+			return notFound
+		}
+	}
+	err = s.Sessions.Revoke(ctx, nil, UserKey(user.ID), h, "revoked by an administrator")
 	if errors.Is(err, session.ErrNotFound) {
-		return &Error{Status: http.StatusNotFound, Field: "session", Message: user.Username + " has no live session with that id", cause: err}
+		notFound.cause = err
+		return notFound
 	}
 	return err
 }

@@ -79,7 +79,7 @@ func (s *Service) LogIn(w http.ResponseWriter, r *http.Request, username, passwo
 		return data.User{}, s.createError(err)
 	}
 	e := s.event(r, audit.LoginSucceeded, "")
-	e.UserID, e.Username, e.Session = p.UserID, p.Username, sess.ID.Short()
+	e.UserID, e.Username, e.Session = p.UserID, p.Username, sess.Handle.Short()
 	s.Audit.Record(ctx, e)
 	s.announceSignIn(ctx, r, p.UserID, sess)
 	user, err := s.DB.UserByID(ctx, p.UserID)
@@ -112,7 +112,7 @@ func (s *Service) announceSignIn(ctx context.Context, r *http.Request, uid int64
 	}
 	if err == nil && known > 0 && (last.IsZero() || sess.CreatedAt.Sub(last) > knownDeviceAge) {
 		_, err = s.DB.CreateNotice(ctx, data.Notice{UserID: uid, Kind: NoticeNewSignIn, CreatedAt: sess.CreatedAt,
-			Session: sess.ID.String(), Device: device, ClientIP: sess.CreatedIP})
+			Session: sess.Handle.String(), Device: device, ClientIP: sess.CreatedIP})
 		s.users.drop(uid)
 	}
 	if err != nil {
@@ -177,7 +177,7 @@ func (s *Service) sudo(w http.ResponseWriter, r *http.Request, password string) 
 // toward throttling like a sign-in) and, if it is right, rotates the
 // session's token and opens the sudo window.
 func (s *Service) Reauthenticate(w http.ResponseWriter, r *http.Request, password string) error {
-	old, uid, err := s.current(r)
+	_, uid, err := s.current(r)
 	if err != nil {
 		return err
 	}
@@ -185,11 +185,9 @@ func (s *Service) Reauthenticate(w http.ResponseWriter, r *http.Request, passwor
 	if err != nil {
 		return err
 	}
-	cur, err := s.Sessions.Reauthenticated(w, r, p.Epoch)
-	if err != nil {
+	if _, err := s.Sessions.Reauthenticated(w, r, p.Epoch); err != nil {
 		return s.rotateError(err)
 	}
-	s.keepDismissals(r.Context(), old.ID, cur.ID)
 	s.Audit.Record(r.Context(), s.event(r, audit.Reauthenticated, "password confirmed"))
 	return nil
 }

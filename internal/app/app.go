@@ -36,6 +36,13 @@ type Options struct {
 	AbsoluteTimeout time.Duration
 	ReauthWindow    time.Duration // account.DefaultSudoWindow if zero
 	MaxSessions     int           // session.DefaultMaxSessions if zero; negative: no limit
+	// RotationInterval: session.DefaultRotationInterval if zero; negative:
+	// no rotation.
+	RotationInterval time.Duration
+	// NoDBSC turns Device Bound Session Credentials off.
+	NoDBSC bool
+	// BoundCookieLifetime: session.DefaultBoundCookieLifetime if zero.
+	BoundCookieLifetime time.Duration
 
 	TLS         bool // the app serves HTTPS itself (HSTS)
 	BehindProxy bool // trust a reverse proxy's forwarding headers
@@ -112,15 +119,18 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	a.Account = account.New(account.Service{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Logger: o.Logger,
 		ClientIP: clientIP, Now: o.Now, SudoWindow: o.ReauthWindow})
 	a.Sessions, err = session.New(st, session.Options{
-		IdleTimeout:     o.IdleTimeout,
-		AbsoluteTimeout: o.AbsoluteTimeout,
-		MaxSessions:     o.MaxSessions,
-		Now:             o.Now,
-		ClientIP:        clientIP,
-		OnEvent:         a.Account.SessionEvent,
-		ClientChanged:   account.ClientChanged,
-		Logger:          o.Logger,
-		Epoch:           a.Account.Epoch,
+		IdleTimeout:         o.IdleTimeout,
+		AbsoluteTimeout:     o.AbsoluteTimeout,
+		MaxSessions:         o.MaxSessions,
+		RotationInterval:    o.RotationInterval,
+		DisableBinding:      o.NoDBSC,
+		BoundCookieLifetime: o.BoundCookieLifetime,
+		Now:                 o.Now,
+		ClientIP:            clientIP,
+		OnEvent:             a.Account.SessionEvent,
+		ClientChanged:       account.ClientChanged,
+		Logger:              o.Logger,
+		Epoch:               a.Account.Epoch,
 	})
 	if err != nil {
 		return nil, err

@@ -21,7 +21,6 @@ import (
 	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/auth"
 	"github.com/connectbook/connectbook/internal/config"
-	"github.com/connectbook/connectbook/session"
 )
 
 // adminFlags are the flags every administrative command takes.
@@ -267,12 +266,8 @@ func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	case sub == "revoke" && !*allUsers && *all == (*id != ""):
 		return misuse("give either --session ID or --all")
 	}
-	var sid session.ID
-	if *id != "" {
-		var err error
-		if sid, err = session.ParseID(*id); err != nil {
-			return misuse("--session takes a 64-character id as shown by list")
-		}
+	if *id != "" && (len(*id) < 12 || len(*id) > 32 || strings.Trim(strings.ToLower(*id), "0123456789abcdef") != "") {
+		return misuse("--session takes a session id as shown by list (12 or 32 hexadecimal digits)")
 	}
 	st, err := af.open(ctx, stderr)
 	if err != nil {
@@ -298,10 +293,14 @@ func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return 0
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tEXPIRES\tIP\tDEVICE\tUSER AGENT")
+		fmt.Fprintln(tw, "ID\tCREATED\tLAST SEEN\tEXPIRES\tIP\tBOUND\tDEVICE\tUSER AGENT")
 		for _, s := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, stamp(s.CreatedAt), stamp(s.LastSeenAt),
-				stamp(s.ExpiresAt), clipText(s.LastIP, 64), clipText(s.Device.Label(), 40), clipText(s.UserAgent, 60))
+			bound := "no"
+			if s.Bound {
+				bound = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, stamp(s.CreatedAt), stamp(s.LastSeenAt),
+				stamp(s.ExpiresAt), clipText(s.LastIP, 64), bound, clipText(s.Device.Label(), 40), clipText(s.UserAgent, 60))
 		}
 		tw.Flush()
 	case *all:
@@ -311,10 +310,10 @@ func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		fmt.Fprintf(stdout, "Ended %s of %s.\n", sessionCount(n), *user)
 	default:
-		if err := st.Account.AdminRevokeSession(ctx, *user, sid); err != nil {
+		if err := st.Account.AdminRevokeSession(ctx, *user, *id); err != nil {
 			return report(stderr, cmd, err)
 		}
-		fmt.Fprintf(stdout, "Ended session %s of %s.\n", sid.Short(), *user)
+		fmt.Fprintf(stdout, "Ended session %s of %s.\n", strings.ToLower(*id), *user)
 	}
 	return 0
 }

@@ -45,7 +45,7 @@ func login(t *testing.T, dsn, user string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.ID.String()
+	return s.Handle.String()
 }
 
 func TestAdminCommands(t *testing.T) {
@@ -71,8 +71,8 @@ func TestAdminCommands(t *testing.T) {
 				{"", []string{"user", "add"}, "exactly one username"},
 				{"", []string{"sessions", "list"}, "--user is required"},
 				{"", []string{"sessions", "revoke", "--user", "alice"}, "either --session ID or --all"},
-				{"", []string{"sessions", "revoke", "--user", "alice", "--session", "xyz"}, "64-character id"},
-				{"", []string{"sessions", "revoke", "--user", "alice", "--session", strings.Repeat("0", 64)}, "no live session"},
+				{"", []string{"sessions", "revoke", "--user", "alice", "--session", "xyz"}, "as shown by list"},
+				{"", []string{"sessions", "revoke", "--user", "alice", "--session", strings.Repeat("0", 32)}, "no live session"},
 				{"", []string{"events", "--limit", "0"}, "--limit"},
 			} {
 				code, _, errs := cmd(t, tc.stdin, append(tc.args, db...)...)

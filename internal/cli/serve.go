@@ -58,6 +58,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		DB: cfg.DB, SessionStore: cfg.SessionStore,
 		IdleTimeout: cfg.IdleTimeout, AbsoluteTimeout: cfg.AbsoluteTimeout,
 		ReauthWindow: cfg.ReauthWindow, MaxSessions: cfg.MaxSessions,
+		RotationInterval: rotation(cfg.RotationInterval), NoDBSC: !cfg.DBSC, BoundCookieLifetime: cfg.BoundCookieLifetime,
 		TLS: cfg.TLS(), BehindProxy: cfg.BehindProxy, Logger: logger,
 	})
 	if err != nil {
@@ -229,4 +230,13 @@ func redactDSN(dsn string) string {
 		return "postgres://…"
 	}
 	return u.Redacted()
+}
+
+// rotation maps --rotation-interval to the app's setting: 0 turns rotation
+// off.
+func rotation(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -24,11 +24,16 @@ type Config struct {
 	AbsoluteTimeout time.Duration
 	ReauthWindow    time.Duration // how long a confirmed password allows sensitive actions
 	MaxSessions     int           // live sessions per user
-	TLSCert         string
-	TLSKey          string
-	TLSSelfSigned   bool
-	BehindProxy     bool
-	LogFormat       string // json or text
+	// RotationInterval is how long a token is used before it is replaced
+	// (0: never).
+	RotationInterval    time.Duration
+	DBSC                bool          // offer Device Bound Session Credentials
+	BoundCookieLifetime time.Duration // how long a bound session's proof lasts
+	TLSCert             string
+	TLSKey              string
+	TLSSelfSigned       bool
+	BehindProxy         bool
+	LogFormat           string // json or text
 }
 
 // Defaults.
@@ -69,9 +74,8 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		}
 		fs.DurationVar(p, name, def, usage+" ("+env+")")
 	}
-	boolean := func(p *bool, name, usage string) {
+	boolean := func(p *bool, name string, def bool, usage string) {
 		env := envName(name)
-		def := false
 		if v := getenv(env); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -100,10 +104,13 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 		fs.IntVar(p, name, def, usage+" ("+env+")")
 	}
 	integer(&c.MaxSessions, "max-sessions", 50, "live sessions per user; a sign-in past it signs out the least recently used")
+	dur(&c.RotationInterval, "rotation-interval", 10*time.Minute, "replace a session's token after this long in use; a replaced token that comes back ends the session (at least 5s; 0 turns rotation off)")
+	boolean(&c.DBSC, "dbsc", true, "offer Device Bound Session Credentials: browsers that support them tie the session to a key that never leaves the device")
+	dur(&c.BoundCookieLifetime, "bound-cookie-lifetime", 10*time.Minute, "with --dbsc, how long a device-bound session's proof lasts before the browser must sign a new one (at least 5s)")
 	str(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
 	str(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
-	boolean(&c.TLSSelfSigned, "tls-self-signed", "serve HTTPS with a certificate generated in memory, to try HTTPS locally")
-	boolean(&c.BehindProxy, "behind-proxy", "trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy")
+	boolean(&c.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a certificate generated in memory, to try HTTPS locally")
+	boolean(&c.BehindProxy, "behind-proxy", false, "trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
@@ -155,6 +162,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSessions < 1 || c.MaxSessions > 10000 {
 		return fmt.Errorf("--max-sessions %d: use 1 to 10000", c.MaxSessions)
+	}
+	if c.RotationInterval != 0 && (c.RotationInterval < 5*time.Second || c.RotationInterval > c.AbsoluteTimeout) {
+		return fmt.Errorf("--rotation-interval %v: use at least 5s and at most --absolute-timeout, or 0 to turn rotation off", c.RotationInterval)
+	}
+	if c.BoundCookieLifetime < 5*time.Second || c.BoundCookieLifetime > c.AbsoluteTimeout {
+		return fmt.Errorf("--bound-cookie-lifetime %v: use at least 5s and at most --absolute-timeout", c.BoundCookieLifetime)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together: give both, or neither")

@@ -17,9 +17,33 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Addr: "127.0.0.1:8080", DB: "connectbook.db", IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
-		ReauthWindow: 10 * time.Minute, MaxSessions: 50, LogFormat: "text"}
+		ReauthWindow: 10 * time.Minute, MaxSessions: 50, LogFormat: "text",
+		RotationInterval: 10 * time.Minute, DBSC: true, BoundCookieLifetime: 10 * time.Minute}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
+	}
+}
+
+func TestRotationAndBindingSettings(t *testing.T) {
+	e := env(map[string]string{"CONNECTBOOK_ROTATION_INTERVAL": "5s", "CONNECTBOOK_DBSC": "false", "CONNECTBOOK_BOUND_COOKIE_LIFETIME": "7s"})
+	c, err := Load(nil, e, io.Discard)
+	if err != nil || c.RotationInterval != 5*time.Second || c.DBSC || c.BoundCookieLifetime != 7*time.Second {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+	c, err = Load([]string{"--rotation-interval", "0", "--dbsc=true", "--bound-cookie-lifetime", "1m"}, e, io.Discard)
+	if err != nil || c.RotationInterval != 0 || !c.DBSC || c.BoundCookieLifetime != time.Minute {
+		t.Fatalf("flags over the environment: %+v, %v", c, err)
+	}
+	for _, args := range [][]string{
+		{"--rotation-interval", "4s"}, {"--rotation-interval", "13h"}, {"--rotation-interval", "-1s"},
+		{"--bound-cookie-lifetime", "4s"}, {"--bound-cookie-lifetime", "0"}, {"--bound-cookie-lifetime", "24h"},
+	} {
+		if _, err := Load(args, env(nil), io.Discard); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+	if _, err := Load(nil, env(map[string]string{"CONNECTBOOK_DBSC": "maybe"}), io.Discard); err == nil {
+		t.Error("CONNECTBOOK_DBSC=maybe accepted")
 	}
 }
 

@@ -85,13 +85,6 @@ func (db *DB) DismissNotice(ctx context.Context, userID, id int64, session strin
 	return err
 }
 
-// MoveDismissals gives the dismissals of a session to its new id, when its
-// token is replaced.
-func (db *DB) MoveDismissals(ctx context.Context, from, to string) error {
-	_, err := db.exec(ctx, `UPDATE notice_dismissals SET session = ? WHERE session = ?`, to, from)
-	return err
-}
-
 // KnownDevices returns how many devices the user has signed in with (in
 // the retention period).
 func (db *DB) KnownDevices(ctx context.Context, userID int64) (int, error) {

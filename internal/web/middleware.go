@@ -167,7 +167,7 @@ func (a *app) event(r *http.Request, kind, detail string) data.Event {
 		Detail:    detail,
 	}
 	if s, ok := session.FromContext(r.Context()); ok {
-		e.Session = s.ID.Short()
+		e.Session = s.Handle.Short()
 	}
 	if u := viewer(r); u != nil {
 		e.UserID, e.Username = u.ID, u.Username
