@@ -111,6 +111,16 @@ func (m *Manager) resolveReplaced(w http.ResponseWriter, r *http.Request, st *st
 	if ok, err := m.usable(w, r, st, s, now); !ok || err != nil {
 		return Session{}, false, err
 	}
+	if !e.At.After(s.AuthAt) {
+		// Replaced before the user last proved who they are: tokens from
+		// before a re-authentication are dead at once. The cookie stays,
+		// for the request may be one in flight from the browser that
+		// re-authenticated.
+		st.ended = "replaced when the password was confirmed"
+		m.emit(ctx, r, Event{Kind: EventEndedToken, UserID: s.UserID, Session: s.Handle.Short(),
+			Detail: "a token replaced before the session's last re-authentication"})
+		return Session{}, false, nil
+	}
 	// No later token has been seen (this is the browser's own token, and
 	// the response that carried its successor has not arrived, or has not
 	// been acted on, yet), or the request was sent before the browser had

@@ -15,7 +15,6 @@ import (
 	"github.com/connectbook/connectbook/internal/account"
 	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/testdb"
-	"github.com/connectbook/connectbook/session"
 )
 
 const (
@@ -57,7 +56,10 @@ func (s *server) browserAs(ua, user, password string) *browser {
 	return b
 }
 
-var sessionIDRE = regexp.MustCompile(`action="/settings/sessions/([0-9a-f]{64})/revoke"`)
+var sessionIDRE = regexp.MustCompile(`action="/settings/sessions/([0-9a-f]{32})/revoke"`)
+
+// currentSessionRE finds the browser's own session on the sessions page.
+var currentSessionRE = regexp.MustCompile(`(?s)<li class="session current"[^>]*>.*?action="/settings/sessions/([0-9a-f]{32})/revoke"`)
 
 // sessionIDs returns the session IDs listed on the browser's sessions page.
 func (b *browser) sessionIDs() []string {
@@ -74,14 +76,16 @@ func (b *browser) sessionIDs() []string {
 	return ids
 }
 
-// sessionID is the store's ID of the browser's session, in hex.
+// sessionID is the handle of the browser's session, in hex, as its
+// sessions page shows it.
 func (b *browser) sessionID() string {
 	b.t.Helper()
-	id, ok := session.IDOfToken(b.token())
-	if !ok {
-		b.t.Fatalf("browser holds no well-formed token: %q", b.token())
+	r := b.get("/settings/sessions")
+	m := currentSessionRE.FindStringSubmatch(r.body)
+	if m == nil {
+		b.t.Fatalf("the sessions page (status %d) does not show this browser's session", r.StatusCode)
 	}
-	return id.String()
+	return m[1]
 }
 
 // formToken returns the csrf_token of any signed-in page.
@@ -212,7 +216,7 @@ func testRevokeForeign(t *testing.T, s *server) {
 	s.addUser("bob", alicePW)
 	alice := s.browserAs(firefoxLinux, "alice", alicePW)
 	bob := s.browserAs(chromeMac, "bob", alicePW)
-	for _, id := range []string{bob.sessionID(), "zz", strings.Repeat("0", 64), strings.ToUpper(bob.sessionID())} {
+	for _, id := range []string{bob.sessionID(), "zz", strings.Repeat("0", 32), strings.ToUpper(bob.sessionID())} {
 		r := alice.postForm("/settings/sessions/"+id+"/revoke", url.Values{})
 		if r.StatusCode != http.StatusNotFound {
 			t.Fatalf("revoking %q of another user: %d, want 404", id, r.StatusCode)

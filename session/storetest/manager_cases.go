@@ -849,11 +849,12 @@ func testMaxSessions(t *testing.T, h Harness) {
 	}
 	a.clock.Advance(2 * time.Minute)
 	mark := a.mark()
+	h2 := handleOf(t, h.Store, s2)
 	s4 := a.login("alice", "")
 
 	evs := a.eventsSince(mark, session.EventEvicted)
-	if len(evs) != 1 || evs[0].UserID != "alice" || evs[0].Session != idOf(t, s2).Short() {
-		t.Fatalf("evictions = %+v, want one of alice's session %s (the least recently used)", evs, idOf(t, s2).Short())
+	if len(evs) != 1 || evs[0].UserID != "alice" || evs[0].Session != h2.Short() {
+		t.Fatalf("evictions = %+v, want one of alice's session %s (the least recently used)", evs, h2.Short())
 	}
 	mustBeGone(t, h.Store, idOf(t, s2))
 	list, err := a.m.Sessions(ctx, "alice")
@@ -917,7 +918,7 @@ func testReauthenticated(t *testing.T, h Harness) {
 		t.Fatalf("after re-authentication: AuthAt %v, epoch %d, created %v, method %q; want %v, 2, %v, password",
 			s.AuthAt, s.Epoch, s.CreatedAt, s.Method, a.clock.Now(), signedIn)
 	}
-	if ev := a.wantEvent(session.EventRotated, ""); ev.Session != idOf(t, tok).Short() || !strings.Contains(ev.Detail, "re-authenticated") {
+	if ev := a.wantEvent(session.EventRotated, ""); ev.Session != handleOf(t, h.Store, tok).Short() || !strings.Contains(ev.Detail, "re-authenticated") {
 		t.Fatalf("rotation event = %+v", ev)
 	}
 
