@@ -233,13 +233,6 @@ func testNotices(t *testing.T, db *data.DB) {
 	if list, _ := db.ShownNotices(ctx, alice.ID, now, "s2"); len(list) != 1 {
 		t.Fatalf("dismissed by one session, hidden from another: %+v", list)
 	}
-	// A session's dismissals follow it to its new id.
-	if err := db.MoveDismissals(ctx, "s1", "s1b"); err != nil {
-		t.Fatal(err)
-	}
-	if list, _ := db.ShownNotices(ctx, alice.ID, now, "s1b"); len(list) != 0 {
-		t.Fatalf("dismissal lost when the session's id changed: %+v", list)
-	}
 	// Pruning forgets what is older than the retention.
 	if n, err := db.PruneNotices(ctx, later); err != nil || n != 0 {
 		t.Fatalf("PruneNotices at the cut-off: %d, %v; want 0", n, err)
