@@ -1,18 +1,21 @@
-// Package pgstore keeps sessions in PostgreSQL through jackc/pgx/v5, for
-// deployments of several instances.
+// Package pgstore keeps sessions in PostgreSQL (13 or later) through
+// jackc/pgx/v5, for deployments of several instances.
 //
 // Each session is one row keyed by the SHA-256 of its token; the token
 // itself is never stored. Every operation is a single statement (one round
 // trip), and every write after the insert is a conditional UPDATE or DELETE,
 // so nothing can re-create a session that is gone.
 //
-// The Ending of a session deleted with a reason is a row in a second table,
-// named after the first with "_endings" appended, under the same ID until
-// the session's absolute deadline. The statement that deletes the session
-// writes it from the deleted row, so the two happen together or not at all.
+// The Ending of a session deleted with a reason, and the link that Renew
+// leaves under a replaced token, are rows in a second table, named after
+// the first with "_endings" appended, under the ID they were left under
+// until the session's absolute deadline. The statement that deletes or
+// renews the session writes them from the row it changed, so the two
+// happen together or not at all.
 //
-// New brings a sessions table created by an earlier version up to date in
-// place: it adds the columns that version lacked.
+// New brings tables created by an earlier version up to date in place: it
+// adds the columns that version lacked, filling in a random handle and
+// secret for the sessions it already holds.
 package pgstore
 
 import (
@@ -24,6 +27,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/connectbook/connectbook/session"
@@ -40,7 +44,8 @@ type Store struct {
 	pool  *pgxpool.Pool
 	table string
 	// Queries with the table name filled in, built once.
-	qCreate, qFind, qTouch, qAlive, qRotate, qDelete, qDeleteFor, qDeleteAll, qEnded, qList, qSweep string
+	qCreate, qFind, qFindHandle, qTouch, qAlive, qRotate, qRenew, qSeen, qBind, qUnbound,
+	qDelete, qDeleteFor, qDeleteAll, qEnded, qList, qSweep string
 }
 
 var _ session.Store = (*Store)(nil)
@@ -52,9 +57,17 @@ var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
 
 // columns are those Create writes; readColumns those scan reads.
 const (
-	columns     = `id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip, epoch, method, auth_at`
-	readColumns = `id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip, epoch, method, COALESCE(auth_at, created_at)`
+	columns = `id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip, epoch, method, auth_at,
+		handle, secret, gen, seen_gen, seen_at, issued_at, bind_key, bound_at, bind_seq, unbound`
+	readColumns = `id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip, epoch, method, COALESCE(auth_at, created_at),
+		handle, secret, gen, seen_gen, COALESCE(seen_at, created_at), COALESCE(issued_at, created_at), bind_key, bound_at, bind_seq, unbound`
 )
+
+// alive is the condition that the session is valid at the instant in the
+// given parameter.
+func alive(now string) string {
+	return `idle_deadline > ` + now + ` AND abs_deadline > ` + now
+}
 
 // ending deletes the sessions that match a condition on $3 (and $4) and,
 // when the reason $2 is not empty, writes their endings at $1 from the
@@ -64,13 +77,12 @@ const ending = `WITH d AS (DELETE FROM %[1]s WHERE %[2]s RETURNING id, user_id, 
 e AS (INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at)
 	SELECT id, user_id, $1::timestamptz, $2::text, abs_deadline FROM d WHERE $2::text <> ''
 	ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at,
-		why = excluded.why, expires_at = excluded.expires_at)
+		why = excluded.why, expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen)
 SELECT count(*) FROM d`
 
-// New creates the sessions and endings tables if they do not exist, adds
-// missing columns to an existing sessions table, and returns a Store on
-// them. The caller keeps ownership of pool. The table name may be at most
-// 48 bytes.
+// New creates the sessions and endings tables if they do not exist, brings
+// existing ones up to date, and returns a Store on them. The caller keeps
+// ownership of pool. The table name may be at most 48 bytes.
 func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) {
 	table := opts.Table
 	if table == "" {
@@ -85,18 +97,47 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	q := func(query string) string { return fmt.Sprintf(query, table) }
 	end := func(where string) string { return fmt.Sprintf(ending, table, where) }
 	return &Store{
-		pool:       pool,
-		table:      table,
-		qCreate:    q(`INSERT INTO %s (` + columns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
-		qFind:      q(`SELECT ` + readColumns + ` FROM %s WHERE id = $1`),
-		qTouch:     q(`UPDATE %s SET last_seen_at = $2, idle_deadline = $3, last_ip = $4 WHERE id = $1 AND idle_deadline > $2 AND abs_deadline > $2 AND last_seen_at <= $5`),
-		qAlive:     q(`SELECT 1 FROM %s WHERE id = $1 AND idle_deadline > $2 AND abs_deadline > $2`),
-		qRotate:    q(`UPDATE %s SET id = $2, auth_at = $4, epoch = $5 WHERE id = $1 AND idle_deadline > $3 AND abs_deadline > $3`),
+		pool:  pool,
+		table: table,
+		qCreate: q(`INSERT INTO %s (` + columns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+			$13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`),
+		qFind:       q(`SELECT ` + readColumns + ` FROM %s WHERE id = $1`),
+		qFindHandle: q(`SELECT ` + readColumns + ` FROM %s WHERE handle = $1`),
+		qTouch:      q(`UPDATE %s SET last_seen_at = $2, idle_deadline = $3, last_ip = $4 WHERE id = $1 AND ` + alive("$2") + ` AND last_seen_at <= $5`),
+		qAlive:      q(`SELECT 1 FROM %s WHERE id = $1 AND ` + alive("$2")),
+		// In SET, gen is the value before the update.
+		qRotate: q(`UPDATE %s SET id = $2, auth_at = $4, epoch = $5, issued_at = $3, seen_at = $3, gen = gen + 1, seen_gen = gen + 1
+			WHERE id = $1 AND ` + alive("$3")),
+		// The session moves and its link is written in one statement; a
+		// taken new ID fails the whole statement.
+		qRenew: fmt.Sprintf(`WITH r AS (
+			UPDATE %[1]s SET id = $2::bytea, gen = gen + 1, issued_at = $4::timestamptz, last_seen_at = $4, idle_deadline = $5, last_ip = $6
+			WHERE id = $1::bytea AND gen = $3::bigint AND `+alive("$4")+`
+			RETURNING user_id, handle, abs_deadline),
+		e AS (INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at, handle, gen)
+			SELECT $1, user_id, $4, '', abs_deadline, handle, $3 FROM r
+			ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at,
+				why = excluded.why, expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen)
+		SELECT count(*) FROM r`, table),
+		// One UPDATE of the live row, which writes its own values back
+		// when there is nothing to record: a statement that read the row
+		// apart from writing it could answer for a version that a
+		// concurrent Renew has moved since. In SET, gen and seen_gen are
+		// the values before the update.
+		qSeen: q(`UPDATE %s SET
+				seen_gen = CASE WHEN gen = $2 AND seen_gen < $2 THEN $2 ELSE seen_gen END,
+				seen_at = CASE WHEN gen = $2 AND seen_gen < $2 THEN $3 ELSE seen_at END
+			WHERE id = $1 AND ` + alive("$3")),
+		qBind: q(`UPDATE %s SET bind_seq = $3::bigint + 1,
+				bind_key = CASE WHEN $4::text = '' THEN bind_key ELSE $4::text END,
+				bound_at = CASE WHEN $4::text = '' THEN bound_at ELSE $2::timestamptz END
+			WHERE id = $1 AND ` + alive("$2") + ` AND bind_seq = $3 AND ($4::text = '' OR bind_key = '')`),
+		qUnbound:   q(`UPDATE %s SET unbound = unbound + 1 WHERE id = $1 AND ` + alive("$2") + ` RETURNING unbound`),
 		qDelete:    end(`id = $3`),
 		qDeleteFor: end(`id = $3 AND user_id = $4`),
 		qDeleteAll: end(`user_id = $3 AND id <> $4`),
-		qEnded:     q(`SELECT user_id, at, why FROM %s_endings WHERE id = $1`),
-		qList:      q(`SELECT ` + readColumns + ` FROM %s WHERE user_id = $1 AND idle_deadline > $2 AND abs_deadline > $2 ORDER BY created_at DESC, id`),
+		qEnded:     q(`SELECT user_id, at, why, handle, gen FROM %s_endings WHERE id = $1`),
+		qList:      q(`SELECT ` + readColumns + ` FROM %s WHERE user_id = $1 AND ` + alive("$2") + ` ORDER BY created_at DESC, id`),
 		// Endings past their deadline all go, whatever the limit; a large
 		// delete does not block PostgreSQL's readers or other writers.
 		qSweep: fmt.Sprintf(`WITH e AS (DELETE FROM %[1]s_endings WHERE id IN (
@@ -106,8 +147,27 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 	}, nil
 }
 
-// migrate creates the tables and adds missing columns under an advisory
-// lock, so that instances starting together do not race on the catalog.
+// The columns and indexes of the current layout, which migrate looks for.
+var (
+	sessionColumns = []string{"id", "user_id", "created_at", "last_seen_at", "idle_deadline", "abs_deadline",
+		"created_ip", "user_agent", "last_ip", "epoch", "method", "auth_at", "handle", "secret", "gen", "seen_gen",
+		"seen_at", "issued_at", "bind_key", "bound_at", "bind_seq", "unbound"}
+	endingColumns = []string{"id", "user_id", "at", "why", "expires_at", "handle", "gen"}
+	indexes       = []string{"%s_user", "%s_expiry", "%s_handle", "%s_endings_expiry"}
+)
+
+// The SQL for 16 and 32 random bytes: gen_random_uuid draws from
+// PostgreSQL's strong random source (a version 4 UUID has 122 random bits).
+const (
+	random16 = `uuid_send(gen_random_uuid())`
+	random32 = `(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()))`
+)
+
+// migrate creates the tables, adds missing columns and indexes, under an
+// advisory lock, so that instances starting together do not race on the
+// catalog. It first looks in the catalog and changes nothing when all is
+// there: DDL takes locks that stop queries on the table, even when it has
+// nothing to do.
 //
 // Rows written before auth_at existed have it NULL and are read with their
 // created_at: those sessions were authenticated when they were created,
@@ -116,6 +176,17 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 // during a rolling upgrade. Older rows' epoch is 0, the epoch of a user
 // whose credentials never changed, so an app that compares epochs treats
 // them as stale once the user's epoch has moved on.
+//
+// Likewise seen_at and issued_at are NULL in older rows and read as
+// created_at (their token has been issued and seen since creation, at
+// generation 0). Handle and secret have random defaults, which fill in the
+// rows a table already holds when the columns are added (the table is
+// rewritten once) and the rows that instances of the earlier version insert
+// during a rolling upgrade; this version always writes its own. A handle is
+// NULL only for a session created without one (the zero Handle), which no
+// FindHandle finds. bound_at is NULL while the session is not bound; the
+// handle and gen of an ending are NULL and 0 for a session that ended, as
+// opposed to a token replaced by Renew.
 func migrate(ctx context.Context, pool *pgxpool.Pool, table string) error {
 	schema := fmt.Sprintf(`
 CREATE TABLE IF NOT EXISTS %[1]s (
@@ -130,38 +201,66 @@ CREATE TABLE IF NOT EXISTS %[1]s (
 	last_ip       text NOT NULL,
 	epoch         bigint NOT NULL DEFAULT 0,
 	method        text NOT NULL DEFAULT '',
-	auth_at       timestamptz         -- NULL in rows older than the column: read as created_at
+	auth_at       timestamptz,        -- NULL in rows older than the column: read as created_at
+	handle        bytea DEFAULT %[2]s,  -- 16 bytes, for the session's life
+	secret        bytea NOT NULL DEFAULT %[3]s,  -- 32 bytes
+	gen           bigint NOT NULL DEFAULT 0,
+	seen_gen      bigint NOT NULL DEFAULT 0,
+	seen_at       timestamptz,        -- NULL in rows older than the column: read as created_at
+	issued_at     timestamptz,        -- likewise
+	bind_key      text NOT NULL DEFAULT '',  -- JWK, '' if not bound
+	bound_at      timestamptz,        -- NULL if not bound
+	bind_seq      bigint NOT NULL DEFAULT 0,
+	unbound       bigint NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS %[1]s_user ON %[1]s (user_id);
-CREATE INDEX IF NOT EXISTS %[1]s_expiry ON %[1]s (LEAST(idle_deadline, abs_deadline));
-CREATE TABLE IF NOT EXISTS %[1]s_endings (
-	id         bytea PRIMARY KEY,     -- the ended session's ID
-	user_id    text NOT NULL,
-	at         timestamptz NOT NULL,
-	why        text NOT NULL,
-	expires_at timestamptz NOT NULL   -- the session's absolute deadline
-);
-CREATE INDEX IF NOT EXISTS %[1]s_endings_expiry ON %[1]s_endings (expires_at);`, table)
-	// ALTER TABLE takes a lock that stops every query on the table, even
-	// when there is nothing to add, so it runs only when a column is missing.
-	upgrade := fmt.Sprintf(`ALTER TABLE %s
+ALTER TABLE %[1]s
 	ADD COLUMN IF NOT EXISTS epoch bigint NOT NULL DEFAULT 0,
 	ADD COLUMN IF NOT EXISTS method text NOT NULL DEFAULT '',
-	ADD COLUMN IF NOT EXISTS auth_at timestamptz`, table)
+	ADD COLUMN IF NOT EXISTS auth_at timestamptz,
+	ADD COLUMN IF NOT EXISTS handle bytea DEFAULT %[2]s,
+	ADD COLUMN IF NOT EXISTS secret bytea NOT NULL DEFAULT %[3]s,
+	ADD COLUMN IF NOT EXISTS gen bigint NOT NULL DEFAULT 0,
+	ADD COLUMN IF NOT EXISTS seen_gen bigint NOT NULL DEFAULT 0,
+	ADD COLUMN IF NOT EXISTS seen_at timestamptz,
+	ADD COLUMN IF NOT EXISTS issued_at timestamptz,
+	ADD COLUMN IF NOT EXISTS bind_key text NOT NULL DEFAULT '',
+	ADD COLUMN IF NOT EXISTS bound_at timestamptz,
+	ADD COLUMN IF NOT EXISTS bind_seq bigint NOT NULL DEFAULT 0,
+	ADD COLUMN IF NOT EXISTS unbound bigint NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS %[1]s_user ON %[1]s (user_id);
+CREATE INDEX IF NOT EXISTS %[1]s_expiry ON %[1]s (LEAST(idle_deadline, abs_deadline));
+CREATE UNIQUE INDEX IF NOT EXISTS %[1]s_handle ON %[1]s (handle);
+CREATE TABLE IF NOT EXISTS %[1]s_endings (
+	id         bytea PRIMARY KEY,     -- the ID the ending is left under
+	user_id    text NOT NULL,
+	at         timestamptz NOT NULL,
+	why        text NOT NULL,         -- '' for a token replaced by Renew
+	expires_at timestamptz NOT NULL,  -- the session's absolute deadline
+	handle     bytea,                 -- for a token replaced by Renew: its session's handle
+	gen        bigint NOT NULL DEFAULT 0  -- and the token's generation
+);
+ALTER TABLE %[1]s_endings
+	ADD COLUMN IF NOT EXISTS handle bytea,
+	ADD COLUMN IF NOT EXISTS gen bigint NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS %[1]s_endings_expiry ON %[1]s_endings (expires_at);`, table, random16, random32)
+	names := make([]string, len(indexes))
+	for i, f := range indexes {
+		names[i] = fmt.Sprintf(f, table)
+	}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "pgstore:"+table); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, schema); err != nil {
+		var current bool
+		err := tx.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = ANY($2) AND NOT attisdropped) = cardinality($2)
+			AND (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1 || '_endings') AND attname = ANY($3) AND NOT attisdropped) = cardinality($3)
+			AND (SELECT count(*) FROM unnest($4::text[]) AS i (name) WHERE to_regclass(name) IS NOT NULL) = cardinality($4)`,
+			table, sessionColumns, endingColumns, names).Scan(&current)
+		if err != nil || current {
 			return err
 		}
-		var have int
-		err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_attribute
-			WHERE attrelid = to_regclass($1) AND attname IN ('epoch', 'method', 'auth_at') AND NOT attisdropped`, table).Scan(&have)
-		if err != nil || have == 3 {
-			return err
-		}
-		_, err = tx.Exec(ctx, upgrade)
+		_, err = tx.Exec(ctx, schema)
 		return err
 	})
 	if err != nil {
@@ -174,13 +273,30 @@ CREATE INDEX IF NOT EXISTS %[1]s_endings_expiry ON %[1]s_endings (expires_at);`,
 func (s *Store) Table() string { return s.table }
 
 func (s *Store) Create(ctx context.Context, ss session.Session) error {
+	var handle []byte // NULL for the zero handle, which names no session
+	if !ss.Handle.IsZero() {
+		handle = ss.Handle[:]
+	}
 	_, err := s.pool.Exec(ctx, s.qCreate, ss.ID[:], ss.UserID, ss.CreatedAt, ss.LastSeenAt,
-		ss.IdleDeadline, ss.AbsoluteDeadline, ss.CreatedIP, ss.UserAgent, ss.LastIP, ss.Epoch, ss.Method, ss.AuthAt)
+		ss.IdleDeadline, ss.AbsoluteDeadline, ss.CreatedIP, ss.UserAgent, ss.LastIP, ss.Epoch, ss.Method, ss.AuthAt,
+		handle, ss.Secret[:], ss.Gen, ss.SeenGen, ss.SeenAt, ss.IssuedAt,
+		ss.BindKey, pgtype.Timestamptz{Time: ss.BoundAt, Valid: !ss.BoundAt.IsZero()}, ss.BindSeq, ss.Unbound)
 	return mapErr(err)
 }
 
 func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error) {
-	ss, err := scan(s.pool.QueryRow(ctx, s.qFind, id[:]))
+	return s.findOne(ctx, s.qFind, id[:])
+}
+
+func (s *Store) FindHandle(ctx context.Context, h session.Handle) (session.Session, error) {
+	if h.IsZero() {
+		return session.Session{}, session.ErrNotFound
+	}
+	return s.findOne(ctx, s.qFindHandle, h[:])
+}
+
+func (s *Store) findOne(ctx context.Context, query string, key []byte) (session.Session, error) {
+	ss, err := scan(s.pool.QueryRow(ctx, query, key))
 	if err != nil {
 		return session.Session{}, mapErr(err)
 	}
@@ -201,23 +317,43 @@ func (s *Store) Rotate(ctx context.Context, oldID, newID session.ID, now, authAt
 	return affected(s.pool.Exec(ctx, s.qRotate, oldID[:], newID[:], now, authAt, epoch))
 }
 
+func (s *Store) Renew(ctx context.Context, oldID, newID session.ID, gen int64, now, idleDeadline time.Time, lastIP string) error {
+	return found(s.count(ctx, s.qRenew, oldID[:], newID[:], gen, now, idleDeadline, lastIP))
+}
+
+func (s *Store) Seen(ctx context.Context, id session.ID, gen int64, now time.Time) error {
+	return affected(s.pool.Exec(ctx, s.qSeen, id[:], gen, now))
+}
+
+func (s *Store) Bind(ctx context.Context, id session.ID, now time.Time, seq int64, key string) error {
+	return affected(s.pool.Exec(ctx, s.qBind, id[:], now, seq, key))
+}
+
+func (s *Store) NoteUnbound(ctx context.Context, id session.ID, now time.Time) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, s.qUnbound, id[:], now).Scan(&n); err != nil {
+		return 0, mapErr(err)
+	}
+	return n, nil
+}
+
 func (s *Store) Delete(ctx context.Context, id session.ID, now time.Time, why string) error {
-	return found(s.end(ctx, s.qDelete, now, why, id[:]))
+	return found(s.count(ctx, s.qDelete, now, why, id[:]))
 }
 
 func (s *Store) DeleteForUser(ctx context.Context, userID string, id session.ID, now time.Time, why string) error {
-	return found(s.end(ctx, s.qDeleteFor, now, why, id[:], userID))
+	return found(s.count(ctx, s.qDeleteFor, now, why, id[:], userID))
 }
 
 func (s *Store) DeleteAllForUser(ctx context.Context, userID string, except session.ID, now time.Time, why string) (int, error) {
-	return s.end(ctx, s.qDeleteAll, now, why, userID, except[:])
+	return s.count(ctx, s.qDeleteAll, now, why, userID, except[:])
 }
 
-// end runs one of the statements built from ending and returns how many
-// sessions it deleted.
-func (s *Store) end(ctx context.Context, query string, now time.Time, why string, cond ...any) (int, error) {
+// count runs a statement that answers with one count, such as those built
+// from ending, and returns it.
+func (s *Store) count(ctx context.Context, query string, args ...any) (int, error) {
 	var n int
-	if err := s.pool.QueryRow(ctx, query, append([]any{now, why}, cond...)...).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, query, args...).Scan(&n); err != nil {
 		return 0, mapErr(err)
 	}
 	return n, nil
@@ -232,10 +368,10 @@ func found(n int, err error) error {
 
 func (s *Store) Ended(ctx context.Context, id session.ID) (session.Ending, error) {
 	var e session.Ending
-	if err := s.pool.QueryRow(ctx, s.qEnded, id[:]).Scan(&e.UserID, &e.At, &e.Why); err != nil {
+	err := s.pool.QueryRow(ctx, s.qEnded, id[:]).Scan(&e.UserID, (*timeScan)(&e.At), &e.Why, (*handleScan)(&e.Handle), &e.Gen)
+	if err != nil {
 		return session.Ending{}, mapErr(err)
 	}
-	e.At = e.At.UTC()
 	return e, nil
 }
 
@@ -263,23 +399,54 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (in
 }
 
 func scan(row pgx.Row) (session.Session, error) {
-	var (
-		ss session.Session
-		id []byte
-	)
-	err := row.Scan(&id, &ss.UserID, &ss.CreatedAt, &ss.LastSeenAt, &ss.IdleDeadline,
-		&ss.AbsoluteDeadline, &ss.CreatedIP, &ss.UserAgent, &ss.LastIP, &ss.Epoch, &ss.Method, &ss.AuthAt)
+	var ss session.Session
+	err := row.Scan((*idScan)(&ss.ID), &ss.UserID, (*timeScan)(&ss.CreatedAt), (*timeScan)(&ss.LastSeenAt),
+		(*timeScan)(&ss.IdleDeadline), (*timeScan)(&ss.AbsoluteDeadline), &ss.CreatedIP, &ss.UserAgent, &ss.LastIP,
+		&ss.Epoch, &ss.Method, (*timeScan)(&ss.AuthAt), (*handleScan)(&ss.Handle), (*secretScan)(&ss.Secret),
+		&ss.Gen, &ss.SeenGen, (*timeScan)(&ss.SeenAt), (*timeScan)(&ss.IssuedAt),
+		&ss.BindKey, (*timeScan)(&ss.BoundAt), &ss.BindSeq, &ss.Unbound)
 	if err != nil {
 		return session.Session{}, err
 	}
-	if len(id) != len(ss.ID) {
-		return session.Session{}, fmt.Errorf("pgstore: corrupt session id of %d bytes", len(id))
-	}
-	copy(ss.ID[:], id)
-	ss.CreatedAt, ss.LastSeenAt = ss.CreatedAt.UTC(), ss.LastSeenAt.UTC()
-	ss.IdleDeadline, ss.AbsoluteDeadline = ss.IdleDeadline.UTC(), ss.AbsoluteDeadline.UTC()
-	ss.AuthAt = ss.AuthAt.UTC()
 	return ss, nil
+}
+
+// Scan targets that read bytea and timestamptz columns straight into a
+// Session's fields: fewer allocations than pgx's own for []byte and
+// time.Time, which matters on the request path.
+type (
+	idScan     session.ID
+	handleScan session.Handle // NULL reads as the zero handle
+	secretScan [32]byte
+	timeScan   time.Time // in UTC; NULL reads as the zero time
+)
+
+func (p *idScan) ScanBytes(v []byte) error     { return scanFixed(p[:], v, false, "id") }
+func (p *handleScan) ScanBytes(v []byte) error { return scanFixed(p[:], v, true, "handle") }
+func (p *secretScan) ScanBytes(v []byte) error { return scanFixed(p[:], v, false, "secret") }
+
+func scanFixed(dst, v []byte, nullable bool, what string) error {
+	switch {
+	case v == nil && nullable:
+		clear(dst)
+	case len(v) != len(dst):
+		return fmt.Errorf("pgstore: corrupt session %s of %d bytes", what, len(v))
+	default:
+		copy(dst, v)
+	}
+	return nil
+}
+
+func (p *timeScan) ScanTimestamptz(v pgtype.Timestamptz) error {
+	switch {
+	case !v.Valid:
+		*p = timeScan{}
+	case v.InfinityModifier != pgtype.Finite:
+		return errors.New("pgstore: infinite session time")
+	default:
+		*p = timeScan(v.Time.UTC())
+	}
+	return nil
 }
 
 func affected(tag pgconn.CommandTag, err error) error {

@@ -8,12 +8,14 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/connectbook/connectbook/session"
 	"github.com/connectbook/connectbook/session/pgstore"
 	"github.com/connectbook/connectbook/session/storetest"
 )
@@ -104,37 +106,210 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// A sessions table made by the version before epochs, methods and
-// re-authentication times gains their columns in place; its rows read with
-// epoch 0, no method and their creation as the time of authentication.
+// Tables made by earlier versions gain the columns they lack in place, even
+// with several instances starting at once: the version before epochs,
+// methods and re-authentication times (no endings table either), and the
+// one before handles, secrets, generations and binding. Their rows read
+// with epoch 0, no method, their creation as the time of authentication,
+// of issue and of the last presented token, and a random handle and
+// secret of their own; their endings read as endings, not renewals.
 func TestUpgradesOlderTable(t *testing.T) {
-	ctx := context.Background()
-	pool := newPool(t, nil)
-	table := newTable(t, pool)
-	_, err := pool.Exec(ctx, fmt.Sprintf(`
+	for _, layout := range []struct {
+		name, schema, insert string
+	}{
+		{"before epochs", `
 CREATE TABLE %[1]s (
 	id bytea PRIMARY KEY, user_id text NOT NULL, created_at timestamptz NOT NULL,
 	last_seen_at timestamptz NOT NULL, idle_deadline timestamptz NOT NULL, abs_deadline timestamptz NOT NULL,
 	created_ip text NOT NULL, user_agent text NOT NULL, last_ip text NOT NULL);
 CREATE INDEX %[1]s_user ON %[1]s (user_id);
-CREATE INDEX %[1]s_expiry ON %[1]s (LEAST(idle_deadline, abs_deadline));`, table))
-	if err != nil {
-		t.Fatal(err)
+CREATE INDEX %[1]s_expiry ON %[1]s (LEAST(idle_deadline, abs_deadline));`,
+			`INSERT INTO %s VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`},
+		{"before handles", `
+CREATE TABLE %[1]s (
+	id bytea PRIMARY KEY, user_id text NOT NULL, created_at timestamptz NOT NULL,
+	last_seen_at timestamptz NOT NULL, idle_deadline timestamptz NOT NULL, abs_deadline timestamptz NOT NULL,
+	created_ip text NOT NULL, user_agent text NOT NULL, last_ip text NOT NULL,
+	epoch bigint NOT NULL DEFAULT 0, method text NOT NULL DEFAULT '', auth_at timestamptz);
+CREATE INDEX %[1]s_user ON %[1]s (user_id);
+CREATE INDEX %[1]s_expiry ON %[1]s (LEAST(idle_deadline, abs_deadline));
+CREATE TABLE %[1]s_endings (
+	id bytea PRIMARY KEY, user_id text NOT NULL, at timestamptz NOT NULL, why text NOT NULL,
+	expires_at timestamptz NOT NULL);
+CREATE INDEX %[1]s_endings_expiry ON %[1]s_endings (expires_at);`,
+			// As that version's Create wrote them.
+			`INSERT INTO %s (id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip, epoch, method, auth_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, '', $3)`},
+	} {
+		t.Run(strings.ReplaceAll(layout.name, " ", "_"), func(t *testing.T) {
+			ctx := context.Background()
+			pool := newPool(t, nil)
+			table := newTable(t, pool)
+			if _, err := pool.Exec(ctx, fmt.Sprintf(layout.schema, table)); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			old := storetest.OldSession(now)
+			bob := old
+			bob.ID, bob.UserID = session.ID{9}, "bob"
+			for _, s := range []session.Session{old, bob} {
+				_, err := pool.Exec(ctx, fmt.Sprintf(layout.insert, table), s.ID[:], s.UserID,
+					s.CreatedAt, s.LastSeenAt, s.IdleDeadline, s.AbsoluteDeadline, s.CreatedIP, s.UserAgent, s.LastIP)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			ended := session.ID{8}
+			if strings.Contains(layout.schema, "_endings") {
+				_, err := pool.Exec(ctx, `INSERT INTO `+table+`_endings VALUES ($1, 'carol', $2, 'signed out', $3)`,
+					ended[:], now, now.Add(time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			// Instances starting together, then one more that finds nothing to add.
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Go(func() { _, errs[i] = pgstore.New(ctx, pool, pgstore.Options{Table: table}) })
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := pgstore.New(ctx, pool, pgstore.Options{Table: table})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			b, err := st.Find(ctx, bob.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			storetest.CheckUpgradedRow(t, st, old, now)
+			if b2, err := st.Find(ctx, bob.ID); err != nil || b2.Handle != b.Handle || b2.Secret != b.Secret {
+				t.Fatalf("Find of the second older row = %+v, %v; want handle and secret unchanged", b2, err)
+			}
+			if b.Handle.IsZero() || b.Secret == ([32]byte{}) || [16]byte(b.Secret[:16]) == [16]byte(b.Secret[16:]) {
+				t.Fatalf("second older row: handle %x, secret %x; want random ones", b.Handle, b.Secret)
+			}
+			if got, err := st.FindHandle(ctx, b.Handle); err != nil || got.ID != bob.ID {
+				t.Fatalf("FindHandle of the second older row = %+v, %v", got, err)
+			}
+			if strings.Contains(layout.schema, "_endings") {
+				want := session.Ending{UserID: "carol", At: now, Why: "signed out"}
+				if e, err := st.Ended(ctx, ended); err != nil || e != want {
+					t.Fatalf("Ended of an older ending = %+v, %v; want %+v", e, err, want)
+				}
+			}
+		})
 	}
+}
+
+// An instance of the version before handles, still running during a
+// rolling upgrade, keeps creating sessions that this version reads whole:
+// with a random handle and secret of their own, and issued and seen at
+// creation.
+func TestEarlierVersionWritesDuringUpgrade(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t, nil)
+	st := newStore(t, pool)
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	old := storetest.OldSession(now)
-	_, err = pool.Exec(ctx, `INSERT INTO `+table+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, old.ID[:], old.UserID,
-		old.CreatedAt, old.LastSeenAt, old.IdleDeadline, old.AbsoluteDeadline, old.CreatedIP, old.UserAgent, old.LastIP)
+	var handles []session.Handle
+	for i := range 2 {
+		s := storetest.OldSession(now)
+		s.ID[1] = byte(i)
+		_, err := pool.Exec(ctx, `INSERT INTO `+st.Table()+` (id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip, epoch, method, auth_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, '', $3)`, s.ID[:], s.UserID,
+			s.CreatedAt, s.LastSeenAt, s.IdleDeadline, s.AbsoluteDeadline, s.CreatedIP, s.UserAgent, s.LastIP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Find(ctx, s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := s
+		want.AuthAt, want.SeenAt, want.IssuedAt, want.Handle, want.Secret = s.CreatedAt, s.CreatedAt, s.CreatedAt, got.Handle, got.Secret
+		if got != want || got.Handle.IsZero() || got.Secret == ([32]byte{}) {
+			t.Fatalf("Find of a session written by the earlier version = %+v; want %+v with a handle and a secret", got, want)
+		}
+		handles = append(handles, got.Handle)
+	}
+	if handles[0] == handles[1] {
+		t.Fatalf("two sessions with handle %x", handles[0])
+	}
+}
+
+// New on tables that are up to date changes nothing, so it does not wait
+// for a transaction writing to them.
+func TestNewWaitsForNoWriter(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t, nil)
+	st := newStore(t, pool)
+	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st *pgstore.Store
-	for range 2 { // the second finds nothing to add
-		if st, err = pgstore.New(ctx, pool, pgstore.Options{Table: table}); err != nil {
+	defer tx.Rollback(ctx)
+	for _, table := range []string{st.Table(), st.Table() + "_endings"} {
+		if _, err := tx.Exec(ctx, "LOCK TABLE "+table+" IN ROW EXCLUSIVE MODE"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	storetest.CheckUpgradedRow(t, st, old, now)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := pgstore.New(ctx, pool, pgstore.Options{Table: st.Table()}); err != nil {
+		t.Fatalf("New while a transaction writes: %v", err)
+	}
+}
+
+// Every operation but a Touch that finds nothing to write is one round
+// trip, once the connection has prepared its statements.
+func TestOneRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	var writes atomic.Int64
+	pool := newPool(t, func(c net.Conn) net.Conn { return storetest.CountWrites(c, &writes) })
+	st := newStore(t, pool)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for pass := range 2 { // the first prepares
+		s := storetest.OldSession(now)
+		s.ID[1], s.Handle = byte(pass), session.NewHandle()
+		renewed, moved := s.ID, s.ID
+		renewed[2], moved[2] = 1, 2
+		at := now.Add(time.Minute)
+		for _, op := range []struct {
+			name string
+			run  func() error
+		}{
+			{"Create", func() error { return st.Create(ctx, s) }},
+			{"Find", func() error { _, err := st.Find(ctx, s.ID); return err }},
+			{"FindHandle", func() error { _, err := st.FindHandle(ctx, s.Handle); return err }},
+			{"Touch", func() error { return st.Touch(ctx, s.ID, at, at, at.Add(time.Hour), "192.0.2.9") }},
+			{"Renew", func() error { return st.Renew(ctx, s.ID, renewed, 0, at, at.Add(time.Hour), "192.0.2.9") }},
+			{"Seen", func() error { return st.Seen(ctx, renewed, 1, at) }},
+			{"Seen again", func() error { return st.Seen(ctx, renewed, 1, at) }},
+			{"Bind", func() error { return st.Bind(ctx, renewed, at, 0, `{"kty":"EC"}`) }},
+			{"NoteUnbound", func() error { _, err := st.NoteUnbound(ctx, renewed, at); return err }},
+			{"Rotate", func() error { return st.Rotate(ctx, renewed, moved, at, at, 1) }},
+			{"List", func() error { _, err := st.List(ctx, s.UserID, at); return err }},
+			{"Ended", func() error { _, err := st.Ended(ctx, s.ID); return err }},
+			{"Delete", func() error { return st.Delete(ctx, moved, at, "signed out") }},
+			{"DeleteAllForUser", func() error { _, err := st.DeleteAllForUser(ctx, s.UserID, session.ID{}, at, "revoked"); return err }},
+			{"DeleteExpired", func() error { _, err := st.DeleteExpired(ctx, at, 10); return err }},
+		} {
+			before := writes.Load()
+			if err := op.run(); err != nil {
+				t.Fatalf("%s: %v", op.name, err)
+			}
+			if n := writes.Load() - before; pass == 1 && n != 1 {
+				t.Errorf("%s took %d round trips, want 1", op.name, n)
+			}
+		}
+	}
 }
 
 func TestInvalidTable(t *testing.T) {
