@@ -11,6 +11,9 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -156,7 +159,18 @@ func newSession(userID string, now time.Time) session.Session {
 		CreatedIP:        "192.0.2.1",
 		UserAgent:        "test",
 		LastIP:           "192.0.2.1",
+		AuthAt:           now,
+		Handle:           session.NewHandle(),
+		Secret:           newSecret(),
+		SeenAt:           now,
+		IssuedAt:         now,
 	}
+}
+
+func newSecret() [32]byte {
+	var k [32]byte
+	rand.Read(k[:])
+	return k
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
@@ -290,10 +304,16 @@ func TestCreatePastDeadline(t *testing.T) {
 	}
 }
 
-// vanish removes just the session key, as Redis does at the key's expiry.
+// vanish removes just the session key and its handle key, as Redis does
+// at their expiry.
 func (f *fixture) vanish(t *testing.T, id session.ID) {
 	t.Helper()
-	if err := f.c.Del(context.Background(), f.sessionKey(id)).Err(); err != nil {
+	ctx := context.Background()
+	keys := []string{f.sessionKey(id)}
+	if h, err := f.c.HGet(ctx, f.sessionKey(id), "handle").Result(); err == nil {
+		keys = append(keys, f.prefix+"h:"+h)
+	}
+	if err := f.c.Del(ctx, keys...).Err(); err != nil {
 		t.Fatalf("DEL: %v", err)
 	}
 }
@@ -374,8 +394,26 @@ func TestWritesAfterEndLeaveNoKey(t *testing.T) {
 		if err := f.st.Rotate(ctx, s.ID, fresh, at, at, 0); !errors.Is(err, session.ErrNotFound) {
 			t.Errorf("%s: Rotate = %v, want ErrNotFound", end.name, err)
 		}
-		if f.exists(t, f.sessionKey(s.ID)) || f.exists(t, f.sessionKey(fresh)) {
+		if err := f.st.Renew(ctx, s.ID, fresh, 0, at, at.Add(time.Hour), "x"); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("%s: Renew = %v, want ErrNotFound", end.name, err)
+		}
+		if err := f.st.Seen(ctx, s.ID, 0, at); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("%s: Seen = %v, want ErrNotFound", end.name, err)
+		}
+		if err := f.st.Bind(ctx, s.ID, at, 0, `{"kty":"EC"}`); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("%s: Bind = %v, want ErrNotFound", end.name, err)
+		}
+		if n, err := f.st.NoteUnbound(ctx, s.ID, at); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("%s: NoteUnbound = %d, %v, want ErrNotFound", end.name, n, err)
+		}
+		if _, err := f.st.FindHandle(ctx, s.Handle); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("%s: FindHandle = %v, want ErrNotFound", end.name, err)
+		}
+		if f.exists(t, f.sessionKey(s.ID)) || f.exists(t, f.sessionKey(fresh)) || f.exists(t, f.endingKey(fresh)) {
 			t.Errorf("%s: a write re-created a key", end.name)
+		}
+		if end.name == "delete" && f.exists(t, f.handleKey(s.Handle)) {
+			t.Errorf("%s: the handle key is still there", end.name)
 		}
 	}
 }
@@ -585,60 +623,200 @@ func TestCheckAcceptsNoEviction(t *testing.T) {
 	}
 }
 
-// A hash written before epoch, method and auth_at existed loads with their
-// zero values, and every operation works on it.
-func TestHashWithoutLaterFields(t *testing.T) {
-	f := newFixture(t, redisOptions(t))
+func (f *fixture) handleKey(h session.Handle) string { return f.prefix + "h:" + h.String() }
+
+func randomID() session.ID {
+	var id session.ID
+	rand.Read(id[:])
+	return id
+}
+
+// writeOld writes s as the versions before handles did: the session hash
+// with the first eight fields and, with previous, epoch, method and
+// auth_at too; its TTL; and its index entries.
+func (f *fixture) writeOld(t *testing.T, s session.Session, previous bool) {
+	t.Helper()
 	ctx := context.Background()
-	at := now()
-	s := f.create(t, newSession("alice", at))
+	us := func(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
 	key := f.sessionKey(s.ID)
-	if err := f.c.HDel(ctx, key, "epoch", "method", "auth_at").Err(); err != nil {
-		t.Fatal(err)
+	vals := []any{"user_id", s.UserID, "created_at", us(s.CreatedAt), "last_seen_at", us(s.LastSeenAt),
+		"idle_deadline", us(s.IdleDeadline), "abs_deadline", us(s.AbsoluteDeadline),
+		"created_ip", s.CreatedIP, "user_agent", s.UserAgent, "last_ip", s.LastIP}
+	if previous {
+		vals = append(vals, "epoch", s.Epoch, "method", s.Method, "auth_at", us(s.AuthAt))
 	}
-	if n, err := f.c.HLen(ctx, key).Result(); err != nil || n != 8 {
-		t.Fatalf("HLEN = %d, %v; want the 8 fields of an old hash", n, err)
+	first := s.IdleDeadline
+	if s.AbsoluteDeadline.Before(first) {
+		first = s.AbsoluteDeadline
 	}
-	got, err := f.st.Find(ctx, s.ID)
-	if err != nil {
-		t.Fatalf("Find: %v", err)
+	pipe := f.c.TxPipeline()
+	pipe.HSet(ctx, key, vals...)
+	pipe.PExpireAt(ctx, key, time.UnixMilli(ceilMillis(s.AbsoluteDeadline)))
+	pipe.SAdd(ctx, f.userKey(s.UserID), s.ID.String())
+	pipe.PExpireAt(ctx, f.userKey(s.UserID), time.UnixMilli(ceilMillis(s.AbsoluteDeadline)))
+	pipe.ZAdd(ctx, f.prefix+"expiry", redis.Z{Score: float64(first.UnixMicro()), Member: s.ID.String() + ":" + s.UserID})
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatalf("writing an old hash: %v", err)
 	}
-	if got.Epoch != 0 || got.Method != "" || got.AuthAt != (time.Time{}) || got.UserID != "alice" {
-		t.Errorf("Find = %+v; want alice's session with a zero epoch, method and auth time", got)
-	}
-	list, err := f.st.List(ctx, "alice", at)
-	if err != nil || len(list) != 1 {
-		t.Fatalf("List = %d sessions, %v; want 1", len(list), err)
-	}
-	if list[0] != got {
-		t.Errorf("List = %+v, want %+v", list[0], got)
-	}
-	if err := f.st.Touch(ctx, s.ID, at.Add(time.Minute), at.Add(time.Minute), at.Add(31*time.Minute), "x"); err != nil {
-		t.Fatalf("Touch: %v", err)
-	}
-	var moved session.ID
-	rand.Read(moved[:])
-	authAt := at.Add(time.Minute)
-	if err := f.st.Rotate(ctx, s.ID, moved, at.Add(time.Minute), authAt, 7); err != nil {
-		t.Fatalf("Rotate: %v", err)
-	}
-	if got, err := f.st.Find(ctx, moved); err != nil || got.Epoch != 7 || !got.AuthAt.Equal(authAt) || got.Method != "" {
-		t.Errorf("Find after Rotate = %+v, %v; want epoch 7, auth time %v", got, err, authAt)
-	}
-	if err := f.st.DeleteForUser(ctx, "alice", moved, at.Add(2*time.Minute), "revoked"); err != nil {
-		t.Fatalf("DeleteForUser: %v", err)
-	}
-	if e, err := f.st.Ended(ctx, moved); err != nil || e.Why != "revoked" {
-		t.Errorf("Ended = %+v, %v; want the revocation", e, err)
+	if n, err := f.c.HLen(ctx, key).Result(); err != nil || n != int64(len(vals)/2) {
+		t.Fatalf("HLEN = %d, %v; want the %d fields of an old hash", n, err, len(vals)/2)
 	}
 }
 
+// wantHandle checks that the handle key of h names id and expires at ms
+// (-1: never).
+func (f *fixture) wantHandle(t *testing.T, h session.Handle, id session.ID, ms int64) {
+	t.Helper()
+	got, err := f.c.Get(context.Background(), f.handleKey(h)).Result()
+	if err != nil || got != id.String() {
+		t.Fatalf("handle key of %s = %q, %v; want %s", h.Short(), got, err, id)
+	}
+	if got := f.expireTime(t, f.handleKey(h)); got != ms {
+		t.Errorf("handle key PEXPIRETIME = %d, want %d", got, ms)
+	}
+}
+
+func (f *fixture) wantNoHandle(t *testing.T, h session.Handle) {
+	t.Helper()
+	if f.exists(t, f.handleKey(h)) {
+		t.Fatalf("handle key of %s exists", h.Short())
+	}
+	if s, err := f.st.FindHandle(context.Background(), h); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("FindHandle(%s) = %+v, %v; want ErrNotFound", h.Short(), s, err)
+	}
+}
+
+// A session hash written before epochs, methods, handles and the rest
+// existed is upgraded in place: see storetest.CheckUpgradedRow.
+func TestUpgradesOldHash(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	at := now()
+	old := storetest.OldSession(at)
+	f.writeOld(t, old, false)
+	storetest.CheckUpgradedRow(t, f.st, old, at)
+	// The session is gone, with its handle key; only the endings are left.
+	keys, err := f.keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{f.endingKey(old.ID), f.endingKey(session.ID{2}), f.prefix + "endings"}
+	slices.Sort(want)
+	if !slices.Equal(keys, want) {
+		t.Errorf("keys left = %q, want %q", keys, want)
+	}
+}
+
+// A hash of the previous version keeps its epoch, method and auth_at, and
+// gains a handle and secret on its first read, with a handle key expiring
+// with it; every reader, concurrent or later, sees the same ones.
+func TestUpgradesPreviousHash(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	old := newSession("alice", at.Add(-time.Hour))
+	old.IdleDeadline = at.Add(29 * time.Minute)
+	old.AbsoluteDeadline = old.AbsoluteDeadline.Add(1500 * time.Microsecond)
+	old.Epoch, old.Method, old.AuthAt = 4, "passkey", at.Add(-time.Minute)
+	f.writeOld(t, old, true)
+	want := old
+	want.SeenAt, want.IssuedAt = old.CreatedAt, old.CreatedAt
+
+	got := make([]session.Session, 16)
+	errs := make([]error, len(got))
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				got[i], errs[i] = f.st.Find(ctx, old.ID)
+				return
+			}
+			var list []session.Session
+			list, errs[i] = f.st.List(ctx, "alice", at)
+			if errs[i] == nil && len(list) != 1 {
+				errs[i] = fmt.Errorf("List returned %d sessions", len(list))
+			} else if errs[i] == nil {
+				got[i] = list[0]
+			}
+		}()
+	}
+	wg.Wait()
+	want.Handle, want.Secret = got[0].Handle, got[0].Secret
+	if want.Handle.IsZero() || want.Secret == ([32]byte{}) {
+		t.Fatalf("Find = %+v; want a handle and a secret", got[0])
+	}
+	for i := range got {
+		if errs[i] != nil || got[i] != want {
+			t.Fatalf("read %d = %+v, %v; want %+v", i, got[i], errs[i], want)
+		}
+	}
+	f.wantHandle(t, want.Handle, old.ID, ceilMillis(old.AbsoluteDeadline))
+	if s, err := f.st.FindHandle(ctx, want.Handle); err != nil || s != want {
+		t.Fatalf("FindHandle = %+v, %v; want %+v", s, err, want)
+	}
+	// Once filled in, a read is a plain HMGET again: its fields are all there.
+	if n, err := f.c.HLen(ctx, f.sessionKey(old.ID)).Result(); err != nil || n != 13 {
+		t.Errorf("HLEN after the upgrade = %d, %v; want 13", n, err)
+	}
+}
+
+// A Renew or Rotate of an old hash that nothing has read yet gives it its
+// handle and secret, and points the handle key at its new ID.
+func TestUpgradesOnMove(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	for _, move := range []string{"renew", "rotate"} {
+		old := newSession("alice", at)
+		f.writeOld(t, old, false)
+		to := randomID()
+		var err error
+		if move == "renew" {
+			err = f.st.Renew(ctx, old.ID, to, 0, at, at.Add(time.Hour), "x")
+		} else {
+			err = f.st.Rotate(ctx, old.ID, to, at, at, 2)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", move, err)
+		}
+		got, err := f.st.Find(ctx, to)
+		if err != nil || got.Handle.IsZero() || got.Secret == ([32]byte{}) || got.Gen != 1 {
+			t.Fatalf("%s: Find = %+v, %v; want generation 1 with a handle and a secret", move, got, err)
+		}
+		f.wantHandle(t, got.Handle, to, ceilMillis(old.AbsoluteDeadline))
+		if s, err := f.st.FindHandle(ctx, got.Handle); err != nil || s != got {
+			t.Fatalf("%s: FindHandle = %+v, %v; want %+v", move, s, err, got)
+		}
+		if move == "renew" {
+			f.wantEnded(t, old.ID, session.Ending{UserID: "alice", At: at, Handle: got.Handle})
+		} else {
+			f.wantNoEnding(t, old.ID)
+		}
+	}
+
+	// Nothing fills in a session that is gone.
+	gone := newSession("alice", at)
+	f.writeOld(t, gone, false)
+	f.vanish(t, gone.ID)
+	if s, err := f.st.Find(ctx, gone.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Find of a vanished old hash = %+v, %v; want ErrNotFound", s, err)
+	}
+	if f.exists(t, f.sessionKey(gone.ID)) {
+		t.Fatal("Find re-created a vanished session")
+	}
+}
+
+// Every field comes back as Create stored it, and Rotate sets the auth
+// time, epoch, generations and times, also onto the same ID.
 func TestLaterFields(t *testing.T) {
 	f := newFixture(t, redisOptions(t))
 	ctx := context.Background()
 	at := now()
 	s := newSession("alice", at)
 	s.Epoch, s.Method, s.AuthAt = -3, "password", at.Add(-time.Minute+time.Microsecond)
+	s.Gen, s.SeenGen, s.SeenAt, s.IssuedAt = 5, 4, at.Add(-2*time.Second), at.Add(-time.Second)
+	s.BindKey, s.BoundAt, s.BindSeq, s.Unbound = `{"kty":"EC","crv":"P-256","x":"…","y":"…"}`, at.Add(-3*time.Second), 3, 2
 	f.create(t, s)
 	if got, err := f.st.Find(ctx, s.ID); err != nil || got != s {
 		t.Fatalf("Find = %+v, %v; want %+v", got, err, s)
@@ -646,9 +824,10 @@ func TestLaterFields(t *testing.T) {
 	if list, err := f.st.List(ctx, "alice", at); err != nil || len(list) != 1 || list[0] != s {
 		t.Fatalf("List = %+v, %v; want [%+v]", list, err, s)
 	}
+	if got, err := f.st.FindHandle(ctx, s.Handle); err != nil || got != s {
+		t.Fatalf("FindHandle = %+v, %v; want %+v", got, err, s)
+	}
 
-	// Rotate sets the auth time and epoch and keeps the rest, also onto
-	// the same ID.
 	var moved session.ID
 	rand.Read(moved[:])
 	for i, to := range []session.ID{moved, moved} {
@@ -658,14 +837,25 @@ func TestLaterFields(t *testing.T) {
 		}
 		want := s
 		want.ID, want.AuthAt, want.Epoch = to, authAt, int64(10+i)
+		want.Gen, want.SeenGen, want.SeenAt, want.IssuedAt = s.Gen+1, s.Gen+1, at, at
 		if got, err := f.st.Find(ctx, to); err != nil || got != want {
 			t.Fatalf("Find after Rotate %d = %+v, %v; want %+v", i, got, err, want)
 		}
-		s.ID = to
+		if got, err := f.st.FindHandle(ctx, s.Handle); err != nil || got != want {
+			t.Fatalf("FindHandle after Rotate %d = %+v, %v; want %+v", i, got, err, want)
+		}
+		s = want
 	}
 
-	for _, bad := range []struct{ field, value string }{{"epoch", "seven"}, {"auth_at", "noon"}, {"epoch", ""}} {
-		if err := f.c.HSet(ctx, f.sessionKey(moved), bad.field, bad.value).Err(); err != nil {
+	for _, bad := range []struct{ field, value string }{{"epoch", "seven"}, {"auth_at", "noon"}, {"epoch", ""},
+		{"handle", "xyz"}, {"handle", s.Handle.String() + "00"}, {"secret", "00"}, {"gen", "1.5"}, {"seen_gen", ""},
+		{"seen_at", "now"}, {"issued_at", ""}, {"bound_at", ""}, {"bind_seq", "x"}, {"unbound", "-"}} {
+		key := f.sessionKey(moved)
+		was, err := f.c.HGet(ctx, key, bad.field).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.HSet(ctx, key, bad.field, bad.value).Err(); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.st.Find(ctx, moved); err == nil || errors.Is(err, session.ErrNotFound) {
@@ -674,10 +864,186 @@ func TestLaterFields(t *testing.T) {
 		if _, err := f.st.List(ctx, "alice", at); err == nil {
 			t.Errorf("List with %s = %q succeeded", bad.field, bad.value)
 		}
-		if err := f.c.HSet(ctx, f.sessionKey(moved), "epoch", "1", "auth_at", "0").Err(); err != nil {
+		if bad.field != "handle" {
+			if _, err := f.st.FindHandle(ctx, s.Handle); err == nil || errors.Is(err, session.ErrNotFound) {
+				t.Errorf("FindHandle with %s = %q: %v, want a corruption error", bad.field, bad.value, err)
+			}
+		}
+		if err := f.c.HSet(ctx, key, bad.field, was).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if got, err := f.st.Find(ctx, moved); err != nil || got != s {
+		t.Fatalf("Find after the repairs = %+v, %v; want %+v", got, err, s)
+	}
+
+	big := newSession("alice", at)
+	big.BindKey = strings.Repeat("k", 4097)
+	if err := f.st.Create(ctx, big); err == nil {
+		t.Error("Create accepted a bind key of 4097 bytes")
+	}
+	if err := f.st.Bind(ctx, moved, at, s.BindSeq, big.BindKey); err == nil {
+		t.Error("Bind accepted a key of 4097 bytes")
+	}
+}
+
+// The handle key names the session's current ID and expires with it;
+// every way a session ends takes it away.
+func TestHandleKeys(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	mk := func(user string) session.Session {
+		s := newSession(user, at)
+		s.AbsoluteDeadline = s.AbsoluteDeadline.Add(1500 * time.Microsecond) // not a whole millisecond
+		return f.create(t, s)
+	}
+	s := mk("alice")
+	ttl := ceilMillis(s.AbsoluteDeadline)
+	f.wantHandle(t, s.Handle, s.ID, ttl)
+
+	// Renew moves it and leaves the link, expiring with the session.
+	renewed := randomID()
+	if err := f.st.Renew(ctx, s.ID, renewed, 0, at.Add(time.Second), at.Add(time.Hour), "192.0.2.9"); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	f.wantHandle(t, s.Handle, renewed, ttl)
+	f.wantEnded(t, s.ID, session.Ending{UserID: "alice", At: at.Add(time.Second), Handle: s.Handle})
+	if got := f.expireTime(t, f.endingKey(s.ID)); got != ttl {
+		t.Errorf("link ending PEXPIRETIME = %d, want %d", got, ttl)
+	}
+	if got := f.endingEntries(t); len(got) != 1 || got[0].Member != s.ID.String() ||
+		got[0].Score != float64(s.AbsoluteDeadline.UnixMicro()) {
+		t.Errorf("endings = %v, want %s scored by its absolute deadline", got, s.ID.Short())
+	}
+	if got := f.expiryEntries(t); len(got) != 1 || got[0] != renewed.String()+":alice" {
+		t.Errorf("expiry entries = %q, want the renewed ID's", got)
+	}
+	if f.isMember(t, "alice", s.ID) || !f.isMember(t, "alice", renewed) {
+		t.Error("the user set does not hold the renewed ID alone")
+	}
+	if got := f.expireTime(t, f.sessionKey(renewed)); got != ttl {
+		t.Errorf("renewed key PEXPIRETIME = %d, want %d", got, ttl)
+	}
+
+	// Rotate moves it again; Delete takes it.
+	rotated := randomID()
+	if err := f.st.Rotate(ctx, renewed, rotated, at.Add(time.Second), at, 1); err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	f.wantHandle(t, s.Handle, rotated, ttl)
+	if got, err := f.st.FindHandle(ctx, s.Handle); err != nil || got.ID != rotated || got.Gen != 2 {
+		t.Fatalf("FindHandle = %+v, %v; want generation 2 under the rotated ID", got, err)
+	}
+	if err := f.st.Delete(ctx, rotated, at.Add(time.Second), "signed out"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	f.wantNoHandle(t, s.Handle)
+
+	// DeleteForUser and DeleteAllForUser take theirs, and only theirs.
+	a, b, c := mk("alice"), mk("alice"), mk("alice")
+	if err := f.st.DeleteForUser(ctx, "alice", a.ID, at, ""); err != nil {
+		t.Fatalf("DeleteForUser: %v", err)
+	}
+	f.wantNoHandle(t, a.Handle)
+	if n, err := f.st.DeleteAllForUser(ctx, "alice", c.ID, at, "revoked"); err != nil || n != 1 {
+		t.Fatalf("DeleteAllForUser = %d, %v; want 1, nil", n, err)
+	}
+	f.wantNoHandle(t, b.Handle)
+	f.wantHandle(t, c.Handle, c.ID, ceilMillis(c.AbsoluteDeadline))
+
+	// The sweep takes those of the sessions it deletes.
+	idle := newSession("bob", at)
+	idle.IdleDeadline = at.Add(time.Minute)
+	f.create(t, idle)
+	if n, err := f.st.DeleteExpired(ctx, at.Add(2*time.Minute), 10); err != nil || n != 1 {
+		t.Fatalf("DeleteExpired = %d, %v; want 1, nil", n, err)
+	}
+	f.wantNoHandle(t, idle.Handle)
+	f.wantHandle(t, c.Handle, c.ID, ceilMillis(c.AbsoluteDeadline))
+
+	// A session created past its deadline on the server's clock has no TTL,
+	// nor has its handle key; the sweep removes both.
+	past := f.create(t, newSession("carol", now().Add(-13*time.Hour)))
+	f.wantHandle(t, past.Handle, past.ID, -1)
+	if n, err := f.st.DeleteExpired(ctx, now(), 10); err != nil || n != 1 {
+		t.Fatalf("DeleteExpired = %d, %v; want 1, nil", n, err)
+	}
+	f.wantNoHandle(t, past.Handle)
+
+	// A handle naming another live session is refused, and writes nothing.
+	dup := newSession("dave", at)
+	dup.Handle = c.Handle
+	if err := f.st.Create(ctx, dup); !errors.Is(err, session.ErrExists) {
+		t.Fatalf("Create with a handle in use = %v, want ErrExists", err)
+	}
+	if f.exists(t, f.sessionKey(dup.ID)) || f.exists(t, f.userKey("dave")) {
+		t.Fatal("a refused Create wrote keys")
+	}
+	f.wantHandle(t, c.Handle, c.ID, ceilMillis(c.AbsoluteDeadline))
+
+	// A handle key that names a session without that handle, or none, or
+	// something that is no ID, is not believed.
+	for _, v := range []string{a.ID.String(), c.ID.String()} {
+		if err := f.c.Set(ctx, f.handleKey(a.Handle), v, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f.st.FindHandle(ctx, a.Handle); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("FindHandle through a stale key naming %s = %+v, %v; want ErrNotFound", v[:12], got, err)
+		}
+	}
+	if err := f.c.Set(ctx, f.handleKey(c.Handle), "nonsense", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.FindHandle(ctx, c.Handle); err == nil {
+		t.Error("FindHandle through a key naming no session succeeded")
+	}
+	if got, err := f.st.FindHandle(ctx, session.Handle{}); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("FindHandle of the zero handle = %+v, %v; want ErrNotFound", got, err)
+	}
+}
+
+// A link ending is swept at its session's absolute deadline, exactly.
+func TestRenewEndingSwept(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	s := f.create(t, newSession("alice", at))
+	renewed := randomID()
+	if err := f.st.Renew(ctx, s.ID, renewed, 0, at, s.AbsoluteDeadline, "192.0.2.9"); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	if n, err := f.st.DeleteExpired(ctx, s.AbsoluteDeadline.Add(-time.Microsecond), 10); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired before the deadline = %d, %v; want 0, nil", n, err)
+	}
+	f.wantEnded(t, s.ID, session.Ending{UserID: "alice", At: at, Handle: s.Handle})
+	if n, err := f.st.DeleteExpired(ctx, s.AbsoluteDeadline, 10); err != nil || n != 1 {
+		t.Fatalf("DeleteExpired at the deadline = %d, %v; want 1, nil", n, err)
+	}
+	f.wantNoEnding(t, s.ID)
+	if keys, err := f.keys(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("keys left = %q, %v; want none", keys, err)
+	}
+}
+
+// A link ending replaces whatever ending the ID had, and a later ending of
+// the same ID carries no handle of it.
+func TestEndingFieldsDoNotLinger(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	s := f.create(t, newSession("alice", at))
+	renewed := randomID()
+	if err := f.st.Renew(ctx, s.ID, renewed, 0, at, at.Add(time.Hour), "x"); err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	again := newSession("alice", at)
+	again.ID = s.ID
+	f.create(t, again)
+	if err := f.st.Delete(ctx, s.ID, at, "signed out"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	f.wantEnded(t, s.ID, session.Ending{UserID: "alice", At: at, Why: "signed out"})
 }
 
 func (f *fixture) endingKey(id session.ID) string { return f.prefix + "e:" + id.String() }
