@@ -560,8 +560,10 @@ func testBind(t *testing.T, h Harness) {
 	key := jwk(200, "first ü")
 	at := now.Add(time.Minute)
 	for _, seq := range []int64{1, -1, 5} {
-		wantErr(t, fmt.Sprintf("Bind with seq %d of a session at 0", seq), h.Store.Bind(ctx, s.ID, at, seq, key), session.ErrNotFound)
-		unchanged(t, h.Store, s)
+		for _, k := range []string{key, ""} {
+			wantErr(t, fmt.Sprintf("Bind with seq %d of a session at 0", seq), h.Store.Bind(ctx, s.ID, at, seq, k), session.ErrNotFound)
+			unchanged(t, h.Store, s)
+		}
 	}
 
 	// An empty key uses the challenge and binds nothing.
