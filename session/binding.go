@@ -42,7 +42,6 @@ const (
 	maxBindKeyLen    = 4096
 	challengeTTL     = 2 * time.Minute
 	bindGrace        = 10 * time.Second // after binding, requests sent before its cookie was set
-	maxUnbound       = 3                // requests without proof before the session is ended
 	minRSABits       = 2048
 	proofType        = "dbsc+jwt"
 	registrationPath = "register"
@@ -124,10 +123,16 @@ func (m *Manager) boundCookieValid(r *http.Request, s Session, now time.Time) bo
 	return valid
 }
 
+// MaxUnboundRequests is how many requests with a bound session's cookie
+// but without a valid bound cookie are refused before the session is
+// ended: one attempt to use copied cookies (a page, its redirect) leaves
+// the owner signed in and the attempt on record; persisting ends it.
+const MaxUnboundRequests = 10
+
 // bindingHolds reports whether a request of s may count as signed in as
 // far as device binding goes. A bound session's request without a valid
-// bound cookie is refused and counted; after maxUnbound of them, the
-// session is ended.
+// bound cookie is refused and counted; after MaxUnboundRequests of them,
+// the session is ended.
 func (m *Manager) bindingHolds(w http.ResponseWriter, r *http.Request, st *state, s *Session, now time.Time) bool {
 	if m.opts.DisableBinding || !s.Bound() || m.boundCookieValid(r, *s, now) || now.Sub(s.BoundAt) < bindGrace {
 		return true
@@ -141,11 +146,11 @@ func (m *Manager) bindingHolds(w http.ResponseWriter, r *http.Request, st *state
 	if err != nil {
 		m.opts.Logger.ErrorContext(ctx, "counting a request without its device binding", "err", err)
 	}
-	if n < maxUnbound {
+	if n < MaxUnboundRequests {
 		// Not signed in, but the cookie stays: the session may still be
 		// its owner's, whose browser refreshes the binding.
 		m.emit(ctx, r, Event{Kind: EventBindingMissing, UserID: s.UserID, Session: s.Handle.Short(),
-			Detail: fmt.Sprintf("the session is bound to a device and this request had no valid proof of it (%d of %d before the session is ended); it was not signed in", max(n, 1), maxUnbound)})
+			Detail: fmt.Sprintf("the session is bound to a device and this request had no valid proof of it (%d of %d before the session is ended); it was not signed in", max(n, 1), MaxUnboundRequests)})
 		return false
 	}
 	why := "ended because its cookie was used without the device it is bound to"

@@ -108,7 +108,7 @@ func (m *Manager) resolveReplaced(w http.ResponseWriter, r *http.Request, st *st
 	if err != nil {
 		return Session{}, false, err
 	}
-	if ok, err := m.usable(w, r, st, s, now); !ok || err != nil {
+	if ok, err := m.alive(w, r, st, s, now); !ok || err != nil {
 		return Session{}, false, err
 	}
 	if !e.At.After(s.AuthAt) {
@@ -126,6 +126,9 @@ func (m *Manager) resolveReplaced(w http.ResponseWriter, r *http.Request, st *st
 	// been acted on, yet), or the request was sent before the browser had
 	// the successor and overtaken by one that presented it.
 	if e.Gen >= s.SeenGen || now.Sub(s.SeenAt) < m.retiredGrace() {
+		if ok, err := m.sameClient(w, r, st, s, now); !ok || err != nil {
+			return Session{}, false, err
+		}
 		if !st.bindingExempt && !m.bindingHolds(w, r, st, &s, now) {
 			return Session{}, false, nil
 		}
@@ -134,6 +137,9 @@ func (m *Manager) resolveReplaced(w http.ResponseWriter, r *http.Request, st *st
 		}
 		return s, true, nil
 	}
+	// A retired token came back: two clients hold the session. This is
+	// checked before the client: a changed User-Agent is one more sign of
+	// the same thing, and the owner is told what happened.
 	why := "ended because it was used from two places: a copy of its cookie was in use elsewhere"
 	if err := m.store.Delete(ctx, s.ID, now, why); err != nil && !errors.Is(err, ErrNotFound) {
 		return Session{}, false, err
@@ -169,37 +175,53 @@ func (m *Manager) renewOrRetry(w http.ResponseWriter, r *http.Request, st *state
 }
 
 // usable applies the checks that end a session found for a request: its
-// deadlines and, with Options.ClientChanged, the client presenting it. It
-// reports false (and ends the session) when it fails one.
+// deadlines (alive) and the client presenting it (sameClient).
 func (m *Manager) usable(w http.ResponseWriter, r *http.Request, st *state, s Session, now time.Time) (bool, error) {
-	ctx := r.Context()
-	if !s.ValidAt(now) {
-		why := "idle timeout"
-		if !now.Before(s.AbsoluteDeadline) {
-			why = "absolute timeout"
-		}
-		if err := m.store.Delete(ctx, s.ID, now, ""); err != nil && !errors.Is(err, ErrNotFound) {
-			return false, err
-		}
-		st.ended = why
-		m.reject(w, r, Event{Kind: EventExpired, UserID: s.UserID, Session: s.Handle.Short(), Detail: why})
-		return false, nil
+	if ok, err := m.alive(w, r, st, s, now); !ok || err != nil {
+		return false, err
 	}
-	if ua := r.UserAgent(); ua != s.UserAgent && m.opts.ClientChanged != nil {
-		// Browsers change their version as they update; only a change of
-		// browser or system is a sign of a cookie replayed elsewhere.
-		if what := m.opts.ClientChanged(s.UserAgent, clip(ua, maxUserAgentLen)); what != "" {
-			why := "ended because it was used from another browser or system (" + what + ")"
-			if err := m.store.Delete(ctx, s.ID, now, clip(why, maxWhyLen)); err != nil && !errors.Is(err, ErrNotFound) {
-				return false, err
-			}
-			st.ended = why
-			m.reject(w, r, Event{Kind: EventClientChanged, UserID: s.UserID, Session: s.Handle.Short(), Ended: true,
-				Detail: "signed in from " + s.CreatedIP + " with " + clip(s.UserAgent, 200) + "; used from this client: " + what})
-			return false, nil
-		}
+	return m.sameClient(w, r, st, s, now)
+}
+
+// alive reports whether s is within its deadlines, and ends it otherwise.
+func (m *Manager) alive(w http.ResponseWriter, r *http.Request, st *state, s Session, now time.Time) (bool, error) {
+	if s.ValidAt(now) {
+		return true, nil
 	}
-	return true, nil
+	why := "idle timeout"
+	if !now.Before(s.AbsoluteDeadline) {
+		why = "absolute timeout"
+	}
+	if err := m.store.Delete(r.Context(), s.ID, now, ""); err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	st.ended = why
+	m.reject(w, r, Event{Kind: EventExpired, UserID: s.UserID, Session: s.Handle.Short(), Detail: why})
+	return false, nil
+}
+
+// sameClient applies Options.ClientChanged: it reports false, and ends the
+// session, when the request comes from another browser family or
+// operating system than the session signed in with.
+func (m *Manager) sameClient(w http.ResponseWriter, r *http.Request, st *state, s Session, now time.Time) (bool, error) {
+	ua := r.UserAgent()
+	if ua == s.UserAgent || m.opts.ClientChanged == nil {
+		return true, nil
+	}
+	// Browsers change their version as they update; only a change of
+	// browser or system is a sign of a cookie replayed elsewhere.
+	what := m.opts.ClientChanged(s.UserAgent, clip(ua, maxUserAgentLen))
+	if what == "" {
+		return true, nil
+	}
+	why := "ended because it was used from another browser or system (" + what + ")"
+	if err := m.store.Delete(r.Context(), s.ID, now, clip(why, maxWhyLen)); err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	st.ended = why
+	m.reject(w, r, Event{Kind: EventClientChanged, UserID: s.UserID, Session: s.Handle.Short(), Ended: true,
+		Detail: "signed in from " + s.CreatedIP + " with " + clip(s.UserAgent, 200) + "; used from this client: " + what})
+	return false, nil
 }
 
 // derive returns a value derived from the session's secret for one

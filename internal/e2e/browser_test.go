@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/connectbook/connectbook/internal/testlog"
@@ -59,6 +60,13 @@ func findChromium(t *testing.T) string {
 // its child processes and profile, when the test ends.
 func startBrowser(t *testing.T, path string) context.Context {
 	t.Helper()
+	return startBrowserWith(t, path, chromedp.IgnoreCertErrors) // httptest's self-signed certificate
+}
+
+// startBrowserWith is startBrowser with other options for the certificate
+// and features.
+func startBrowserWith(t *testing.T, path string, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	output := &testlog.Buffer{}
@@ -67,7 +75,6 @@ func startBrowser(t *testing.T, path string) context.Context {
 		chromedp.Headless,
 		chromedp.NoSandbox, // the tests may run as root
 		chromedp.DisableGPU,
-		chromedp.IgnoreCertErrors, // httptest's self-signed certificate
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-quic", true),
@@ -83,6 +90,7 @@ func startBrowser(t *testing.T, path string) context.Context {
 		// when the browser exits, kills the child processes that still
 		// use it and removes it.
 	}
+	opts = append(opts, extra...)
 	allocCtx, allocCancel := chromedp.NewExecAllocator(ctx, opts...)
 	browserCtx, browserCancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
@@ -117,7 +125,20 @@ const (
 // the given User-Agent.
 func newTab(t *testing.T, browser context.Context, name, base, userAgent string) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	return openTab(t, browser, name, base, userAgent, chromedp.WithNewBrowserContext())
+}
+
+// profileTab opens a tab in the browser's own profile, with its real
+// User-Agent if userAgent is empty: device-bound sessions need a profile
+// that keeps keys, which the fresh contexts of newTab are not.
+func profileTab(t *testing.T, browser context.Context, name, base, userAgent string) *tab {
+	t.Helper()
+	return openTab(t, browser, name, base, userAgent)
+}
+
+func openTab(t *testing.T, browser context.Context, name, base, userAgent string, opts ...chromedp.ContextOption) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, opts...)
 	t.Cleanup(cancel)
 	// The first action opens the tab, and the tab lives as long as the
 	// context of that action: the tab's own, bounded by testTimeout.
@@ -125,14 +146,40 @@ func newTab(t *testing.T, browser context.Context, name, base, userAgent string)
 		t.Fatalf("%s: opening a tab: %v", name, err)
 	}
 	b := &tab{t: t, name: name, base: base, ctx: ctx}
-	b.do("setting the User-Agent and window",
-		chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tt, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: userAgent})
-			return err
-		}),
-		chromedp.EmulateViewport(desktopWidth, desktopHeight),
-	)
+	if userAgent != "" {
+		b.do("setting the User-Agent",
+			chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tt, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: userAgent})
+				return err
+			}))
+	}
+	b.do("setting the window", chromedp.EmulateViewport(desktopWidth, desktopHeight))
 	return b
+}
+
+// cookies returns the tab's cookies for the site, by name.
+func (b *tab) cookies() map[string]*network.Cookie {
+	b.t.Helper()
+	res := get(b, "reading cookies", chromedp.Action[network.GetCookiesResult](func(ctx context.Context, tt *chromedp.Target) (network.GetCookiesResult, error) {
+		return cdp.Call(ctx, tt, network.GetCookies, network.GetCookiesParams{URLs: []string{b.base}})
+	}))
+	out := map[string]*network.Cookie{}
+	for _, c := range res.Cookies {
+		out[c.Name] = c
+	}
+	return out
+}
+
+// setCookie sets a cookie for the site in the tab's browser context, as
+// one copied from elsewhere: Secure, HttpOnly, with no expiry.
+func (b *tab) setCookie(name, value string) {
+	b.t.Helper()
+	yes := true
+	b.do("setting cookie "+name, chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tt, network.SetCookie, network.SetCookieParams{Name: name, Value: value, URL: b.base + "/",
+			Path: "/", Secure: &yes, HTTPOnly: &yes, SameSite: network.CookieSameSiteLax})
+		return err
+	}))
 }
 
 // do runs actions within stepTimeout and fails the test on an error.

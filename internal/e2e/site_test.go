@@ -2,8 +2,11 @@ package e2e_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"sync/atomic"
@@ -20,22 +23,38 @@ import (
 type site struct {
 	URL   string
 	clock *clock
+	App   *app.App
+	// SPKI is the base64 SHA-256 of the certificate's public key, for
+	// Chromium's --ignore-certificate-errors-spki-list.
+	SPKI string
+	// Client is an HTTP client that trusts the site's certificate.
+	Client *http.Client
 }
 
 // startSite opens the app on a fresh SQLite database and serves it until
 // the test ends. The app's log is shown only when the test fails.
 func startSite(t *testing.T) *site {
 	t.Helper()
+	return startSiteWith(t, nil)
+}
+
+// startSiteWith is startSite with the app's options changed by set.
+func startSiteWith(t *testing.T, set func(*app.Options)) *site {
+	t.Helper()
 	logs := &testlog.Buffer{}
 	clk := &clock{}
-	a, err := app.Open(context.Background(), app.Options{
+	opts := app.Options{
 		DB:     filepath.Join(t.TempDir(), "connectbook.db"),
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		TLS:    true,
 		Now:    clk.Now,
 		// Cheap argon2id: the race detector slows hashing tenfold.
 		Hasher: auth.NewHasherLimits(auth.Params{Memory: 256, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2, 8, 3*time.Second),
-	})
+	}
+	if set != nil {
+		set(&opts)
+	}
+	a, err := app.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("app.Open: %v", err)
 	}
@@ -57,7 +76,8 @@ func startSite(t *testing.T) *site {
 			t.Logf("the app's log:\n%s", logs)
 		}
 	})
-	return &site{URL: srv.URL, clock: clk}
+	spki := sha256.Sum256(srv.Certificate().RawSubjectPublicKeyInfo)
+	return &site{URL: srv.URL, clock: clk, App: a, SPKI: base64.StdEncoding.EncodeToString(spki[:]), Client: srv.Client()}
 }
 
 // clock is the app's clock: the real time, moved forward by what the test
