@@ -20,7 +20,39 @@
 //     and form bodies are never read for it; a request that carries a
 //     session-looking parameter is reported as [EventTokenInURL].
 //   - [Manager.Rotate] swaps the current token for a new one in a single
-//     conditional store operation: the old token is dead at once.
+//     conditional store operation: the old token is dead at once. So does
+//     [Manager.Reauthenticated]; tokens replaced before it are refused.
+//   - Rotation with reuse detection: a token in use for
+//     [Options.RotationInterval] (10 minutes by default) is replaced by the
+//     response to the next request. The new token is pending until a
+//     request presents it; meanwhile the previous one still works (a lost
+//     response, a second tab, a request in flight sign nobody out), and if
+//     it keeps coming a fresh pending token is issued. Once the new token
+//     has been seen the previous one is retired, and after a short
+//     allowance for requests in flight, presenting it ends the whole
+//     session and reports [EventTokenReused] with both clients: two
+//     clients held the session, so its cookie was copied. Stores keep only
+//     hashes of current, pending and retired tokens, and every step is a
+//     conditional write, so concurrent requests across a rotation cause no
+//     false alarm and a rotation racing a logout leaves the session dead.
+//   - Device Bound Session Credentials (W3C webappsec-dbsc): [Manager.Create]
+//     offers registration (ES256 and RS256, a one-time challenge), and
+//     [Manager.Middleware] serves the registration and refresh endpoints
+//     under [Options.BindingPath]. Proofs are verified with go-jose (type
+//     dbsc+jwt, the embedded or stored key, the challenge as jti); anything
+//     else is refused with [EventBindingRefused]. A bound session counts
+//     as signed in only with a valid bound cookie, whose deadline
+//     ([Options.BoundCookieLifetime]) is under a MAC with the session's
+//     secret and checked on the server, so copies of the cookies stop
+//     working off the device once it passes; requests without one are
+//     refused and reported ([EventBindingMissing]), and
+//     [MaxUnboundRequests] of them end the session. Challenges need no
+//     write to issue and are single-use. Browsers without DBSC never
+//     register and are unaffected.
+//   - Every session has a [Handle] that names it for its whole life
+//     (pages, events, revocation) and a secret that never leaves the
+//     server, from which [CSRFToken] is derived: one form token per
+//     session, stable across rotations.
 //   - [Manager.Destroy] deletes the session server-side, expires the cookie
 //     (Max-Age=0) and sends Clear-Site-Data.
 //   - Idle and absolute timeouts are enforced on the server; each session
@@ -28,7 +60,8 @@
 //     [Options.TouchInterval], so an authenticated read stays a read.
 //   - A session holds identity and metadata only (user ID, times, deadlines,
 //     client IP and User-Agent at creation, last IP, credential epoch,
-//     sign-in method, time of the last proof of identity). After creation
+//     sign-in method, time of the last proof of identity, handle, secret,
+//     token generations, device key). After creation
 //     every write is conditional on the session still existing and being
 //     valid, so a request that was in flight when the user logged out cannot
 //     bring the session back.
