@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/connectbook/connectbook/session"
+	"github.com/connectbook/connectbook/session/bindtest"
 )
 
 // FuzzMiddleware feeds arbitrary Cookie headers, query strings, paths and
@@ -71,6 +72,72 @@ func FuzzMiddleware(f *testing.F) {
 		}
 		if n := strings.Count(cookie, tok); n != 1 || strings.Count(cookie, name+"=") != 1 {
 			t.Fatalf("authenticated by cookie header %q", cookie)
+		}
+	})
+}
+
+// FuzzBinding feeds arbitrary proofs, session identifiers and paths to the
+// device binding endpoints of a session whose key the fuzzer does not
+// hold. Whatever the input, the answer is a 2xx or 4xx (never a panic or a
+// 5xx), the session is never bound to another key, and no refresh
+// succeeds: no bound cookie is ever set.
+//
+//	go test -fuzz FuzzBinding ./session/
+func FuzzBinding(f *testing.F) {
+	e := newEnv(f, session.Options{OnEvent: func(_ context.Context, _ session.Event) {}})
+	w := e.serve(httptest.NewRequest("POST", "/login", nil))
+	var tok string
+	for _, c := range w.Result().Cookies() {
+		if c.Name == e.m.CookieName() {
+			tok = c.Value
+		}
+	}
+	reg, err := bindtest.ParseRegistration(w.Header().Get("Secure-Session-Registration"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	key := bindtest.NewES256()
+	bind := httptest.NewRequest("POST", reg.Path, nil)
+	bind.Header.Set("Cookie", e.m.CookieName()+"="+tok)
+	bind.Header.Set("Secure-Session-Response", key.Proof(reg.Challenge, true))
+	if w := e.serve(bind); w.Code != http.StatusOK {
+		f.Fatalf("registration: %d %s", w.Code, w.Body)
+	}
+	id, _ := session.IDOfToken(tok)
+	s, err := e.st.Find(context.Background(), id)
+	if err != nil || !s.Bound() {
+		f.Fatalf("not bound: %v", err)
+	}
+	other := bindtest.NewES256()
+	for _, seed := range []string{
+		key.Proof(reg.Challenge, true), // used already
+		other.Proof(reg.Challenge, true),
+		other.Proof("AAAA", false),
+		bindtest.Unsigned(map[string]any{"alg": "none", "typ": "dbsc+jwt"}, reg.Challenge),
+		"a.b.c", "..", "\x00", `"` + strings.Repeat("e", 9000) + `"`, "eyJ9.eyJ9.", "é\xff",
+	} {
+		f.Add("refresh", seed, s.Handle.String())
+		f.Add("register", seed, "")
+	}
+	f.Fuzz(func(t *testing.T, path, proof, sid string) {
+		r := httptest.NewRequest("POST", "/dbsc/register", nil)
+		r.URL.Path = "/dbsc/" + path
+		r.Header.Set("Cookie", e.m.CookieName()+"="+tok)
+		r.Header["Secure-Session-Response"] = []string{proof}
+		r.Header["Sec-Secure-Session-Id"] = []string{sid}
+		w := httptest.NewRecorder()
+		e.m.Middleware(http.NotFoundHandler()).ServeHTTP(w, r)
+		if w.Code >= 500 {
+			t.Fatalf("status %d for %q, proof %q", w.Code, path, proof)
+		}
+		for _, line := range w.Header()["Set-Cookie"] {
+			if strings.HasPrefix(line, e.m.CookieName()+"-bound=") {
+				t.Fatalf("a bound cookie for proof %q: %q", proof, line)
+			}
+		}
+		now, err := e.st.Find(context.Background(), s.ID)
+		if err != nil || now.BindKey != s.BindKey {
+			t.Fatalf("the session's key changed or it is gone: %v", err)
 		}
 	})
 }
