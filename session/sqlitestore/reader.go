@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
-	"strconv"
 	"strings"
 
 	"github.com/connectbook/connectbook/session"
@@ -23,9 +23,13 @@ var errClosed = errors.New("sqlitestore: store is closed")
 // connections, each with its statement prepared once at the driver level,
 // and the query returns the row as a single text value:
 //
-//	"<created> <last seen> <idle deadline> <abs deadline> <auth at> <epoch> <len user_id> <len created_ip> <len user_agent> <len last_ip> <len method> " user_id created_ip user_agent last_ip method
+//	"<created> <last seen> <idle deadline> <abs deadline> <auth at> <epoch> <gen> <seen gen> <seen at> <issued at> <bound at> <bind seq> <unbound> <handle> <secret> <len user_id> <len created_ip> <len user_agent> <len last_ip> <len method> <len bind_key> " user_id created_ip user_agent last_ip method bind_key
 //
-// with byte lengths, so no value needs escaping.
+// with byte lengths, so no value needs escaping. Times are microseconds
+// since the Unix epoch; bound at is empty when the session is not bound
+// (NULL). The handle and the secret are in upper-case hexadecimal, of
+// exactly 32 and 64 digits (a NULL one, empty, makes the record corrupt),
+// decoded straight into the session's arrays.
 //
 // The query runs without the caller's context: the driver watches a
 // cancellable context with a goroutine per query, which costs more than the
@@ -36,17 +40,22 @@ var errClosed = errors.New("sqlitestore: store is closed")
 // lets read transactions overlap: SQLite takes the WAL read lock from the
 // operating system (an fcntl call to take it, another to drop it) only when
 // no other connection of the process holds it.
-const findRecord = `SELECT printf('%%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%d ',
+const findRecord = `SELECT printf('%%d %%d %%d %%d %%d %%d %%d %%d %%d %%d %%s %%d %%d %%s %%s %%d %%d %%d %%d %%d %%d ',
 	created_at, last_seen_at, idle_deadline, abs_deadline, coalesce(auth_at, created_at), epoch,
-	length(CAST(user_id AS BLOB)), length(CAST(created_ip AS BLOB)),
-	length(CAST(user_agent AS BLOB)), length(CAST(last_ip AS BLOB)), length(CAST(method AS BLOB)))
-	|| user_id || created_ip || user_agent || last_ip || method
+	gen, seen_gen, coalesce(seen_at, created_at), coalesce(issued_at, created_at), ifnull(bound_at, ''), bind_seq, unbound,
+	hex(handle), hex(secret),
+	octet_length(user_id), octet_length(created_ip), octet_length(user_agent), octet_length(last_ip),
+	octet_length(method), octet_length(bind_key))
+	|| user_id || created_ip || user_agent || last_ip || method || bind_key
 FROM %s WHERE id = ?`
 
-// The record's numbers: times and the epoch, then the lengths of the texts.
+// The record's fields before the texts: numbers (the one at recordBoundAt
+// may be empty), the handle and the secret in hexadecimal, and the lengths
+// of the texts.
 const (
-	recordNumbers = 11
-	recordTexts   = 5
+	recordNumbers = 13
+	recordBoundAt = 10
+	recordTexts   = 6
 )
 
 // reader is one dedicated connection for Find. Its fields are reused across
@@ -174,40 +183,124 @@ func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error
 // decodeRecord parses the text findRecord returns. The texts are substrings
 // of rec, not copies.
 func decodeRecord(rec string) (session.Session, bool) {
-	var n [recordNumbers]int64
+	var (
+		ss    session.Session
+		n     [recordNumbers]int64
+		ok    bool
+		bound bool // bound_at is not NULL
+	)
 	for i := range n {
-		field, rest, ok := strings.Cut(rec, " ")
-		if !ok {
+		if i == recordBoundAt && rec != "" && rec[0] == ' ' {
+			rec = rec[1:]
+			continue // not bound: BoundAt stays the zero time
+		}
+		if n[i], rec, ok = cutInt(rec); !ok {
 			return session.Session{}, false
 		}
-		v, err := strconv.ParseInt(field, 10, 64)
-		if err != nil || (i >= recordNumbers-recordTexts && v < 0) {
+		bound = bound || i == recordBoundAt
+	}
+	var field string
+	if field, rec, ok = strings.Cut(rec, " "); !ok || !unhex(ss.Handle[:], field) {
+		return session.Session{}, false
+	}
+	if field, rec, ok = strings.Cut(rec, " "); !ok || !unhex(ss.Secret[:], field) {
+		return session.Session{}, false
+	}
+	var l [recordTexts]int64
+	for i := range l {
+		if l[i], rec, ok = cutInt(rec); !ok || l[i] < 0 {
 			return session.Session{}, false
 		}
-		n[i], rec = v, rest
 	}
 	var text [recordTexts]string
 	for i := range text {
-		l := n[recordNumbers-recordTexts+i]
-		if l > int64(len(rec)) {
+		if l[i] > int64(len(rec)) {
 			return session.Session{}, false
 		}
-		text[i], rec = rec[:l], rec[l:]
+		text[i], rec = rec[:l[i]], rec[l[i]:]
 	}
 	if rec != "" {
 		return session.Session{}, false
 	}
-	return session.Session{
-		UserID:           text[0],
-		CreatedAt:        fromMicros(n[0]),
-		LastSeenAt:       fromMicros(n[1]),
-		IdleDeadline:     fromMicros(n[2]),
-		AbsoluteDeadline: fromMicros(n[3]),
-		CreatedIP:        text[1],
-		UserAgent:        text[2],
-		LastIP:           text[3],
-		Epoch:            n[5],
-		Method:           text[4],
-		AuthAt:           fromMicros(n[4]),
-	}, true
+	ss.UserID = text[0]
+	ss.CreatedAt = fromMicros(n[0])
+	ss.LastSeenAt = fromMicros(n[1])
+	ss.IdleDeadline = fromMicros(n[2])
+	ss.AbsoluteDeadline = fromMicros(n[3])
+	ss.CreatedIP = text[1]
+	ss.UserAgent = text[2]
+	ss.LastIP = text[3]
+	ss.Epoch = n[5]
+	ss.Method = text[4]
+	ss.AuthAt = fromMicros(n[4])
+	ss.Gen, ss.SeenGen = n[6], n[7]
+	ss.SeenAt, ss.IssuedAt = fromMicros(n[8]), fromMicros(n[9])
+	ss.BindKey = text[5]
+	if bound {
+		ss.BoundAt = fromMicros(n[recordBoundAt])
+	}
+	ss.BindSeq, ss.Unbound = n[11], n[12]
+	return ss, true
 }
+
+// cutInt parses the decimal integer at the start of rec, which a space
+// ends, and returns it and the rest of rec after the space. It does in one
+// pass what strings.Cut and strconv.ParseInt do in two, and accepts only
+// what SQLite's printf writes: an optional minus sign and digits.
+func cutInt(rec string) (v int64, rest string, ok bool) {
+	i, neg := 0, false
+	if rec != "" && rec[0] == '-' {
+		i, neg = 1, true
+	}
+	limit := uint64(math.MaxInt64)
+	if neg {
+		limit++
+	}
+	start := i
+	var u uint64
+	for ; i < len(rec) && rec[i] != ' '; i++ {
+		d := uint64(rec[i] - '0')
+		if d > 9 {
+			return 0, "", false
+		}
+		// 18 digits cannot overflow; from the 19th on, check.
+		if i-start >= 18 && u > (limit-d)/10 {
+			return 0, "", false
+		}
+		u = u*10 + d
+	}
+	if i == start || i == len(rec) {
+		return 0, "", false
+	}
+	if neg {
+		return -int64(u), rec[i+1:], true // -(1<<63) wraps to itself: math.MinInt64
+	}
+	return int64(u), rec[i+1:], true
+}
+
+// unhex decodes the hexadecimal s into dst, which it must fill exactly.
+func unhex(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	var bad byte
+	for i := range dst {
+		hi, lo := hexValue[s[2*i]], hexValue[s[2*i+1]]
+		bad |= hi | lo
+		dst[i] = hi<<4 | lo
+	}
+	return bad&0xF0 == 0
+}
+
+// hexValue maps hexadecimal digits to their values and everything else
+// to 0xFF.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xFF
+	}
+	for i, c := range "0123456789ABCDEF" {
+		t[c] = byte(i)
+		t[c|0x20] = byte(i) // lower case (digits are unchanged)
+	}
+	return t
+}()

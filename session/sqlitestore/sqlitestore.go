@@ -9,10 +9,13 @@
 // named after the first with "_endings" appended, under the same ID until
 // the session's absolute deadline. It is copied from the session's row in
 // the transaction that deletes the row, so the two happen together or not
-// at all.
+// at all. A token replaced by Renew leaves a row there too, with the
+// session's handle and the token's generation, written in the transaction
+// that moves the session to its new ID.
 //
-// New brings a sessions table created by an earlier version up to date in
-// place: it adds the columns that version lacked.
+// New brings tables created by an earlier version up to date in place: it
+// adds the columns that version lacked and gives the rows that predate
+// handles and secrets random ones.
 package sqlitestore
 
 import (
@@ -64,6 +67,7 @@ type Store struct {
 	readers  chan *reader // see reader.go
 	nreaders int
 	touch    *sql.Stmt
+	seen     *sql.Stmt
 	alive    *sql.Stmt
 }
 
@@ -89,40 +93,93 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlitestore: create tables: %w", err)
 	}
 	s := &Store{db: db, table: table}
-	var err error
-	if s.touch, err = db.PrepareContext(ctx, s.q(`UPDATE %s SET last_seen_at = ?, idle_deadline = ?, last_ip = ?
-		WHERE id = ? AND idle_deadline > ? AND abs_deadline > ? AND last_seen_at <= ?`)); err != nil {
-		return nil, fmt.Errorf("sqlitestore: prepare: %w", err)
-	}
-	if s.alive, err = db.PrepareContext(ctx, s.q(`SELECT 1 FROM %s WHERE id = ? AND idle_deadline > ? AND abs_deadline > ?`)); err != nil {
-		s.touch.Close()
-		return nil, fmt.Errorf("sqlitestore: prepare: %w", err)
-	}
-	if err := s.openReaders(ctx); err != nil {
-		s.touch.Close()
-		s.alive.Close()
+	if err := s.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("sqlitestore: prepare: %w", err)
 	}
 	return s, nil
 }
 
-// added are the columns later versions added to the sessions table, with
-// the definitions that add them to an existing one. Rows written before
-// auth_at existed have it NULL and are read with their created_at: those
-// sessions were authenticated when they were created, and nothing could
-// re-authenticate them since. Their epoch is 0, the epoch of a user whose
-// credentials never changed, so an app that compares epochs treats them as
-// stale once the user's epoch has moved on.
-var added = []struct{ name, def string }{
+// prepare prepares the statements of the request path and opens the
+// readers; on failure it closes what it prepared.
+func (s *Store) prepare(ctx context.Context) error {
+	var (
+		stmts []*sql.Stmt
+		err   error
+	)
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&s.touch, `UPDATE %s SET last_seen_at = ?, idle_deadline = ?, last_ip = ?
+			WHERE id = ? AND idle_deadline > ? AND abs_deadline > ? AND last_seen_at <= ?`},
+		{&s.seen, `UPDATE %s SET seen_gen = ?, seen_at = ?
+			WHERE id = ? AND idle_deadline > ? AND abs_deadline > ? AND gen = ? AND seen_gen < ?`},
+		{&s.alive, `SELECT 1 FROM %s WHERE id = ? AND idle_deadline > ? AND abs_deadline > ?`},
+	} {
+		if *p.stmt, err = s.db.PrepareContext(ctx, s.q(p.query)); err != nil {
+			break
+		}
+		stmts = append(stmts, *p.stmt)
+	}
+	if err == nil {
+		err = s.openReaders(ctx)
+	}
+	if err != nil {
+		for _, st := range stmts {
+			st.Close()
+		}
+	}
+	return err
+}
+
+// column is a column that a later version added to a table, with the
+// definition that adds it to an existing one.
+type column struct{ name, def string }
+
+// added are the columns later versions added to the sessions table. Rows
+// written before auth_at existed have it NULL and are read with their
+// created_at: those sessions were authenticated when they were created, and
+// nothing could re-authenticate them since. Their epoch is 0, the epoch of a
+// user whose credentials never changed, so an app that compares epochs
+// treats them as stale once the user's epoch has moved on.
+//
+// Rows written before handle and secret existed get random ones from
+// migrate. Their token is of generation 0 and counts as seen; seen_at and
+// issued_at are NULL and read as created_at (the token they have is the one
+// issued at creation, as far as anyone can tell); they are not bound.
+var added = []column{
 	{"epoch", "epoch INTEGER NOT NULL DEFAULT 0"},
 	{"method", "method TEXT NOT NULL DEFAULT ''"},
 	{"auth_at", "auth_at INTEGER"},
+	{"handle", "handle BLOB"},
+	{"secret", "secret BLOB"},
+	{"gen", "gen INTEGER NOT NULL DEFAULT 0"},
+	{"seen_gen", "seen_gen INTEGER NOT NULL DEFAULT 0"},
+	{"seen_at", "seen_at INTEGER"},
+	{"issued_at", "issued_at INTEGER"},
+	{"bind_key", "bind_key TEXT NOT NULL DEFAULT ''"},
+	{"bound_at", "bound_at INTEGER"},
+	{"bind_seq", "bind_seq INTEGER NOT NULL DEFAULT 0"},
+	{"unbound", "unbound INTEGER NOT NULL DEFAULT 0"},
 }
 
-// migrate creates the tables and adds missing columns in one transaction,
-// which takes the write lock up front (Open's _txlock=immediate), so that
-// processes starting together do not both add a column. (On a database
-// opened otherwise, one of them may fail with SQLITE_BUSY instead.)
+// addedEndings are the columns later versions added to the endings table.
+// Endings written before them are of ended sessions, with no handle.
+var addedEndings = []column{
+	{"handle", "handle BLOB"},
+	{"gen", "gen INTEGER NOT NULL DEFAULT 0"},
+}
+
+// migrate creates the tables, adds missing columns and fills in missing
+// handles and secrets in one transaction, which takes the write lock up
+// front (Open's _txlock=immediate), so that processes starting together do
+// not both add a column. (On a database opened otherwise, one of them may
+// fail with SQLITE_BUSY instead.)
+//
+// The handle index is created after the columns are added, since an older
+// table lacks the column until then; the backfill runs on every start and
+// finds the rows to fill through that index, so it costs nothing once done
+// (and catches rows that a process of an older version inserted since).
 func migrate(ctx context.Context, db *sql.DB, table string) error {
 	schema := fmt.Sprintf(`
 CREATE TABLE IF NOT EXISTS %[1]s (
@@ -137,7 +194,17 @@ CREATE TABLE IF NOT EXISTS %[1]s (
 	last_ip       TEXT NOT NULL,
 	epoch         INTEGER NOT NULL DEFAULT 0,
 	method        TEXT NOT NULL DEFAULT '',
-	auth_at       INTEGER            -- NULL in rows older than the column: read as created_at
+	auth_at       INTEGER,           -- NULL in rows older than the column: read as created_at
+	handle        BLOB,              -- 16 random bytes; NULL only until migrate fills in older rows
+	secret        BLOB,              -- 32 random bytes; likewise
+	gen           INTEGER NOT NULL DEFAULT 0,
+	seen_gen      INTEGER NOT NULL DEFAULT 0,
+	seen_at       INTEGER,           -- NULL in rows older than the column: read as created_at
+	issued_at     INTEGER,           -- likewise
+	bind_key      TEXT NOT NULL DEFAULT '', -- JSON Web Key; '' if not bound
+	bound_at      INTEGER,           -- NULL if not bound
+	bind_seq      INTEGER NOT NULL DEFAULT 0,
+	unbound       INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS %[1]s_user ON %[1]s (user_id);
 CREATE INDEX IF NOT EXISTS %[1]s_expiry ON %[1]s (min(idle_deadline, abs_deadline));
@@ -145,8 +212,10 @@ CREATE TABLE IF NOT EXISTS %[1]s_endings (
 	id         BLOB PRIMARY KEY,     -- the ended session's ID
 	user_id    TEXT NOT NULL,
 	at         INTEGER NOT NULL,     -- microseconds since the Unix epoch
-	why        TEXT NOT NULL,
-	expires_at INTEGER NOT NULL      -- the session's absolute deadline
+	why        TEXT NOT NULL,        -- '' for a token replaced by Renew
+	expires_at INTEGER NOT NULL,     -- the session's absolute deadline
+	handle     BLOB,                 -- for a replaced token, its session's handle; NULL for an ended session
+	gen        INTEGER NOT NULL DEFAULT 0 -- for a replaced token, its generation
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS %[1]s_endings_expiry ON %[1]s_endings (expires_at);`, table)
 	tx, err := db.BeginTx(ctx, nil)
@@ -157,6 +226,23 @@ CREATE INDEX IF NOT EXISTS %[1]s_endings_expiry ON %[1]s_endings (expires_at);`,
 	if _, err := tx.ExecContext(ctx, schema); err != nil {
 		return err
 	}
+	if err := addColumns(ctx, tx, table, added); err != nil {
+		return err
+	}
+	if err := addColumns(ctx, tx, table+"_endings", addedEndings); err != nil {
+		return err
+	}
+	fill := fmt.Sprintf(`
+CREATE UNIQUE INDEX IF NOT EXISTS %[1]s_handle ON %[1]s (handle);
+UPDATE %[1]s SET handle = randomblob(16), secret = coalesce(secret, randomblob(32)) WHERE handle IS NULL;`, table)
+	if _, err := tx.ExecContext(ctx, fill); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// addColumns adds to table those of cols it lacks.
+func addColumns(ctx context.Context, tx *sql.Tx, table string, cols []column) error {
 	rows, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, table)
 	if err != nil {
 		return err
@@ -173,20 +259,20 @@ CREATE INDEX IF NOT EXISTS %[1]s_endings_expiry ON %[1]s_endings (expires_at);`,
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return err
 	}
-	for _, c := range added {
+	for _, c := range cols {
 		if !have[c.name] {
 			if _, err := tx.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE %s ADD COLUMN %s`, table, c.def)); err != nil {
 				return err
 			}
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // Close releases the connections and statements the Store holds; it does
 // not close the database.
 func (s *Store) Close() error {
-	return errors.Join(s.closeReaders(), s.touch.Close(), s.alive.Close())
+	return errors.Join(s.closeReaders(), s.touch.Close(), s.seen.Close(), s.alive.Close())
 }
 
 // Table returns the name of the sessions table.
@@ -194,16 +280,22 @@ func (s *Store) Table() string { return s.table }
 
 // columns are those Create writes; readColumns those scan reads.
 const (
-	columns     = `id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip, epoch, method, auth_at`
-	readColumns = `id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip, epoch, method, coalesce(auth_at, created_at)`
+	columns = `id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip,
+		epoch, method, auth_at, handle, secret, gen, seen_gen, seen_at, issued_at, bind_key, bound_at, bind_seq, unbound`
+	readColumns = `id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline, created_ip, user_agent, last_ip,
+		epoch, method, coalesce(auth_at, created_at), handle, secret, gen, seen_gen, coalesce(seen_at, created_at),
+		coalesce(issued_at, created_at), bind_key, bound_at, bind_seq, unbound`
 )
 
 func (s *Store) q(query string) string { return fmt.Sprintf(query, s.table) }
 
 func (s *Store) Create(ctx context.Context, ss session.Session) error {
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO %s (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO %s (`+columns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		ss.ID[:], ss.UserID, micros(ss.CreatedAt), micros(ss.LastSeenAt), micros(ss.IdleDeadline),
-		micros(ss.AbsoluteDeadline), ss.CreatedIP, ss.UserAgent, ss.LastIP, ss.Epoch, ss.Method, micros(ss.AuthAt))
+		micros(ss.AbsoluteDeadline), ss.CreatedIP, ss.UserAgent, ss.LastIP, ss.Epoch, ss.Method, micros(ss.AuthAt),
+		ss.Handle[:], ss.Secret[:], ss.Gen, ss.SeenGen, micros(ss.SeenAt), micros(ss.IssuedAt),
+		ss.BindKey, nullMicros(ss.BoundAt), ss.BindSeq, ss.Unbound)
 	return mapErr(err)
 }
 
@@ -217,11 +309,96 @@ func (s *Store) Touch(ctx context.Context, id session.ID, now, seenBefore, idleD
 	return mapErr(s.alive.QueryRowContext(ctx, id[:], micros(now), micros(now)).Scan(&one))
 }
 
+// Rotate's new generation counts as seen: seen_gen = gen + 1 reads the
+// row's gen before the update, as every expression of an UPDATE does.
 func (s *Store) Rotate(ctx context.Context, oldID, newID session.ID, now, authAt time.Time, epoch int64) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE %s SET id = ?, auth_at = ?, epoch = ?
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE %s SET id = ?, auth_at = ?, epoch = ?,
+			issued_at = ?, seen_at = ?, gen = gen + 1, seen_gen = gen + 1
 		WHERE id = ? AND idle_deadline > ? AND abs_deadline > ?`),
-		newID[:], micros(authAt), epoch, oldID[:], micros(now), micros(now))
+		newID[:], micros(authAt), epoch, micros(now), micros(now), oldID[:], micros(now), micros(now))
 	return affected(res, err)
+}
+
+// Renew moves the session and remembers the old token's ending in one
+// transaction. The first statement writes, so the transaction holds the
+// write lock from its start; it returns what the ending needs from the row
+// it moved, so the ending is of exactly that row.
+func (s *Store) Renew(ctx context.Context, oldID, newID session.ID, gen int64, now, idleDeadline time.Time, lastIP string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer tx.Rollback()
+	var (
+		userID   string
+		handle   []byte
+		deadline int64
+	)
+	err = tx.QueryRowContext(ctx, s.q(`UPDATE %s SET id = ?, gen = ?, issued_at = ?, last_seen_at = ?,
+			idle_deadline = ?, last_ip = ?
+		WHERE id = ? AND idle_deadline > ? AND abs_deadline > ? AND gen = ?
+		RETURNING user_id, handle, abs_deadline`),
+		newID[:], gen+1, micros(now), micros(now), micros(idleDeadline), lastIP,
+		oldID[:], micros(now), micros(now), gen).Scan(&userID, &handle, &deadline)
+	if err != nil {
+		return mapErr(err)
+	}
+	// As in end, a conflict cannot happen with random IDs; the later ending wins.
+	_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at, handle, gen)
+		VALUES (?, ?, ?, '', ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at, why = excluded.why,
+			expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen`, s.table),
+		oldID[:], userID, micros(now), deadline, handle, gen)
+	if err != nil {
+		return mapErr(err)
+	}
+	return mapErr(tx.Commit())
+}
+
+func (s *Store) Seen(ctx context.Context, id session.ID, gen int64, now time.Time) error {
+	res, err := s.seen.ExecContext(ctx, gen, micros(now), id[:], micros(now), micros(now), gen, gen)
+	if err := affected(res, err); !errors.Is(err, session.ErrNotFound) {
+		return err
+	}
+	// Nothing written: gone, or not of generation gen, or seen already.
+	var one int
+	return mapErr(s.alive.QueryRowContext(ctx, id[:], micros(now), micros(now)).Scan(&one))
+}
+
+func (s *Store) FindHandle(ctx context.Context, h session.Handle) (session.Session, error) {
+	ss, err := scan(s.db.QueryRowContext(ctx, s.q(`SELECT `+readColumns+` FROM %s WHERE handle = ?`), h[:]))
+	if err != nil {
+		return session.Session{}, mapErr(err)
+	}
+	return ss, nil
+}
+
+// Bind is one conditional UPDATE: with a key, the session must not be bound
+// yet, or nothing changes (the challenge is not used either).
+func (s *Store) Bind(ctx context.Context, id session.ID, now time.Time, seq int64, key string) error {
+	var res sql.Result
+	var err error
+	if key == "" {
+		res, err = s.db.ExecContext(ctx, s.q(`UPDATE %s SET bind_seq = ?
+			WHERE id = ? AND idle_deadline > ? AND abs_deadline > ? AND bind_seq = ?`),
+			seq+1, id[:], micros(now), micros(now), seq)
+	} else {
+		res, err = s.db.ExecContext(ctx, s.q(`UPDATE %s SET bind_seq = ?, bind_key = ?, bound_at = ?
+			WHERE id = ? AND idle_deadline > ? AND abs_deadline > ? AND bind_seq = ? AND bind_key = ''`),
+			seq+1, key, micros(now), id[:], micros(now), micros(now), seq)
+	}
+	return affected(res, err)
+}
+
+func (s *Store) NoteUnbound(ctx context.Context, id session.ID, now time.Time) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, s.q(`UPDATE %s SET unbound = unbound + 1
+		WHERE id = ? AND idle_deadline > ? AND abs_deadline > ? RETURNING unbound`),
+		id[:], micros(now), micros(now)).Scan(&n)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return n, nil
 }
 
 func (s *Store) Delete(ctx context.Context, id session.ID, now time.Time, why string) error {
@@ -260,10 +437,10 @@ func (s *Store) end(ctx context.Context, now time.Time, why, where string, args 
 	}
 	defer tx.Rollback()
 	// Conflicts cannot happen with random IDs; if one did, the later ending wins.
-	remember := fmt.Sprintf(`INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at)
-		SELECT id, user_id, ?, ?, abs_deadline FROM %[1]s WHERE `+where+`
-		ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at,
-			why = excluded.why, expires_at = excluded.expires_at`, s.table)
+	remember := fmt.Sprintf(`INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at, handle, gen)
+		SELECT id, user_id, ?, ?, abs_deadline, NULL, 0 FROM %[1]s WHERE `+where+`
+		ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at, why = excluded.why,
+			expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen`, s.table)
 	if _, err := tx.ExecContext(ctx, remember, append([]any{micros(now), why}, args...)...); err != nil {
 		return 0, mapErr(err)
 	}
@@ -280,13 +457,19 @@ func (s *Store) end(ctx context.Context, now time.Time, why, where string, args 
 
 func (s *Store) Ended(ctx context.Context, id session.ID) (session.Ending, error) {
 	var (
-		e  session.Ending
-		at int64
+		e      session.Ending
+		at     int64
+		handle []byte
 	)
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT user_id, at, why FROM %s_endings WHERE id = ?`), id[:]).Scan(&e.UserID, &at, &e.Why)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT user_id, at, why, handle, gen FROM %s_endings WHERE id = ?`), id[:]).
+		Scan(&e.UserID, &at, &e.Why, &handle, &e.Gen)
 	if err != nil {
 		return session.Ending{}, mapErr(err)
 	}
+	if handle != nil && len(handle) != len(e.Handle) {
+		return session.Ending{}, fmt.Errorf("sqlitestore: corrupt handle of %d bytes in the ending of %s", len(handle), id.Short())
+	}
+	copy(e.Handle[:], handle)
 	e.At = fromMicros(at)
 	return e, nil
 }
@@ -341,29 +524,53 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (in
 
 type scanner interface{ Scan(dest ...any) error }
 
+// scan reads readColumns. A handle or secret of the wrong size (NULL
+// included) makes the row corrupt: a session is never handed out with a
+// zero secret.
 func scan(row scanner) (session.Session, error) {
 	var (
 		ss                                    session.Session
-		id                                    []byte
+		id, handle, secret                    []byte
 		created, seen, idle, absolute, authAt int64
+		seenAt, issuedAt                      int64
+		boundAt                               sql.NullInt64
 	)
 	if err := row.Scan(&id, &ss.UserID, &created, &seen, &idle, &absolute, &ss.CreatedIP, &ss.UserAgent, &ss.LastIP,
-		&ss.Epoch, &ss.Method, &authAt); err != nil {
+		&ss.Epoch, &ss.Method, &authAt, &handle, &secret, &ss.Gen, &ss.SeenGen, &seenAt, &issuedAt,
+		&ss.BindKey, &boundAt, &ss.BindSeq, &ss.Unbound); err != nil {
 		return session.Session{}, err
 	}
 	if len(id) != len(ss.ID) {
 		return session.Session{}, fmt.Errorf("sqlitestore: corrupt session id of %d bytes", len(id))
 	}
 	copy(ss.ID[:], id)
+	if len(handle) != len(ss.Handle) || len(secret) != len(ss.Secret) {
+		return session.Session{}, fmt.Errorf("sqlitestore: corrupt session %s: handle of %d bytes, secret of %d",
+			ss.ID.Short(), len(handle), len(secret))
+	}
+	copy(ss.Handle[:], handle)
+	copy(ss.Secret[:], secret)
 	ss.CreatedAt, ss.LastSeenAt = fromMicros(created), fromMicros(seen)
 	ss.IdleDeadline, ss.AbsoluteDeadline = fromMicros(idle), fromMicros(absolute)
 	ss.AuthAt = fromMicros(authAt)
+	ss.SeenAt, ss.IssuedAt = fromMicros(seenAt), fromMicros(issuedAt)
+	if boundAt.Valid {
+		ss.BoundAt = fromMicros(boundAt.Int64)
+	}
 	return ss, nil
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// nullMicros is micros, with NULL for the zero time.
+func nullMicros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return micros(t)
+}
 
 func affected(res sql.Result, err error) error {
 	_, err = countFound(res, err)
