@@ -57,7 +57,13 @@ type app struct {
 // newApp builds the app on st. opts may set anything but Now and OnEvent,
 // which the app provides.
 func newApp(t *testing.T, st session.Store, opts session.Options) *app {
-	a := &app{t: t, clock: NewClock()}
+	return newAppAt(t, st, opts, NewClock())
+}
+
+// newAppAt is newApp on the given clock: several apps on one store and
+// one clock are instances of one site.
+func newAppAt(t *testing.T, st session.Store, opts session.Options, clock *Clock) *app {
+	a := &app{t: t, clock: clock}
 	opts.Now = a.clock.Now
 	opts.OnEvent = func(_ context.Context, ev session.Event) {
 		a.mu.Lock()

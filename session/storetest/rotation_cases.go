@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/connectbook/connectbook/session"
+	"github.com/connectbook/connectbook/session/bindtest"
 )
 
 // rotationCases check token rotation with reuse detection through a
@@ -21,6 +22,7 @@ var rotationCases = []testCase{
 	{"rotation_concurrent", testRotationConcurrent},
 	{"rotation_racing_logout", testRotationRacingLogout},
 	{"rotation_form_token_stable", testRotationFormToken},
+	{"rotation_and_binding_across_instances", testAcrossInstances},
 }
 
 const interval = 10 * time.Minute
@@ -290,5 +292,45 @@ func testRotationFormToken(t *testing.T, h Harness) {
 	other := a.login("alice", "")
 	if readBody(a.do("GET", "/csrf", other)) == before {
 		t.Fatal("two sessions share a form token")
+	}
+}
+
+// testAcrossInstances: two instances of a site on one store: a token
+// renewed by one is honoured as pending by the other, its reuse is caught
+// by the other, and a device registered through one refreshes through the
+// other.
+func testAcrossInstances(t *testing.T, h Harness) {
+	clock := NewClock()
+	opts := session.Options{RotationInterval: interval, BoundCookieLifetime: boundLife}
+	one, two := newAppAt(t, h.Store, opts, clock), newAppAt(t, h.Store, opts, clock)
+
+	tok := one.login("alice", "")
+	clock.Advance(interval)
+	next := one.sessionCookie(one.do("GET", "/whoami", tok)).Value
+	if got := two.whoami(tok); got != "alice" {
+		t.Fatalf("the other instance refuses the previous token while the new one is pending: %q", got)
+	}
+	if got := two.whoami(next); got != "alice" {
+		t.Fatalf("the other instance refuses the renewed token: %q", got)
+	}
+	clock.Advance(time.Minute)
+	if got := one.whoami(tok); got != "anonymous" {
+		t.Fatalf("retired token on the first instance = %q", got)
+	}
+	one.wantEvent(session.EventTokenReused, "")
+	if got := two.whoami(next); got != "anonymous" {
+		t.Fatalf("the other instance still honours a session ended for reuse: %q", got)
+	}
+
+	d := signInBound(t, one, bindtest.NewES256())
+	d.a = two
+	clock.Advance(boundLife)
+	d.refreshed(t)
+	if got := d.whoami(); got != "alice" {
+		t.Fatalf("refreshed through the other instance = %q", got)
+	}
+	d.a = one
+	if got := d.whoami(); got != "alice" {
+		t.Fatalf("bound cookie from the other instance = %q", got)
 	}
 }
