@@ -123,9 +123,11 @@ func (m *Manager) resolveReplaced(w http.ResponseWriter, r *http.Request, st *st
 	}
 	// No later token has been seen (this is the browser's own token, and
 	// the response that carried its successor has not arrived, or has not
-	// been acted on, yet), or the request was sent before the browser had
-	// the successor and overtaken by one that presented it.
-	if e.Gen >= s.SeenGen || now.Sub(s.SeenAt) < m.retiredGrace() {
+	// been acted on, yet), or the request was sent just before the browser
+	// had its direct successor and overtaken by one that presented it. A
+	// token from before a privilege rotation (Rotate) never is.
+	inFlight := e.Gen+1 == s.SeenGen && s.SeenGen == s.Gen && now.Sub(s.SeenAt) < m.retiredGrace()
+	if e.Gen >= s.SeenGen || inFlight {
 		if ok, err := m.sameClient(w, r, st, s, now); !ok || err != nil {
 			return Session{}, false, err
 		}

@@ -23,6 +23,7 @@ var rotationCases = []testCase{
 	{"rotation_racing_logout", testRotationRacingLogout},
 	{"rotation_form_token_stable", testRotationFormToken},
 	{"rotation_and_binding_across_instances", testAcrossInstances},
+	{"rotation_then_privilege_rotation", testRotationThenPrivilegeRotation},
 }
 
 const interval = 10 * time.Minute
@@ -332,5 +333,22 @@ func testAcrossInstances(t *testing.T, h Harness) {
 	d.a = one
 	if got := d.whoami(); got != "alice" {
 		t.Fatalf("bound cookie from the other instance = %q", got)
+	}
+}
+
+// testRotationThenPrivilegeRotation: a token replaced by rotation, and then
+// a privilege rotation (Manager.Rotate), is dead at once: no allowance for
+// requests in flight reaches across a privilege change.
+func testRotationThenPrivilegeRotation(t *testing.T, h Harness) {
+	a := newApp(t, h.Store, session.Options{RotationInterval: interval})
+	tok := a.login("alice", "")
+	a.clock.Advance(interval)
+	resp := a.do("POST", "/rotate", tok) // renewed by the middleware, then rotated by the handler
+	next := a.sessionCookie(resp)
+	if resp.StatusCode != http.StatusOK || next == nil {
+		t.Fatalf("rotate: %d", resp.StatusCode)
+	}
+	if got := a.whoami(tok); got != "anonymous" {
+		t.Fatalf("the token from before a privilege rotation = %q", got)
 	}
 }
