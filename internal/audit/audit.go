@@ -120,7 +120,8 @@ func (l *Log) Record(ctx context.Context, e data.Event) {
 	switch e.Kind {
 	case LoginFailed, LoginThrottled, CSRFRejected, ReauthFailed, string(session.EventUnknownToken),
 		string(session.EventDuplicateCookie), string(session.EventTokenInURL), string(session.EventEndedToken),
-		string(session.EventForeignToken), string(session.EventClientChanged):
+		string(session.EventForeignToken), string(session.EventClientChanged), string(session.EventTokenReused),
+		string(session.EventBindingMissing), string(session.EventBindingRefused):
 		level = slog.LevelWarn
 	}
 	l.Logger.LogAttrs(ctx, level, "security event",
