@@ -290,8 +290,10 @@ func (m *Manager) refresh(w http.ResponseWriter, r *http.Request, s Session) {
 	}
 	seq, err := m.checkChallenge(s, jti, now)
 	if errors.Is(err, errStaleChallenge) {
-		// A challenge another refresh used first, or one too old: the
-		// browser signs a fresh one.
+		// A challenge another refresh used first, a replayed proof, or a
+		// challenge too old: recorded, and the browser signs a fresh one.
+		m.emit(r.Context(), r, Event{Kind: EventBindingRefused, UserID: s.UserID, Session: s.Handle.Short(),
+			Detail: "refresh: " + err.Error() + "; a new challenge was sent"})
 		m.sendChallenge(w, s, s.BindSeq, now.Add(challengeTTL))
 		w.WriteHeader(http.StatusForbidden)
 		return

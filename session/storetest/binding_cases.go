@@ -272,9 +272,21 @@ func testBindingRefusals(t *testing.T, h Harness) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("good refresh: %d %s", resp.StatusCode, readBody(resp))
 	}
+	mark = a.mark()
 	resp = a.send("POST", d.refresh, cookie, "Sec-Secure-Session-Id", d.id, "Secure-Session-Response", proof)
 	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Secure-Session-Challenge") == "" || a.cookieNamed(resp, a.m.CookieName()+"-bound") != nil {
 		t.Fatalf("replayed proof: status %d, cookies %q; want 403 with a new challenge and no cookie", resp.StatusCode, resp.Header["Set-Cookie"])
+	}
+	if evs := a.eventsSince(mark, session.EventBindingRefused); len(evs) != 1 {
+		t.Fatalf("replayed proof: %d refusal events, want 1", len(evs))
+	}
+	// An expired challenge, signed properly, is refused the same way.
+	c, _, _ = bindtest.ParseChallenge(resp.Header.Get("Secure-Session-Challenge"))
+	a.clock.Advance(3 * time.Minute)
+	mark = a.mark()
+	resp = a.send("POST", d.refresh, cookie, "Sec-Secure-Session-Id", d.id, "Secure-Session-Response", key.Proof(c, false))
+	if resp.StatusCode != http.StatusForbidden || len(a.eventsSince(mark, session.EventBindingRefused)) != 1 || a.cookieNamed(resp, a.m.CookieName()+"-bound") != nil {
+		t.Fatalf("expired challenge on refresh: status %d", resp.StatusCode)
 	}
 	resp = a.send("POST", d.refresh, cookie, "Sec-Secure-Session-Id", "another", "Secure-Session-Response", proof)
 	if resp.StatusCode != http.StatusBadRequest {
