@@ -33,6 +33,10 @@ type Ending struct {
 	// and Gen the token's generation; zero for a session that ended.
 	Handle Handle
 	Gen    int64
+	// Seen is, for a token replaced by Renew, whether a request had
+	// presented it by then (its session's SeenGen equalled its Gen): a
+	// token that never was is one the browser lost or never adopted.
+	Seen bool
 }
 
 // Renewed reports whether the Ending is that of a token replaced by Renew
@@ -150,8 +154,9 @@ type Store interface {
 	// IssuedAt and LastSeenAt now, IdleDeadline idleDeadline and LastIP
 	// lastIP (SeenGen is kept: the new token is pending until Seen), and
 	// under oldID the store remembers the Ending {UserID, At: now, Handle,
-	// Gen: gen} until the session's absolute deadline. Otherwise it
-	// returns ErrNotFound (ErrExists if newID is taken).
+	// Gen: gen, Seen: SeenGen == gen} until the session's absolute
+	// deadline. Otherwise it returns ErrNotFound (ErrExists if newID is
+	// taken).
 	Renew(ctx context.Context, oldID, newID ID, gen int64, now, idleDeadline time.Time, lastIP string) error
 
 	// Seen records that a request presented the session's current token,
