@@ -77,7 +77,8 @@ const ending = `WITH d AS (DELETE FROM %[1]s WHERE %[2]s RETURNING id, user_id, 
 e AS (INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at)
 	SELECT id, user_id, $1::timestamptz, $2::text, abs_deadline FROM d WHERE $2::text <> ''
 	ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at,
-		why = excluded.why, expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen)
+		why = excluded.why, expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen,
+		seen = excluded.seen)
 SELECT count(*) FROM d`
 
 // New creates the sessions and endings tables if they do not exist, brings
@@ -109,15 +110,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		qRotate: q(`UPDATE %s SET id = $2, auth_at = $4, epoch = $5, issued_at = $3, seen_at = $3, gen = gen + 1, seen_gen = gen + 1
 			WHERE id = $1 AND ` + alive("$3")),
 		// The session moves and its link is written in one statement; a
-		// taken new ID fails the whole statement.
+		// taken new ID fails the whole statement. The link's seen comes
+		// from the row moved: Renew keeps seen_gen, so RETURNING gives the
+		// value it had.
 		qRenew: fmt.Sprintf(`WITH r AS (
 			UPDATE %[1]s SET id = $2::bytea, gen = gen + 1, issued_at = $4::timestamptz, last_seen_at = $4, idle_deadline = $5, last_ip = $6
 			WHERE id = $1::bytea AND gen = $3::bigint AND `+alive("$4")+`
-			RETURNING user_id, handle, abs_deadline),
-		e AS (INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at, handle, gen)
-			SELECT $1, user_id, $4, '', abs_deadline, handle, $3 FROM r
+			RETURNING user_id, handle, abs_deadline, seen_gen = $3 AS seen),
+		e AS (INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at, handle, gen, seen)
+			SELECT $1, user_id, $4, '', abs_deadline, handle, $3, seen FROM r
 			ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at,
-				why = excluded.why, expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen)
+				why = excluded.why, expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen,
+				seen = excluded.seen)
 		SELECT count(*) FROM r`, table),
 		// One UPDATE of the live row, which writes its own values back
 		// when there is nothing to record: a statement that read the row
@@ -136,7 +140,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		qDelete:    end(`id = $3`),
 		qDeleteFor: end(`id = $3 AND user_id = $4`),
 		qDeleteAll: end(`user_id = $3 AND id <> $4`),
-		qEnded:     q(`SELECT user_id, at, why, handle, gen FROM %s_endings WHERE id = $1`),
+		qEnded:     q(`SELECT user_id, at, why, handle, gen, seen FROM %s_endings WHERE id = $1`),
 		qList:      q(`SELECT ` + readColumns + ` FROM %s WHERE user_id = $1 AND ` + alive("$2") + ` ORDER BY created_at DESC, id`),
 		// Endings past their deadline all go, whatever the limit; a large
 		// delete does not block PostgreSQL's readers or other writers.
@@ -152,7 +156,7 @@ var (
 	sessionColumns = []string{"id", "user_id", "created_at", "last_seen_at", "idle_deadline", "abs_deadline",
 		"created_ip", "user_agent", "last_ip", "epoch", "method", "auth_at", "handle", "secret", "gen", "seen_gen",
 		"seen_at", "issued_at", "bind_key", "bound_at", "bind_seq", "unbound"}
-	endingColumns = []string{"id", "user_id", "at", "why", "expires_at", "handle", "gen"}
+	endingColumns = []string{"id", "user_id", "at", "why", "expires_at", "handle", "gen", "seen"}
 	indexes       = []string{"%s_user", "%s_expiry", "%s_handle", "%s_endings_expiry"}
 )
 
@@ -186,7 +190,8 @@ const (
 // NULL only for a session created without one (the zero Handle), which no
 // FindHandle finds. bound_at is NULL while the session is not bound; the
 // handle and gen of an ending are NULL and 0 for a session that ended, as
-// opposed to a token replaced by Renew.
+// opposed to a token replaced by Renew; seen is false for an ended session
+// and for the endings of replaced tokens written before the column.
 func migrate(ctx context.Context, pool *pgxpool.Pool, table string) error {
 	schema := fmt.Sprintf(`
 CREATE TABLE IF NOT EXISTS %[1]s (
@@ -237,11 +242,13 @@ CREATE TABLE IF NOT EXISTS %[1]s_endings (
 	why        text NOT NULL,         -- '' for a token replaced by Renew
 	expires_at timestamptz NOT NULL,  -- the session's absolute deadline
 	handle     bytea,                 -- for a token replaced by Renew: its session's handle
-	gen        bigint NOT NULL DEFAULT 0  -- and the token's generation
+	gen        bigint NOT NULL DEFAULT 0,  -- the token's generation
+	seen       boolean NOT NULL DEFAULT false  -- and whether a request had presented it
 );
 ALTER TABLE %[1]s_endings
 	ADD COLUMN IF NOT EXISTS handle bytea,
-	ADD COLUMN IF NOT EXISTS gen bigint NOT NULL DEFAULT 0;
+	ADD COLUMN IF NOT EXISTS gen bigint NOT NULL DEFAULT 0,
+	ADD COLUMN IF NOT EXISTS seen boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS %[1]s_endings_expiry ON %[1]s_endings (expires_at);`, table, random16, random32)
 	names := make([]string, len(indexes))
 	for i, f := range indexes {
@@ -368,7 +375,7 @@ func found(n int, err error) error {
 
 func (s *Store) Ended(ctx context.Context, id session.ID) (session.Ending, error) {
 	var e session.Ending
-	err := s.pool.QueryRow(ctx, s.qEnded, id[:]).Scan(&e.UserID, (*timeScan)(&e.At), &e.Why, (*handleScan)(&e.Handle), &e.Gen)
+	err := s.pool.QueryRow(ctx, s.qEnded, id[:]).Scan(&e.UserID, (*timeScan)(&e.At), &e.Why, (*handleScan)(&e.Handle), &e.Gen, &e.Seen)
 	if err != nil {
 		return session.Ending{}, mapErr(err)
 	}

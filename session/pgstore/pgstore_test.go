@@ -209,6 +209,49 @@ CREATE INDEX %[1]s_endings_expiry ON %[1]s_endings (expires_at);`,
 	}
 }
 
+// An endings table of the version before seen gains the column in place,
+// and the links that version left read as tokens not presented, with their
+// handle and generation.
+func TestUpgradeAddsSeenToEndings(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t, nil)
+	st := newStore(t, pool)
+	if _, err := pool.Exec(ctx, `ALTER TABLE `+st.Table()+`_endings DROP COLUMN seen`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	h := session.NewHandle()
+	linked, ended := session.ID{6}, session.ID{7}
+	_, err := pool.Exec(ctx, `INSERT INTO `+st.Table()+`_endings (id, user_id, at, why, expires_at, handle, gen)
+		VALUES ($1, 'alice', $2, '', $3, $4, 4), ($5, 'bob', $2, 'signed out', $3, NULL, 0)`,
+		linked[:], now, now.Add(time.Hour), h[:], ended[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2, err := pgstore.New(ctx, pool, pgstore.Options{Table: st.Table()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := st2.Ended(ctx, linked); err != nil || e != (session.Ending{UserID: "alice", At: now, Handle: h, Gen: 4}) {
+		t.Fatalf("Ended of an older link = %+v, %v; want it not presented", e, err)
+	}
+	if e, err := st2.Ended(ctx, ended); err != nil || e != (session.Ending{UserID: "bob", At: now, Why: "signed out"}) {
+		t.Fatalf("Ended of an older ending = %+v, %v", e, err)
+	}
+	// The column is back, and renewals write it.
+	s := storetest.OldSession(now)
+	s.Handle, s.Secret[0], s.AuthAt, s.SeenAt, s.IssuedAt = session.NewHandle(), 1, now, now, now
+	if err := st2.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := st2.Renew(ctx, s.ID, session.ID{8}, 0, now, now.Add(time.Minute), "192.0.2.3"); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := st2.Ended(ctx, s.ID); err != nil || e != (session.Ending{UserID: "alice", At: now, Handle: s.Handle, Seen: true}) {
+		t.Fatalf("Ended after a Renew = %+v, %v", e, err)
+	}
+}
+
 // An instance of the version before handles, still running during a
 // rolling upgrade, keeps creating sessions that this version reads whole:
 // with a random handle and secret of their own, and issued and seen at

@@ -25,8 +25,11 @@
 //	cb:session:e:<hex id>  hash: the Ending of a session deleted with a
 //	                       reason, or of a token replaced by Renew (user_id,
 //	                       at, why, the session's abs_deadline, and for a
-//	                       replaced token handle and gen). It expires when
-//	                       the session's key does.
+//	                       replaced token handle, gen and seen, "1" if a
+//	                       request had presented it and "0" if not; a link
+//	                       written before seen existed reads as not
+//	                       presented). It expires when the session's key
+//	                       does.
 //	cb:session:endings     sorted set: hex ids of endings scored by their
 //	                       session's absolute deadline, so that
 //	                       DeleteExpired forgets them at the caller's now.
@@ -420,18 +423,21 @@ end
 // ARGV old hex id, new hex id, gen, now, idle deadline, last IP, prefix, a
 // fresh handle and secret (used only for a session without them). Returns
 // 1 when renewed, 0 when old is gone, no longer valid or of another
-// generation, -1 when new is taken.
+// generation, -1 when new is taken. The link records whether the old token
+// had been presented: whether the session's seen_gen was its gen.
 var renewScript = script(moveLib + rememberLib + `
-local f, err = live(KEYS[1], ARGV[4], 'gen', 'handle')
+local f, err = live(KEYS[1], ARGV[4], 'gen', 'handle', 'seen_gen')
 if err then return err end
 if not f or (f[4] or '0') ~= ARGV[3] then return 0 end
+local seen = '0'
+if (f[6] or '0') == ARGV[3] then seen = '1' end
 if KEYS[1] == KEYS[2] or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 local h = ensure(KEYS[1], f[5], ARGV[8], ARGV[9])
 move(ARGV[7], f[1], ARGV[1], ARGV[2], ARGV[5], f[3])
 redis.call('HINCRBY', KEYS[2], 'gen', 1)
 redis.call('HSET', KEYS[2], 'issued_at', ARGV[4], 'last_seen_at', ARGV[4], 'idle_deadline', ARGV[5], 'last_ip', ARGV[6])
 point(ARGV[7], h, ARGV[2], KEYS[2])
-keep(KEYS[2], KEYS[4], KEYS[5], ARGV[1], f[3], ARGV[4], 'user_id', f[1], 'why', '', 'handle', h, 'gen', ARGV[3])
+keep(KEYS[2], KEYS[4], KEYS[5], ARGV[1], f[3], ARGV[4], 'user_id', f[1], 'why', '', 'handle', h, 'gen', ARGV[3], 'seen', seen)
 return 1
 `)
 
@@ -753,7 +759,7 @@ func (s *Store) DeleteAllForUser(ctx context.Context, userID string, except sess
 }
 
 func (s *Store) Ended(ctx context.Context, id session.ID) (session.Ending, error) {
-	vals, err := s.c.HMGet(ctx, s.endingKey(id), "user_id", "at", "why", "handle", "gen").Result()
+	vals, err := s.c.HMGet(ctx, s.endingKey(id), "user_id", "at", "why", "handle", "gen", "seen").Result()
 	if err != nil {
 		return session.Ending{}, mapErr(err)
 	}
@@ -781,6 +787,13 @@ func (s *Store) Ended(ctx context.Context, id session.ID) (session.Ending, error
 		g, _ := vals[4].(string)
 		if e.Gen, err = strconv.ParseInt(g, 10, 64); err != nil {
 			return session.Ending{}, corrupt("field gen: %w", err)
+		}
+		switch seen := vals[5]; seen {
+		case "1":
+			e.Seen = true
+		case "0", nil:
+		default:
+			return session.Ending{}, corrupt("field seen is %q", seen)
 		}
 	}
 	return e, nil

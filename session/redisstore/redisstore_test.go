@@ -789,7 +789,7 @@ func TestUpgradesOnMove(t *testing.T) {
 			t.Fatalf("%s: FindHandle = %+v, %v; want %+v", move, s, err, got)
 		}
 		if move == "renew" {
-			f.wantEnded(t, old.ID, session.Ending{UserID: "alice", At: at, Handle: got.Handle})
+			f.wantEnded(t, old.ID, session.Ending{UserID: "alice", At: at, Handle: got.Handle, Seen: true})
 		} else {
 			f.wantNoEnding(t, old.ID)
 		}
@@ -908,7 +908,7 @@ func TestHandleKeys(t *testing.T) {
 		t.Fatalf("Renew: %v", err)
 	}
 	f.wantHandle(t, s.Handle, renewed, ttl)
-	f.wantEnded(t, s.ID, session.Ending{UserID: "alice", At: at.Add(time.Second), Handle: s.Handle})
+	f.wantEnded(t, s.ID, session.Ending{UserID: "alice", At: at.Add(time.Second), Handle: s.Handle, Seen: true})
 	if got := f.expireTime(t, f.endingKey(s.ID)); got != ttl {
 		t.Errorf("link ending PEXPIRETIME = %d, want %d", got, ttl)
 	}
@@ -1016,7 +1016,7 @@ func TestRenewEndingSwept(t *testing.T) {
 	if n, err := f.st.DeleteExpired(ctx, s.AbsoluteDeadline.Add(-time.Microsecond), 10); err != nil || n != 0 {
 		t.Fatalf("DeleteExpired before the deadline = %d, %v; want 0, nil", n, err)
 	}
-	f.wantEnded(t, s.ID, session.Ending{UserID: "alice", At: at, Handle: s.Handle})
+	f.wantEnded(t, s.ID, session.Ending{UserID: "alice", At: at, Handle: s.Handle, Seen: true})
 	if n, err := f.st.DeleteExpired(ctx, s.AbsoluteDeadline, 10); err != nil || n != 1 {
 		t.Fatalf("DeleteExpired at the deadline = %d, %v; want 1, nil", n, err)
 	}
@@ -1210,7 +1210,10 @@ func TestEndedMissingOrCorrupt(t *testing.T) {
 	var id session.ID
 	rand.Read(id[:])
 	f.wantNoEnding(t, id)
-	for _, fields := range [][]string{{"user_id", "alice", "why", "x"}, {"user_id", "alice", "at", "noon", "why", "x"}} {
+	h := session.NewHandle().String()
+	for _, fields := range [][]string{{"user_id", "alice", "why", "x"}, {"user_id", "alice", "at", "noon", "why", "x"},
+		{"user_id", "alice", "at", "1", "why", "", "handle", h, "gen", "2", "seen", "true"},
+		{"user_id", "alice", "at", "1", "why", "", "handle", h, "gen", "2", "seen", ""}} {
 		if err := f.c.Del(ctx, f.endingKey(id)).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -1221,6 +1224,21 @@ func TestEndedMissingOrCorrupt(t *testing.T) {
 			t.Errorf("Ended of %q = %v, want a corruption error", fields, err)
 		}
 	}
+}
+
+// A link written before the seen field existed reads as a token not
+// presented.
+func TestOlderLinkEnding(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	id, h := randomID(), session.NewHandle()
+	err := f.c.HSet(ctx, f.endingKey(id), "user_id", "alice", "at", at.UnixMicro(), "why", "",
+		"abs_deadline", at.Add(time.Hour).UnixMicro(), "handle", h.String(), "gen", "4").Err()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.wantEnded(t, id, session.Ending{UserID: "alice", At: at, Handle: h, Gen: 4})
 }
 
 func TestIdentity(t *testing.T) {

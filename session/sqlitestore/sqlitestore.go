@@ -10,8 +10,9 @@
 // the session's absolute deadline. It is copied from the session's row in
 // the transaction that deletes the row, so the two happen together or not
 // at all. A token replaced by Renew leaves a row there too, with the
-// session's handle and the token's generation, written in the transaction
-// that moves the session to its new ID.
+// session's handle, the token's generation and whether a request had
+// presented it, written in the transaction that moves the session to its
+// new ID.
 //
 // New brings tables created by an earlier version up to date in place: it
 // adds the columns that version lacked and gives the rows that predate
@@ -164,10 +165,12 @@ var added = []column{
 }
 
 // addedEndings are the columns later versions added to the endings table.
-// Endings written before them are of ended sessions, with no handle.
+// Endings written before handle are of ended sessions, with no handle;
+// those of replaced tokens written before seen read as not presented.
 var addedEndings = []column{
 	{"handle", "handle BLOB"},
 	{"gen", "gen INTEGER NOT NULL DEFAULT 0"},
+	{"seen", "seen INTEGER NOT NULL DEFAULT 0"},
 }
 
 // migrate creates the tables, adds missing columns and fills in missing
@@ -215,7 +218,8 @@ CREATE TABLE IF NOT EXISTS %[1]s_endings (
 	why        TEXT NOT NULL,        -- '' for a token replaced by Renew
 	expires_at INTEGER NOT NULL,     -- the session's absolute deadline
 	handle     BLOB,                 -- for a replaced token, its session's handle; NULL for an ended session
-	gen        INTEGER NOT NULL DEFAULT 0 -- for a replaced token, its generation
+	gen        INTEGER NOT NULL DEFAULT 0, -- for a replaced token, its generation
+	seen       INTEGER NOT NULL DEFAULT 0  -- for a replaced token, 1 if a request had presented it
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS %[1]s_endings_expiry ON %[1]s_endings (expires_at);`, table)
 	tx, err := db.BeginTx(ctx, nil)
@@ -322,7 +326,8 @@ func (s *Store) Rotate(ctx context.Context, oldID, newID session.ID, now, authAt
 // Renew moves the session and remembers the old token's ending in one
 // transaction. The first statement writes, so the transaction holds the
 // write lock from its start; it returns what the ending needs from the row
-// it moved, so the ending is of exactly that row.
+// it moved, so the ending is of exactly that row. Renew does not change
+// seen_gen, so the returned one is the one the row had.
 func (s *Store) Renew(ctx context.Context, oldID, newID session.ID, gen int64, now, idleDeadline time.Time, lastIP string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -333,22 +338,23 @@ func (s *Store) Renew(ctx context.Context, oldID, newID session.ID, gen int64, n
 		userID   string
 		handle   []byte
 		deadline int64
+		seen     bool
 	)
 	err = tx.QueryRowContext(ctx, s.q(`UPDATE %s SET id = ?, gen = ?, issued_at = ?, last_seen_at = ?,
 			idle_deadline = ?, last_ip = ?
 		WHERE id = ? AND idle_deadline > ? AND abs_deadline > ? AND gen = ?
-		RETURNING user_id, handle, abs_deadline`),
+		RETURNING user_id, handle, abs_deadline, seen_gen = ?`),
 		newID[:], gen+1, micros(now), micros(now), micros(idleDeadline), lastIP,
-		oldID[:], micros(now), micros(now), gen).Scan(&userID, &handle, &deadline)
+		oldID[:], micros(now), micros(now), gen, gen).Scan(&userID, &handle, &deadline, &seen)
 	if err != nil {
 		return mapErr(err)
 	}
 	// As in end, a conflict cannot happen with random IDs; the later ending wins.
-	_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at, handle, gen)
-		VALUES (?, ?, ?, '', ?, ?, ?)
+	_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at, handle, gen, seen)
+		VALUES (?, ?, ?, '', ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at, why = excluded.why,
-			expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen`, s.table),
-		oldID[:], userID, micros(now), deadline, handle, gen)
+			expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen, seen = excluded.seen`, s.table),
+		oldID[:], userID, micros(now), deadline, handle, gen, seen)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -437,10 +443,10 @@ func (s *Store) end(ctx context.Context, now time.Time, why, where string, args 
 	}
 	defer tx.Rollback()
 	// Conflicts cannot happen with random IDs; if one did, the later ending wins.
-	remember := fmt.Sprintf(`INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at, handle, gen)
-		SELECT id, user_id, ?, ?, abs_deadline, NULL, 0 FROM %[1]s WHERE `+where+`
+	remember := fmt.Sprintf(`INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at, handle, gen, seen)
+		SELECT id, user_id, ?, ?, abs_deadline, NULL, 0, 0 FROM %[1]s WHERE `+where+`
 		ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, at = excluded.at, why = excluded.why,
-			expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen`, s.table)
+			expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen, seen = excluded.seen`, s.table)
 	if _, err := tx.ExecContext(ctx, remember, append([]any{micros(now), why}, args...)...); err != nil {
 		return 0, mapErr(err)
 	}
@@ -461,8 +467,8 @@ func (s *Store) Ended(ctx context.Context, id session.ID) (session.Ending, error
 		at     int64
 		handle []byte
 	)
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT user_id, at, why, handle, gen FROM %s_endings WHERE id = ?`), id[:]).
-		Scan(&e.UserID, &at, &e.Why, &handle, &e.Gen)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT user_id, at, why, handle, gen, seen FROM %s_endings WHERE id = ?`), id[:]).
+		Scan(&e.UserID, &at, &e.Why, &handle, &e.Gen, &e.Seen)
 	if err != nil {
 		return session.Ending{}, mapErr(err)
 	}

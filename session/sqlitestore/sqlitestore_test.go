@@ -351,6 +351,59 @@ func TestUpgradeFillsHandlesAndSecrets(t *testing.T) {
 	}
 }
 
+// Upgrading from the version whose endings table had handles and
+// generations but not seen: the column is added in place, as a new table
+// has it, and the links that version left read as tokens not presented,
+// with their handle and generation.
+func TestUpgradeAddsSeenToEndings(t *testing.T) {
+	ctx := context.Background()
+	fresh, err := sqlitestore.Open(filepath.Join(t.TempDir(), "fresh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	newStore(t, fresh)
+	want, err := schemaOf(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := sqlitestore.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := sqlitestore.New(ctx, db, sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if _, err := db.ExecContext(ctx, `ALTER TABLE sessions_endings DROP COLUMN seen`); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	h := session.NewHandle()
+	linked, ended := session.ID{6}, session.ID{7}
+	_, err = db.ExecContext(ctx, `INSERT INTO sessions_endings (id, user_id, at, why, expires_at, handle, gen)
+		VALUES (?, 'alice', ?, '', ?, ?, 4), (?, 'bob', ?, 'signed out', ?, NULL, 0)`,
+		linked[:], now.UnixMicro(), now.Add(time.Hour).UnixMicro(), h[:],
+		ended[:], now.UnixMicro(), now.Add(time.Hour).UnixMicro())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	st2 := newStore(t, db)
+	if got, err := schemaOf(ctx, db); err != nil || got != want {
+		t.Fatalf("upgraded:\n%s%v\nwant, as created new:\n%s", got, err, want)
+	}
+	if e, err := st2.Ended(ctx, linked); err != nil || e != (session.Ending{UserID: "alice", At: now, Handle: h, Gen: 4}) {
+		t.Fatalf("Ended of an older link = %+v, %v; want it not presented", e, err)
+	}
+	if e, err := st2.Ended(ctx, ended); err != nil || e != (session.Ending{UserID: "bob", At: now, Why: "signed out"}) {
+		t.Fatalf("Ended of an older ending = %+v, %v", e, err)
+	}
+}
+
 // FindHandle reads through the unique index, not a scan of the table.
 func TestFindHandleUsesIndex(t *testing.T) {
 	db, err := sqlitestore.Open(filepath.Join(t.TempDir(), "s.db"))

@@ -23,6 +23,7 @@ var renewCases = []testCase{
 	{"renew_onto_taken", testRenewOntoTaken},
 	{"renew_chain", testRenewChain},
 	{"renew_link_expiry", testRenewLinkExpiry},
+	{"renew_link_seen", testRenewLinkSeen},
 	{"seen", testSeen},
 	{"seen_gone", testSeenGone},
 	{"rotate_after_renew", testRotateAfterRenew},
@@ -74,13 +75,14 @@ func wantHandleGone(t testing.TB, st session.Store, h session.Handle) {
 // sameEnding reports whether got is want, times compared as instants.
 func sameEnding(got, want session.Ending) bool {
 	return got.UserID == want.UserID && got.At.Equal(want.At) && got.Why == want.Why &&
-		got.Handle == want.Handle && got.Gen == want.Gen
+		got.Handle == want.Handle && got.Gen == want.Gen && got.Seen == want.Seen
 }
 
 // link is the Ending that Renew leaves under the ID of the token it
-// replaced, of generation gen, at at.
-func link(s session.Session, gen int64, at time.Time) session.Ending {
-	return session.Ending{UserID: s.UserID, At: at, Handle: s.Handle, Gen: gen}
+// replaced, of generation gen, at at; seen says whether a request had
+// presented that token (the session's SeenGen was gen).
+func link(s session.Session, gen int64, seen bool, at time.Time) session.Ending {
+	return session.Ending{UserID: s.UserID, At: at, Handle: s.Handle, Gen: gen, Seen: seen}
 }
 
 // renew renews s (as the store holds it) to newID at at, and returns what
@@ -164,7 +166,7 @@ func testRenew(t *testing.T, h Harness) {
 	if !got.Pending() {
 		t.Errorf("the renewed session is not pending: Gen %d, SeenGen %d", got.Gen, got.SeenGen)
 	}
-	wantEnded(t, h.Store, s.ID, link(s, s.Gen, at))
+	wantEnded(t, h.Store, s.ID, link(s, s.Gen, false, at))
 	if e, _ := h.Store.Ended(ctx, s.ID); !e.Renewed() || e.Why != "" {
 		t.Fatalf("Ended of the replaced token = %+v; want a renewal without a reason", e)
 	}
@@ -197,7 +199,7 @@ func testRenew(t *testing.T, h Harness) {
 		wantNoEnding(t, h.Store, id)
 	}
 	mustBeGone(t, h.Store, s.ID)
-	wantEnded(t, h.Store, s.ID, link(s, s.Gen, at))
+	wantEnded(t, h.Store, s.ID, link(s, s.Gen, false, at))
 	wantSession(t, mustFind(t, h.Store, next), want)
 	wantNoEnding(t, h.Store, next)
 }
@@ -347,9 +349,12 @@ func testRenewChain(t *testing.T, h Harness) {
 	if want.Gen != 4 || want.SeenGen != 3 {
 		t.Fatalf("the chain's arithmetic is off: Gen %d, SeenGen %d", want.Gen, want.SeenGen)
 	}
+	// Token 0 was seen since creation, 1 and 3 by Seen; 2 was still
+	// pending when it was replaced.
+	seen := []bool{true, true, false, true}
 	for i, id := range replaced {
 		mustBeGone(t, h.Store, id)
-		wantEnded(t, h.Store, id, link(s, int64(i), times[i]))
+		wantEnded(t, h.Store, id, link(s, int64(i), seen[i], times[i]))
 	}
 	wantNoEnding(t, h.Store, want.ID)
 	wantSession(t, mustFindHandle(t, h.Store, s.Handle), want)
@@ -368,7 +373,7 @@ func testRenewChain(t *testing.T, h Harness) {
 				h.Store.Renew(ctx, id, next, gen, at, at.Add(30*time.Minute), "x"), session.ErrNotFound)
 			mustBeGone(t, h.Store, next)
 		}
-		wantEnded(t, h.Store, id, link(s, int64(i), times[i]))
+		wantEnded(t, h.Store, id, link(s, int64(i), seen[i], times[i]))
 	}
 	wantSession(t, mustFind(t, h.Store, want.ID), want)
 }
@@ -388,7 +393,7 @@ func testRenewLinkExpiry(t *testing.T, h Harness) {
 	if err := h.Store.Delete(ctx, b2.ID, at, "signed out"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	aLink, bLink := link(a, 0, at), link(b, 0, at)
+	aLink, bLink := link(a, 0, true, at), link(b, 0, true, at)
 	wantEnded(t, h.Store, b.ID, bLink)
 	wantEnded(t, h.Store, b2.ID, session.Ending{UserID: "alice", At: at, Why: "signed out"})
 
@@ -418,6 +423,50 @@ func testRenewLinkExpiry(t *testing.T, h Harness) {
 	}
 	wantNoEnding(t, h.Store, b.ID)
 	wantNoEnding(t, h.Store, b2.ID)
+}
+
+// testRenewLinkSeen: the link Renew leaves says whether the replaced
+// token had been presented, from the session as Renew found it: a token
+// fresh from Create counts as presented, a renewed one not until Seen, and
+// a Seen after the renewal changes no link.
+func testRenewLinkSeen(t *testing.T, h Harness) {
+	ctx := context.Background()
+	now := NewClock().Now()
+	s := create(t, h.Store, sample(t, "alice", now)) // Gen 0, SeenGen 0
+
+	at1 := now.Add(time.Minute)
+	r1 := renew(t, h.Store, s, newID(t), at1, "198.51.100.1") // Gen 1, SeenGen 0
+	link0 := link(s, 0, true, at1)
+	wantEnded(t, h.Store, s.ID, link0)
+
+	// A Seen of another generation does not present r1's token.
+	if err := h.Store.Seen(ctx, r1.ID, 0, at1); err != nil {
+		t.Fatalf("Seen with a stale gen: %v", err)
+	}
+	wantSession(t, mustFind(t, h.Store, r1.ID), r1)
+	at2 := now.Add(2 * time.Minute)
+	r2 := renew(t, h.Store, r1, newID(t), at2, "198.51.100.2") // Gen 2, SeenGen 0
+	link1 := link(s, 1, false, at2)
+	wantEnded(t, h.Store, r1.ID, link1)
+
+	at3 := now.Add(3 * time.Minute)
+	if err := h.Store.Seen(ctx, r2.ID, r2.Gen, at3); err != nil {
+		t.Fatalf("Seen: %v", err)
+	}
+	r2.SeenGen, r2.SeenAt = r2.Gen, at3
+	wantSession(t, mustFind(t, h.Store, r2.ID), r2)
+	at4 := now.Add(4*time.Minute + time.Microsecond)
+	r3 := renew(t, h.Store, r2, newID(t), at4, "198.51.100.3") // Gen 3, SeenGen 2
+	link2 := link(s, 2, true, at4)
+	wantEnded(t, h.Store, r2.ID, link2)
+
+	if r3.Gen != 3 || r3.SeenGen != 2 {
+		t.Fatalf("the case's arithmetic is off: Gen %d, SeenGen %d", r3.Gen, r3.SeenGen)
+	}
+	unchanged(t, h.Store, r3)
+	wantEnded(t, h.Store, s.ID, link0)
+	wantEnded(t, h.Store, r1.ID, link1)
+	wantEnded(t, h.Store, r2.ID, link2)
 }
 
 // testSeen: Seen moves SeenGen on to the current generation, once, at the
@@ -456,7 +505,7 @@ func testSeen(t *testing.T, h Harness) {
 		t.Fatalf("second Seen: %v, want nil", err)
 	}
 	wantSession(t, mustFind(t, h.Store, want.ID), want)
-	wantEnded(t, h.Store, s.ID, link(s, 0, now.Add(2*time.Minute)))
+	wantEnded(t, h.Store, s.ID, link(s, 0, true, now.Add(2*time.Minute)))
 
 	// Between SeenGen and Gen, only Gen counts.
 	p := sample(t, "alice", now)
@@ -514,7 +563,7 @@ func testSeenGone(t *testing.T, h Harness) {
 	wantErr(t, "Seen of a replaced token", h.Store.Seen(ctx, r.ID, 1, now), session.ErrNotFound)
 	wantErr(t, "Seen of a replaced token with its own gen", h.Store.Seen(ctx, r.ID, 0, now), session.ErrNotFound)
 	unchanged(t, h.Store, r2)
-	wantEnded(t, h.Store, r.ID, link(r, 0, now))
+	wantEnded(t, h.Store, r.ID, link(r, 0, true, now))
 }
 
 // testRotateAfterRenew: a rotation of a pending session makes its new
@@ -536,7 +585,7 @@ func testRotateAfterRenew(t *testing.T, h Harness) {
 	mustBeGone(t, h.Store, renewed.ID)
 	wantNoEnding(t, h.Store, renewed.ID)
 	unchanged(t, h.Store, want)
-	wantEnded(t, h.Store, s.ID, link(s, 3, now.Add(time.Minute)))
+	wantEnded(t, h.Store, s.ID, link(s, 3, false, now.Add(time.Minute)))
 
 	wantErr(t, "Renew of the rotated-away ID", h.Store.Renew(ctx, renewed.ID, newID(t), 4, at, at.Add(time.Hour), "x"), session.ErrNotFound)
 	wantErr(t, "Seen of the rotated-away ID", h.Store.Seen(ctx, renewed.ID, 4, at), session.ErrNotFound)
@@ -548,7 +597,7 @@ func testRotateAfterRenew(t *testing.T, h Harness) {
 		t.Fatalf("the case's arithmetic is off: Gen %d, SeenGen %d", again.Gen, again.SeenGen)
 	}
 	wantSession(t, mustFind(t, h.Store, again.ID), again)
-	wantEnded(t, h.Store, rotated, link(s, 5, at.Add(time.Minute)))
+	wantEnded(t, h.Store, rotated, link(s, 5, true, at.Add(time.Minute)))
 }
 
 // testBind: each binding challenge number is used once, in order; a key
@@ -661,7 +710,7 @@ func testBindGone(t *testing.T, h Harness) {
 	r2 := renew(t, h.Store, r, newID(t), now, "x")
 	wantErr(t, "Bind of a replaced token", h.Store.Bind(ctx, r.ID, now, 0, key), session.ErrNotFound)
 	unchanged(t, h.Store, r2)
-	wantEnded(t, h.Store, r.ID, link(r, 0, now))
+	wantEnded(t, h.Store, r.ID, link(r, 0, true, now))
 }
 
 // testBindRace: of many Binds with the same challenge number at once,
@@ -741,7 +790,7 @@ func testNoteUnbound(t *testing.T, h Harness) {
 		t.Fatalf("NoteUnbound of a replaced token = %d, %v; want ErrNotFound", n, err)
 	}
 	unchanged(t, h.Store, want)
-	wantEnded(t, h.Store, s.ID, link(s, 0, at))
+	wantEnded(t, h.Store, s.ID, link(s, 0, true, at))
 
 	if n, err := h.Store.NoteUnbound(ctx, newID(t), at); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("NoteUnbound of a missing session = %d, %v; want ErrNotFound", n, err)
@@ -868,7 +917,7 @@ func testRenewRace(t *testing.T, h Harness) {
 			}
 		}
 		mustBeGone(t, h.Store, s.ID)
-		wantEnded(t, h.Store, s.ID, link(s, 0, at))
+		wantEnded(t, h.Store, s.ID, link(s, 0, true, at))
 		list, err := h.Store.List(ctx, s.UserID, at)
 		if err != nil || len(list) != 1 || list[0].ID != want.ID {
 			t.Fatalf("List after racing Renews = %v, %v; want [%s]", ids(list), err, want.ID.Short())
@@ -941,14 +990,14 @@ func testRenewDeleteRace(t *testing.T, h Harness) {
 			case renewErr == nil && removed: // renewed, then the new ID revoked
 				mustBeGone(t, h.Store, next)
 				wantHandleGone(t, h.Store, s.Handle)
-				wantEnded(t, h.Store, s.ID, link(s, 0, at))
+				wantEnded(t, h.Store, s.ID, link(s, 0, true, at))
 				wantEnded(t, h.Store, next, ending)
 				won[k.name] = [2]int{won[k.name][0] + 1, won[k.name][1]}
 			case renewErr == nil: // renewed; the deletion found nothing under the old ID
 				want := s
 				want.ID, want.Gen, want.IssuedAt, want.LastSeenAt, want.IdleDeadline, want.LastIP = next, 1, at, at, at.Add(30*time.Minute), "x"
 				unchanged(t, h.Store, want)
-				wantEnded(t, h.Store, s.ID, link(s, 0, at))
+				wantEnded(t, h.Store, s.ID, link(s, 0, true, at))
 				won[k.name] = [2]int{won[k.name][0] + 1, won[k.name][1]}
 			default: // deleted; the renewal found nothing
 				mustBeGone(t, h.Store, next)

@@ -813,7 +813,8 @@ func testNoResurrection(t *testing.T, h Harness) {
 		"renew": {func(s session.Session) error {
 			return h.Store.Renew(ctx, s.ID, newID(t), s.Gen, now, now.Add(30*time.Minute), "198.51.100.4")
 		}, func(s session.Session) *session.Ending {
-			return &session.Ending{UserID: s.UserID, At: now, Handle: s.Handle, Gen: s.Gen}
+			// rich: Gen 3, SeenGen 2, so the replaced token was never presented.
+			return &session.Ending{UserID: s.UserID, At: now, Handle: s.Handle, Gen: s.Gen, Seen: false}
 		}, true},
 		"revoke_all": {func(s session.Session) error {
 			_, err := h.Store.DeleteAllForUser(ctx, s.UserID, session.ID{}, now, "password changed")
