@@ -43,6 +43,7 @@ const (
 	challengeTTL     = 2 * time.Minute
 	bindGrace        = 10 * time.Second // after binding, requests sent before its cookie was set
 	minRSABits       = 2048
+	maxRSABits       = 4096
 	proofType        = "dbsc+jwt"
 	registrationPath = "register"
 	refreshPath      = "refresh"
@@ -154,7 +155,7 @@ func (m *Manager) bindingHolds(w http.ResponseWriter, r *http.Request, st *state
 		return false
 	}
 	why := "ended because its cookie was used without the device it is bound to"
-	if err := m.store.Delete(ctx, s.ID, now, why); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := m.end(ctx, *s, now, why); err != nil {
 		m.opts.Logger.ErrorContext(ctx, "ending a session used without its device", "err", err)
 	}
 	st.ended = why
@@ -230,6 +231,13 @@ func (m *Manager) register(w http.ResponseWriter, r *http.Request, s Session) {
 	now := m.now()
 	if s.Bound() {
 		m.refuseBinding(w, r, s, http.StatusConflict, "registration of a session that is already bound")
+		return
+	}
+	// The browser registers right after signing in, from where it signed
+	// in: a challenge read off the wire (a proxy's log) with the cookie is
+	// no use elsewhere.
+	if ip := clip(m.opts.ClientIP(r), maxIPLen); ip != s.CreatedIP {
+		m.refuseBinding(w, r, s, http.StatusBadRequest, "registration from another address than the sign-in")
 		return
 	}
 	key, jti, err := m.verifyProof(r, nil)
@@ -404,11 +412,11 @@ func keyFits(key *jose.JSONWebKey, alg string) error {
 			return nil
 		}
 	case *rsa.PublicKey:
-		if alg == string(jose.RS256) && k.N.BitLen() >= minRSABits {
+		if alg == string(jose.RS256) && k.N.BitLen() >= minRSABits && k.N.BitLen() <= maxRSABits {
 			return nil
 		}
 	}
-	return errors.New("the key does not fit the algorithm (ES256 needs P-256, RS256 at least 2048 bits of RSA)")
+	return errors.New("the key does not fit the algorithm (ES256 needs P-256, RS256 2048 to 4096 bits of RSA)")
 }
 
 func keyKind(key *jose.JSONWebKey) string {

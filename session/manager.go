@@ -384,7 +384,14 @@ func (m *Manager) destroyCarried(ctx context.Context, r *http.Request, why strin
 	var list []carried
 	st := stateFrom(ctx)
 	if st != nil && st.ok {
-		list = append(list, carried{st.sess.ID, st.sess.UserID, st.sess.Handle.Short()})
+		// By its handle: another request may have renewed its token.
+		switch ended, err := m.end(ctx, st.sess, m.now(), why); {
+		case err != nil:
+			return fmt.Errorf("session: delete: %w", err)
+		case ended:
+			m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: st.sess.UserID, Session: st.sess.Handle.Short(), Detail: why})
+		}
+		list = append(list, carried{id: st.sess.ID})
 	}
 	fromCookies := 0
 	forEachCookie(r.Header["Cookie"], m.opts.CookieName, func(v string) {
@@ -397,6 +404,9 @@ func (m *Manager) destroyCarried(ctx context.Context, r *http.Request, why strin
 		}
 	})
 	for _, c := range list {
+		if c.short == "" {
+			continue // the loaded session, ended above
+		}
 		switch err := m.store.Delete(ctx, c.id, m.now(), why); {
 		case errors.Is(err, ErrNotFound):
 		case err != nil:
@@ -534,7 +544,7 @@ func (m *Manager) RevokeOthers(r *http.Request, why string) (int, error) {
 	if st == nil || !st.ok {
 		return 0, ErrNoSession
 	}
-	return m.revokeAll(r.Context(), r, st.sess.UserID, st.sess.ID, why)
+	return m.revokeAll(r.Context(), r, st.sess.UserID, st.sess.Handle, why)
 }
 
 // RevokeAll ends every session of userID (on a password change, account
@@ -543,20 +553,32 @@ func (m *Manager) RevokeOthers(r *http.Request, why string) (int, error) {
 // ended too, but the request still sees it through FromContext; call Create
 // to give the user a new session, or Destroy to clear the cookie.
 func (m *Manager) RevokeAll(ctx context.Context, userID, why string) (int, error) {
-	return m.revokeAll(ctx, nil, userID, ID{}, why)
+	return m.revokeAll(ctx, nil, userID, Handle{}, why)
 }
 
-// RevokeAllExcept is RevokeAll sparing one session, such as the one of the
-// request that changed the password.
-func (m *Manager) RevokeAllExcept(ctx context.Context, r *http.Request, userID string, except ID, why string) (int, error) {
+// RevokeAllExcept is RevokeAll sparing the session with handle except,
+// such as the one of the request that changed the password.
+func (m *Manager) RevokeAllExcept(ctx context.Context, r *http.Request, userID string, except Handle, why string) (int, error) {
 	return m.revokeAll(ctx, r, userID, except, why)
 }
 
-func (m *Manager) revokeAll(ctx context.Context, r *http.Request, userID string, except ID, why string) (int, error) {
+func (m *Manager) revokeAll(ctx context.Context, r *http.Request, userID string, except Handle, why string) (int, error) {
 	if why == "" {
 		why = "revoked"
 	}
-	n, err := m.store.DeleteAllForUser(ctx, userID, except, m.now(), clip(why, maxWhyLen))
+	// The session spared is named by its handle; its ID is read just
+	// before, since a concurrent request may have renewed its token.
+	var spare ID
+	if !except.IsZero() {
+		s, err := m.store.FindHandle(ctx, except)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return 0, fmt.Errorf("session: revoke: %w", err)
+		}
+		if err == nil && s.UserID == userID {
+			spare = s.ID
+		}
+	}
+	n, err := m.store.DeleteAllForUser(ctx, userID, spare, m.now(), clip(why, maxWhyLen))
 	if err != nil {
 		return 0, fmt.Errorf("session: revoke: %w", err)
 	}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
@@ -10,27 +11,44 @@ import (
 )
 
 // Rotation. A session's token is replaced once it has been in use for
-// Options.RotationInterval (Store.Renew): the response to the request that
-// presents it carries the new token, which is pending until a request
-// presents it (Store.Seen). Until then the previous token keeps working,
-// so that a lost response, a second tab or a request in flight signs no
-// one out; if it keeps coming, a fresh pending token is issued again
-// (reissueDelay). Once the new token has been seen, the previous one is
-// retired: after a short allowance for requests already in flight
-// (retiredGrace), presenting it ends the whole session
-// (EventTokenReused), because two clients held it.
+// Options.RotationInterval (Store.Renew), by the response to a GET or HEAD
+// request (quick to answer; a slow upload's response must not carry a
+// token that arrives after a newer one). The new token is pending until a
+// request presents it (Store.Seen). Until then the previous token keeps
+// working, so that a lost response, a second tab or a request in flight
+// signs no one out; if it keeps coming, a fresh pending token is issued
+// again (reissueDelay) — but a client that is issued maxPending tokens in
+// a row and presents none of them is ignoring them, which a browser does
+// not do: a copy of the cookie is being replayed, and the session is
+// ended. Once a new token has been seen, the tokens before it are
+// retired: presenting one ends the whole session (EventTokenReused),
+// because two clients held it, except for a request that was in flight
+// when its direct successor was first used (retiredGrace), which is
+// served; other retired tokens seen within that time, and tokens that no
+// request ever presented (lost or overtaken responses), are refused
+// without ending anything.
 
 // reissueDelay is how long a pending token may go unseen while its
 // predecessor is still presented before another one is issued: its
 // response was most likely lost.
 func (m *Manager) reissueDelay() time.Duration {
-	return min(max(m.opts.RotationInterval/10, time.Second), 30*time.Second)
+	return min(max(m.opts.RotationInterval/10, 5*time.Second), 30*time.Second)
 }
 
-// retiredGrace is how long after the successor was first seen a retired
-// token is still taken as the same browser's request in flight.
+// retiredGrace is how long after a token was first used its direct
+// predecessor is still taken as the same browser's request in flight.
 func (m *Manager) retiredGrace() time.Duration {
-	return min(max(m.opts.RotationInterval/10, time.Second), 30*time.Second)
+	return min(max(m.opts.RotationInterval/10, 5*time.Second), 30*time.Second)
+}
+
+// maxPending is how many tokens may be issued in a row without any being
+// presented.
+const maxPending = 3
+
+// mayRenew reports whether the request may be answered with a new token:
+// a GET or HEAD request, not one to the binding endpoints.
+func mayRenew(r *http.Request, st *state) bool {
+	return !st.bindingExempt && (r.Method == http.MethodGet || r.Method == http.MethodHead)
 }
 
 // resolve finds the live session that the token with ID id stands for, at
@@ -55,9 +73,12 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request, st *state, id 
 		return Session{}, false, nil
 	}
 	switch {
+	case st.bindingExempt:
+		// The binding endpoints prove the device, not the token: they
+		// move no token forward.
 	case s.Pending():
-		// The first request with a renewed token: from now on the one
-		// before it is retired.
+		// The first request with a renewed token: from now on the ones
+		// before it are retired.
 		if err := m.store.Seen(ctx, s.ID, s.Gen, now); err != nil {
 			if errors.Is(err, ErrNotFound) {
 				m.endedDuringRequest(w, r, st, s)
@@ -66,7 +87,7 @@ func (m *Manager) resolve(w http.ResponseWriter, r *http.Request, st *state, id 
 			return Session{}, false, err
 		}
 		s.SeenGen, s.SeenAt = s.Gen, now
-	case m.opts.RotationInterval > 0 && now.Sub(s.IssuedAt) >= m.opts.RotationInterval:
+	case m.opts.RotationInterval > 0 && now.Sub(s.IssuedAt) >= m.opts.RotationInterval && mayRenew(r, st):
 		return m.renewOrRetry(w, r, st, id, s, now, retried)
 	}
 	return s, true, nil
@@ -111,46 +132,85 @@ func (m *Manager) resolveReplaced(w http.ResponseWriter, r *http.Request, st *st
 	if ok, err := m.alive(w, r, st, s, now); !ok || err != nil {
 		return Session{}, false, err
 	}
-	if !e.At.After(s.AuthAt) {
-		// Replaced before the user last proved who they are: tokens from
-		// before a re-authentication are dead at once. The cookie stays,
-		// for the request may be one in flight from the browser that
-		// re-authenticated.
-		st.ended = "replaced when the password was confirmed"
-		m.emit(ctx, r, Event{Kind: EventEndedToken, UserID: s.UserID, Session: s.Handle.Short(),
-			Detail: "a token replaced before the session's last re-authentication"})
-		return Session{}, false, nil
-	}
-	// No later token has been seen (this is the browser's own token, and
-	// the response that carried its successor has not arrived, or has not
-	// been acted on, yet), or the request was sent just before the browser
-	// had its direct successor and overtaken by one that presented it. A
-	// token from before a privilege rotation (Rotate) never is.
-	inFlight := e.Gen+1 == s.SeenGen && s.SeenGen == s.Gen && now.Sub(s.SeenAt) < m.retiredGrace()
-	if e.Gen >= s.SeenGen || inFlight {
+	switch {
+	case e.Gen >= s.SeenGen:
+		// No later token has been seen: this is the browser's own token,
+		// and the response that carried its successor has not arrived (or
+		// has not been acted on) yet.
 		if ok, err := m.sameClient(w, r, st, s, now); !ok || err != nil {
 			return Session{}, false, err
 		}
 		if !st.bindingExempt && !m.bindingHolds(w, r, st, &s, now) {
 			return Session{}, false, nil
 		}
-		if e.Gen >= s.SeenGen && s.Pending() && now.Sub(s.IssuedAt) >= m.reissueDelay() {
-			return m.renewOrRetry(w, r, st, id, s, now, retried)
+		if !s.Pending() || now.Sub(s.IssuedAt) < m.reissueDelay() || !mayRenew(r, st) {
+			return s, true, nil
+		}
+		if s.Gen-s.SeenGen >= maxPending {
+			return m.reused(w, r, st, s, e, now, fmt.Sprintf(
+				"its token was replaced %d times and the new tokens were never used, while the old one kept coming: a client that ignores them is replaying a copy of the cookie",
+				s.Gen-s.SeenGen))
+		}
+		return m.renewOrRetry(w, r, st, id, s, now, retried)
+	case e.Seen && e.Gen+1 == s.SeenGen && s.SeenGen == s.Gen && e.At.After(s.AuthAt) && now.Sub(s.SeenAt) < m.retiredGrace():
+		// Sent just before the browser had the next token, and overtaken
+		// by a request that presented it.
+		if ok, err := m.sameClient(w, r, st, s, now); !ok || err != nil {
+			return Session{}, false, err
+		}
+		if !st.bindingExempt && !m.bindingHolds(w, r, st, &s, now) {
+			return Session{}, false, nil
 		}
 		return s, true, nil
+	case !e.Seen || now.Sub(s.SeenAt) < m.retiredGrace():
+		// A token no request ever presented (its response was lost or
+		// overtaken), or one retired a moment ago across a change of
+		// privilege or a reissue: not proof of a second client. Refused,
+		// the cookie left alone (it may be a request in flight from the
+		// browser that holds the current token).
+		st.ended = "replaced"
+		m.emit(ctx, r, Event{Kind: EventEndedToken, UserID: s.UserID, Session: s.Handle.Short(),
+			Detail: "a replaced token that is no longer accepted; refused without ending the session"})
+		return Session{}, false, nil
 	}
-	// A retired token came back: two clients hold the session. This is
-	// checked before the client: a changed User-Agent is one more sign of
-	// the same thing, and the owner is told what happened.
+	return m.reused(w, r, st, s, e, now, "a token replaced at "+e.At.Format(time.RFC3339)+
+		" was presented after its successor was in use")
+}
+
+// reused ends s because a token that the browser holding the session can
+// no longer have was presented: a copy of the cookie is in use.
+func (m *Manager) reused(w http.ResponseWriter, r *http.Request, st *state, s Session, e Ending, now time.Time, what string) (Session, bool, error) {
 	why := "ended because it was used from two places: a copy of its cookie was in use elsewhere"
-	if err := m.store.Delete(ctx, s.ID, now, why); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := m.end(r.Context(), s, now, why); err != nil {
 		return Session{}, false, err
 	}
 	st.ended = why
 	m.reject(w, r, Event{Kind: EventTokenReused, UserID: s.UserID, Session: s.Handle.Short(), Ended: true,
-		Detail: fmt.Sprintf("a token replaced at %s was presented after its successor was in use, so the session was ended; "+
-			"the session's other client: %s, %s", e.At.Format(time.RFC3339), s.LastIP, clip(s.UserAgent, 200))})
+		Detail: fmt.Sprintf("%s, so the session was ended; the session's other client: %s, %s",
+			what, s.LastIP, clip(s.UserAgent, 200))})
 	return Session{}, false, nil
+}
+
+// end deletes the session s, remembering why, wherever its token has moved
+// since it was read: a concurrent request may have renewed it. It reports
+// whether it deleted it (false: it was gone already, whoever ended it).
+func (m *Manager) end(ctx context.Context, s Session, now time.Time, why string) (bool, error) {
+	id := s.ID
+	for range 5 {
+		err := m.store.Delete(ctx, id, now, why)
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return err == nil, err
+		}
+		cur, err := m.store.FindHandle(ctx, s.Handle)
+		if errors.Is(err, ErrNotFound) || err == nil && cur.UserID != s.UserID {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		id = cur.ID
+	}
+	return false, errors.New("session: the session's token kept changing while ending it")
 }
 
 // renewOrRetry renews s; if another request renewed or ended it meanwhile,
@@ -217,7 +277,7 @@ func (m *Manager) sameClient(w http.ResponseWriter, r *http.Request, st *state, 
 		return true, nil
 	}
 	why := "ended because it was used from another browser or system (" + what + ")"
-	if err := m.store.Delete(r.Context(), s.ID, now, clip(why, maxWhyLen)); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := m.end(r.Context(), s, now, clip(why, maxWhyLen)); err != nil {
 		return false, err
 	}
 	st.ended = why

@@ -57,7 +57,7 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request, current
 	s.Audit.Record(ctx, s.event(r, audit.PasswordChanged, "changed by the user; every other session ends"))
 	s.users.drop(uid)
 	const why = "signed out because the password was changed from another of your sessions"
-	n, err := s.Sessions.RevokeAllExcept(ctx, r, UserKey(uid), sess.ID, why)
+	n, err := s.Sessions.RevokeAllExcept(ctx, r, UserKey(uid), sess.Handle, why)
 	if err != nil {
 		return 0, err
 	}

@@ -243,6 +243,12 @@ func testBindingRefusals(t *testing.T, h Harness) {
 	refused("wrong challenge", reg.Path, key.Proof("bm90IGEgY2hhbGxlbmdl", true))
 	refused("weak RSA", reg.Path, bindtest.NewRS256(1024).Proof(reg.Challenge, true))
 	refused("wrong typ", reg.Path, key.ProofOfType(reg.Challenge, true, "JWT"))
+	// The challenge and the cookie, read off the wire and used elsewhere.
+	mark := a.mark()
+	resp = a.sendFrom("198.51.100.9", "POST", reg.Path, cookie, "Secure-Session-Response", bindtest.NewES256().Proof(reg.Challenge, true))
+	if s := mustFind(t, h.Store, idOf(t, tok)); resp.StatusCode != http.StatusBadRequest || len(a.eventsSince(mark, session.EventBindingRefused)) != 1 || s.Bound() {
+		t.Fatalf("registration from another address: status %d", resp.StatusCode)
+	}
 
 	// Expired challenge.
 	a.clock.Advance(3 * time.Minute)
@@ -252,7 +258,7 @@ func testBindingRefusals(t *testing.T, h Harness) {
 	d := signInBound(t, a, key)
 	cookie = d.cookies()
 	tok = d.token
-	mark := a.mark()
+	mark = a.mark()
 	resp = a.send("POST", "/dbsc/register", cookie, "Secure-Session-Response", key.Proof(reg.Challenge, true))
 	if resp.StatusCode != http.StatusConflict || len(a.eventsSince(mark, session.EventBindingRefused)) != 1 {
 		t.Fatalf("second registration: %d", resp.StatusCode)

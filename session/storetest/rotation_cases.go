@@ -24,6 +24,9 @@ var rotationCases = []testCase{
 	{"rotation_form_token_stable", testRotationFormToken},
 	{"rotation_and_binding_across_instances", testAcrossInstances},
 	{"rotation_then_privilege_rotation", testRotationThenPrivilegeRotation},
+	{"rotation_logout_after_renewal", testLogoutAfterRenewal},
+	{"rotation_ignored_tokens", testIgnoredTokens},
+	{"rotation_only_on_get", testRotationOnlyOnGet},
 }
 
 const interval = 10 * time.Minute
@@ -158,7 +161,37 @@ func testRotationReissue(t *testing.T, h Harness) {
 	if evs := a.eventsSince(0, session.EventTokenReused); len(evs) != 0 {
 		t.Fatalf("reuse reported: %+v", evs)
 	}
+	// A token that no request presented before it was replaced (the
+	// first pending one was presented only while still pending) comes
+	// back late, as the cookie of a slow response would: refused, and no
+	// alarm.
+	if got := a.whoami(again.Value); got != "alice" {
+		t.Fatalf("the reissued token = %q", got)
+	}
 	a.clock.Advance(time.Minute)
+	resp = a.do("GET", "/whoami", again.Value)
+	third := a.sessionCookie(resp) // renewed again? not yet: the interval has not passed
+	if third != nil {
+		t.Fatalf("renewed before the interval: %v", third)
+	}
+	a.clock.Advance(interval)
+	third = a.sessionCookie(a.do("GET", "/whoami", again.Value))
+	if third == nil {
+		t.Fatal("no renewal after the interval")
+	}
+	a.clock.Advance(time.Second)
+	a.whoami(third.Value)
+	a.clock.Advance(time.Minute)
+	mark := a.mark()
+	if got := a.whoami(lost); got != "anonymous" {
+		t.Fatalf("a pending token that lost the race, presented late = %q", got)
+	}
+	if evs := a.eventsSince(mark, session.EventTokenReused); len(evs) != 0 {
+		t.Fatalf("a never-used token taken for a copy: %+v", evs)
+	}
+	if got := a.whoami(third.Value); got != "alice" {
+		t.Fatalf("the current token after the late one = %q", got)
+	}
 	if got := a.whoami(tok); got != "anonymous" {
 		t.Fatalf("the original token after its successors were seen = %q", got)
 	}
@@ -343,12 +376,107 @@ func testRotationThenPrivilegeRotation(t *testing.T, h Harness) {
 	a := newApp(t, h.Store, session.Options{RotationInterval: interval})
 	tok := a.login("alice", "")
 	a.clock.Advance(interval)
-	resp := a.do("POST", "/rotate", tok) // renewed by the middleware, then rotated by the handler
+	renewed := a.sessionCookie(a.do("GET", "/whoami", tok)).Value
+	a.clock.Advance(time.Second)
+	resp := a.do("POST", "/rotate", renewed) // first use of the renewed token, and a privilege change
 	next := a.sessionCookie(resp)
 	if resp.StatusCode != http.StatusOK || next == nil {
 		t.Fatalf("rotate: %d", resp.StatusCode)
 	}
 	if got := a.whoami(tok); got != "anonymous" {
 		t.Fatalf("the token from before a privilege rotation = %q", got)
+	}
+	// A request in flight with it is refused, not taken for a thief's.
+	if got := a.whoami(next.Value); got != "alice" {
+		t.Fatalf("the rotated token after the old one came back in flight = %q", got)
+	}
+	if evs := a.eventsSince(0, session.EventTokenReused); len(evs) != 0 {
+		t.Fatalf("false alarm: %+v", evs)
+	}
+	// Later, it is a copy.
+	a.clock.Advance(time.Minute)
+	if got := a.whoami(tok); got != "anonymous" {
+		t.Fatalf("the token from before a privilege rotation, later = %q", got)
+	}
+	a.wantEvent(session.EventTokenReused, "")
+}
+
+// deletingStore runs beforeDelete (once) before Delete.
+type deletingStore struct {
+	session.Store
+	beforeDelete func()
+}
+
+func (s *deletingStore) Delete(ctx context.Context, id session.ID, now time.Time, why string) error {
+	if f := s.beforeDelete; f != nil {
+		s.beforeDelete = nil
+		f()
+	}
+	return s.Store.Delete(ctx, id, now, why)
+}
+
+// testLogoutAfterRenewal: another tab's request renews the token between a
+// sign-out reading the session and deleting it: the session still ends.
+func testLogoutAfterRenewal(t *testing.T, h Harness) {
+	ds := &deletingStore{Store: h.Store}
+	a := newApp(t, ds, session.Options{RotationInterval: interval})
+	tok := a.login("alice", "")
+	a.clock.Advance(interval)
+	var next *http.Cookie
+	ds.beforeDelete = func() { next = a.sessionCookie(a.do("GET", "/whoami", tok)) }
+	resp := a.do("POST", "/logout", tok)
+	if resp.StatusCode != http.StatusOK || next == nil {
+		t.Fatalf("logout %d; renewal during it: %v", resp.StatusCode, next)
+	}
+	for _, k := range []string{tok, next.Value} {
+		if got := a.whoami(k); got != "anonymous" {
+			t.Fatalf("signed out, yet a token signs in as %q", got)
+		}
+	}
+	if list, err := h.Store.List(context.Background(), "alice", a.clock.Now()); err != nil || len(list) != 0 {
+		t.Fatalf("sessions after logout: %v, %v", ids(list), err)
+	}
+}
+
+// testIgnoredTokens: a client that keeps presenting the old token and
+// ignores every new one is a copy being replayed (a browser adopts the
+// cookies it is sent): after a few, the session is ended.
+func testIgnoredTokens(t *testing.T, h Harness) {
+	a := newApp(t, h.Store, session.Options{RotationInterval: interval})
+	tok := a.login("alice", "")
+	a.clock.Advance(interval)
+	issued := 0
+	for i := 0; i < 10; i++ {
+		resp := a.do("GET", "/whoami", tok)
+		body := readBody(resp)
+		if body == "anonymous" {
+			break
+		}
+		if c := a.sessionCookie(resp); c != nil && c.Value != "" {
+			issued++
+		}
+		a.clock.Advance(time.Minute)
+	}
+	if issued != 3 {
+		t.Fatalf("%d tokens issued before the session was ended, want 3", issued)
+	}
+	ev := a.wantEvent(session.EventTokenReused, "")
+	if !strings.Contains(ev.Detail, "never used") {
+		t.Fatalf("reuse event: %+v", ev)
+	}
+}
+
+// testRotationOnlyOnGet: a POST that comes due is not answered with a new
+// token (a slow upload's response would arrive after newer ones); the next
+// GET is.
+func testRotationOnlyOnGet(t *testing.T, h Harness) {
+	a := newApp(t, h.Store, session.Options{RotationInterval: interval})
+	tok := a.login("alice", "")
+	a.clock.Advance(interval)
+	if c := a.sessionCookie(a.do("POST", "/rotate-not", tok)); c != nil {
+		t.Fatalf("a POST was answered with a new token: %v", c)
+	}
+	if c := a.sessionCookie(a.do("GET", "/whoami", tok)); c == nil || c.Value == tok {
+		t.Fatal("the next GET was not answered with a new token")
 	}
 }
