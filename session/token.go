@@ -36,13 +36,21 @@ var ErrBadID = errors.New("session: malformed session id")
 // ParseID parses the hexadecimal form returned by ID.String.
 func ParseID(s string) (ID, error) {
 	var id ID
-	if len(s) != 2*len(id) {
-		return ID{}, ErrBadID
+	err := parseHex(id[:], s)
+	return id, err
+}
+
+// parseHex decodes s, exactly 2*len(dst) hexadecimal digits, into dst.
+func parseHex(dst []byte, s string) error {
+	if len(s) != 2*len(dst) {
+		clear(dst)
+		return ErrBadID
 	}
-	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
-		return ID{}, ErrBadID
+	if _, err := hex.Decode(dst, []byte(s)); err != nil {
+		clear(dst)
+		return ErrBadID
 	}
-	return id, nil
+	return nil
 }
 
 // newToken returns a fresh token and its ID.
@@ -96,11 +104,6 @@ func (h Handle) IsZero() bool { return h == Handle{} }
 // ParseHandle parses the hexadecimal form returned by Handle.String.
 func ParseHandle(s string) (Handle, error) {
 	var h Handle
-	if len(s) != 2*len(h) {
-		return Handle{}, ErrBadID
-	}
-	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
-		return Handle{}, ErrBadID
-	}
-	return h, nil
+	err := parseHex(h[:], s)
+	return h, err
 }
