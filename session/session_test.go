@@ -545,6 +545,25 @@ func TestParseID(t *testing.T) {
 	}
 }
 
+func TestParseHandle(t *testing.T) {
+	h := session.NewHandle()
+	if h.IsZero() || h == session.NewHandle() {
+		t.Fatal("NewHandle is not random")
+	}
+	got, err := session.ParseHandle(h.String())
+	if err != nil || got != h || len(h.String()) != 32 {
+		t.Fatalf("ParseHandle(%s) = %v, %v", h, got, err)
+	}
+	for _, s := range []string{"", "zz", h.String()[:31], h.String() + "0", strings.Repeat("g", 32), strings.Repeat("0", 64)} {
+		if got, err := session.ParseHandle(s); !errors.Is(err, session.ErrBadID) || !got.IsZero() {
+			t.Errorf("ParseHandle(%q) = %v, %v; want the zero handle and ErrBadID", s, got, err)
+		}
+	}
+	if len(h.Short()) != 12 || !strings.HasPrefix(h.String(), h.Short()) {
+		t.Fatalf("Short() = %q", h.Short())
+	}
+}
+
 func TestCSRFToken(t *testing.T) {
 	e := newEnv(t, session.Options{})
 	if got := session.CSRFToken(context.Background()); got != "" {
