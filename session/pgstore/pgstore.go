@@ -45,7 +45,7 @@ type Store struct {
 	table string
 	// Queries with the table name filled in, built once.
 	qCreate, qFind, qFindHandle, qTouch, qAlive, qRotate, qRenew, qSeen, qBind, qUnbound,
-	qDelete, qDeleteFor, qDeleteAll, qEnded, qList, qSweep string
+	qDelete, qDeleteFor, qDeleteAll, qEnded, qList, qSweep, qForget string
 }
 
 var _ session.Store = (*Store)(nil)
@@ -80,6 +80,29 @@ e AS (INSERT INTO %[1]s_endings (id, user_id, at, why, expires_at)
 		why = excluded.why, expires_at = excluded.expires_at, handle = excluded.handle, gen = excluded.gen,
 		seen = excluded.seen)
 SELECT count(*) FROM d`
+
+// The sweep runs every minute or so on a table that may hold millions of
+// sessions, and nearly always finds nothing due. It must find what is due
+// through the expiry indexes whatever the planner believes about how many
+// rows are due: a LIMIT alone lets the planner expect a sequential scan to
+// stop early, and when its statistics (or a generic plan, which a prepared
+// statement switches to after a few runs) say many rows are due, it reads
+// the whole table to find none. Ordered by the indexed expression, the
+// first rows come cheapest from the index, in any plan. The rows chosen are
+// then deleted by primary key (= ANY of an array, not IN, which the planner
+// may turn into a join that hashes the whole table).
+//
+// forget deletes up to endingsBatch endings past their deadline at $1 and
+// returns 1 for each. DeleteExpired repeats it until a batch comes back
+// short, so every ending due goes, whatever the caller's limit, in
+// transactions of bounded size.
+const (
+	forget = `DELETE FROM %[1]s_endings WHERE id = ANY(ARRAY(
+			SELECT id FROM %[1]s_endings WHERE expires_at <= $1
+			ORDER BY expires_at LIMIT %[2]d FOR UPDATE SKIP LOCKED))
+			RETURNING 1`
+	endingsBatch = 1000
+)
 
 // New creates the sessions and endings tables if they do not exist, brings
 // existing ones up to date, and returns a Store on them. The caller keeps
@@ -142,12 +165,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Store, error) 
 		qDeleteAll: end(`user_id = $3 AND id <> $4`),
 		qEnded:     q(`SELECT user_id, at, why, handle, gen, seen FROM %s_endings WHERE id = $1`),
 		qList:      q(`SELECT ` + readColumns + ` FROM %s WHERE user_id = $1 AND ` + alive("$2") + ` ORDER BY created_at DESC, id`),
-		// Endings past their deadline all go, whatever the limit; a large
-		// delete does not block PostgreSQL's readers or other writers.
-		qSweep: fmt.Sprintf(`WITH e AS (DELETE FROM %[1]s_endings WHERE id IN (
-			SELECT id FROM %[1]s_endings WHERE expires_at <= $1 FOR UPDATE SKIP LOCKED))
-		DELETE FROM %[1]s WHERE id IN (
-			SELECT id FROM %[1]s WHERE LEAST(idle_deadline, abs_deadline) <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, table),
+		qSweep: fmt.Sprintf(`WITH e AS (`+forget+`),
+		d AS (DELETE FROM %[1]s WHERE id = ANY(ARRAY(
+			SELECT id FROM %[1]s WHERE LEAST(idle_deadline, abs_deadline) <= $1
+			ORDER BY LEAST(idle_deadline, abs_deadline) LIMIT $2 FOR UPDATE SKIP LOCKED))
+			RETURNING 1)
+		SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM e)`, table, endingsBatch),
+		qForget: fmt.Sprintf(`WITH e AS (`+forget+`) SELECT count(*) FROM e`, table, endingsBatch),
 	}, nil
 }
 
@@ -398,11 +422,16 @@ func (s *Store) List(ctx context.Context, userID string, now time.Time) ([]sessi
 }
 
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
-	tag, err := s.pool.Exec(ctx, s.qSweep, now, limit)
-	if err != nil {
+	var n, forgot int
+	if err := s.pool.QueryRow(ctx, s.qSweep, now, limit).Scan(&n, &forgot); err != nil {
 		return 0, mapErr(err)
 	}
-	return int(tag.RowsAffected()), nil
+	for forgot == endingsBatch {
+		if err := s.pool.QueryRow(ctx, s.qForget, now).Scan(&forgot); err != nil {
+			return n, mapErr(err)
+		}
+	}
+	return n, nil
 }
 
 func scan(row pgx.Row) (session.Session, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -376,4 +377,128 @@ func BenchmarkRequest(b *testing.B) {
 			return pool.QueryRow(ctx, "SELECT 1").Scan(&n)
 		},
 	})
+}
+
+// The sweep finds what is due through the expiry indexes, whatever the
+// planner believes about how many rows are due. Here its statistics say
+// every row is, when reading the table in order looks cheapest for finding
+// a few; the plans are checked as planned for the values (a custom plan)
+// and as planned once for any values (a generic plan, which a prepared
+// statement may switch to after five runs).
+func TestSweepUsesExpiryIndexes(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t, nil)
+	st := newStore(t, pool)
+	table := st.Table()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	const rows = 100_000
+	// Deadlines spread over the hour before now, so that ANALYZE sees a
+	// range of values, all of them due.
+	_, err := pool.Exec(ctx, `INSERT INTO `+table+` (id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline,
+			created_ip, user_agent, last_ip)
+		SELECT sha256(int4send(i)), 'user' || i % 25000, $1::timestamptz - interval '2 hours', $1, $1 - i * interval '36 ms',
+			$1 + interval '10 hours', '192.0.2.1', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36', '192.0.2.1'
+		FROM generate_series(1, $2::int) AS i`, now, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pool.Exec(ctx, `INSERT INTO `+table+`_endings (id, user_id, at, why, expires_at)
+		SELECT sha256(int4send(-i)), 'user' || i % 25000, $1::timestamptz - interval '12 hours', 'signed out', $1 - i * interval '36 ms'
+		FROM generate_series(1, $2::int) AS i`, now, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE `+table+`, `+table+`_endings`); err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	sweep, forget := st.SweepStatements()
+	at := "'" + now.Format(time.RFC3339Nano) + "'"
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		if _, err := conn.Exec(ctx, `SET plan_cache_mode = `+mode); err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []struct {
+			name, query, args string
+			indexes           []string // the expiry indexes the plan must scan
+		}{
+			{"sweep", sweep, at + ", 500", []string{table + "_expiry", table + "_endings_expiry"}},
+			{"forget", forget, at, []string{table + "_endings_expiry"}},
+		} {
+			if _, err := conn.Exec(ctx, `PREPARE s AS `+stmt.query); err != nil {
+				t.Fatal(err)
+			}
+			var plan []struct{ Plan planNode }
+			err := conn.QueryRow(ctx, `EXPLAIN (FORMAT JSON) EXECUTE s(`+stmt.args+`)`).Scan(&plan)
+			if _, err := conn.Exec(ctx, `DEALLOCATE s`); err != nil {
+				t.Fatal(err)
+			}
+			if err != nil || len(plan) != 1 {
+				t.Fatalf("%s, %s: EXPLAIN = %v, %v", mode, stmt.name, plan, err)
+			}
+			scans := plan[0].Plan.scans(nil)
+			for _, sc := range scans {
+				if sc.NodeType == "Seq Scan" {
+					t.Errorf("%s, %s: sequential scan of %s; plan: %v", mode, stmt.name, sc.RelationName, scans)
+				}
+			}
+			for _, index := range stmt.indexes {
+				if !slices.ContainsFunc(scans, func(sc planNode) bool {
+					return sc.NodeType == "Index Scan" && sc.IndexName == index
+				}) {
+					t.Errorf("%s, %s: no index scan of %s; plan: %v", mode, stmt.name, index, scans)
+				}
+			}
+		}
+	}
+}
+
+// planNode is a node of a plan from EXPLAIN (FORMAT JSON).
+type planNode struct {
+	NodeType     string     `json:"Node Type"`
+	RelationName string     `json:"Relation Name"`
+	IndexName    string     `json:"Index Name"`
+	Plans        []planNode `json:"Plans"`
+}
+
+func (n planNode) String() string {
+	return fmt.Sprintf("%s on %s (%s)", n.NodeType, n.RelationName, n.IndexName)
+}
+
+// scans appends the nodes of the plan that read a relation.
+func (n planNode) scans(list []planNode) []planNode {
+	if n.RelationName != "" {
+		list = append(list, planNode{NodeType: n.NodeType, RelationName: n.RelationName, IndexName: n.IndexName})
+	}
+	for _, c := range n.Plans {
+		list = c.scans(list)
+	}
+	return list
+}
+
+// Endings past their deadline all go in one DeleteExpired, however many
+// there are and whatever its limit, in batches.
+func TestSweepForgetsEveryEndingDue(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t, nil)
+	st := newStore(t, pool)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	_, err := pool.Exec(ctx, `INSERT INTO `+st.Table()+`_endings (id, user_id, at, why, expires_at)
+		SELECT sha256(int4send(i)), 'alice', $1::timestamptz - interval '12 hours', 'signed out', $1 - i * interval '1 ms'
+		FROM generate_series(1, 2500) AS i`, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.DeleteExpired(ctx, now, 10); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired = %d, %v; want 0, nil", n, err)
+	}
+	var left int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+st.Table()+`_endings`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d endings left, %v; want none", left, err)
+	}
 }
