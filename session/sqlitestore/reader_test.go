@@ -314,3 +314,39 @@ func BenchmarkFind(b *testing.B) {
 		}
 	}
 }
+
+// Every reader maps the database file, as much of it as asked for.
+func TestReadersMapTheFile(t *testing.T) {
+	for _, c := range []struct {
+		opt, want int64
+	}{
+		{0, DefaultMmapSize},
+		{64 << 20, 64 << 20},
+		{-1, 0},
+	} {
+		t.Run(strconv.FormatInt(c.opt, 10), func(t *testing.T) {
+			ctx := context.Background()
+			db, err := Open(filepath.Join(t.TempDir(), "s.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			st, err := New(ctx, db, Options{MmapSize: c.opt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var readers []*reader
+			for range st.nreaders {
+				readers = append(readers, <-st.readers)
+			}
+			for i, r := range readers {
+				var got int64
+				if err := r.conn.QueryRowContext(ctx, "PRAGMA mmap_size").Scan(&got); err != nil || got != c.want {
+					t.Errorf("reader %d: mmap_size = %d, %v; want %d", i, got, err, c.want)
+				}
+				st.readers <- r
+			}
+		})
+	}
+}

@@ -59,6 +59,10 @@ func Open(path string) (*sql.DB, error) {
 type Options struct {
 	// Table is the name of the sessions table; "sessions" if empty.
 	Table string
+	// MmapSize is how many bytes of the database file each of the
+	// Store's readers maps into memory (see reader.go); DefaultMmapSize
+	// if 0, none if negative. SQLite caps it at about 2 GB.
+	MmapSize int64
 }
 
 // Store is a session.Store on SQLite.
@@ -67,6 +71,7 @@ type Store struct {
 	table    string
 	readers  chan *reader // see reader.go
 	nreaders int
+	mmapSize int64 // of each reader
 	touch    *sql.Stmt
 	seen     *sql.Stmt
 	alive    *sql.Stmt
@@ -79,9 +84,10 @@ var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // New creates the sessions and endings tables if they do not exist, adds
 // missing columns to an existing sessions table, and returns a Store on
 // them. The caller keeps ownership of db. The Store holds 16 to 64 of db's
-// connections for reads, four per CPU (see reader.go), until Close; New
-// fails if db's SetMaxOpenConns leaves fewer than 4 others, and db's limit
-// must not be lowered afterwards.
+// connections for reads, four per CPU, each mapping up to opts.MmapSize
+// bytes of the file into memory (see reader.go), until Close; New fails if
+// db's SetMaxOpenConns leaves fewer than 4 others, and db's limit must not
+// be lowered afterwards.
 func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	table := opts.Table
 	if table == "" {
@@ -93,7 +99,10 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Store, error) {
 	if err := migrate(ctx, db, table); err != nil {
 		return nil, fmt.Errorf("sqlitestore: create tables: %w", err)
 	}
-	s := &Store{db: db, table: table}
+	s := &Store{db: db, table: table, mmapSize: max(opts.MmapSize, 0)}
+	if opts.MmapSize == 0 {
+		s.mmapSize = DefaultMmapSize
+	}
 	if err := s.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("sqlitestore: prepare: %w", err)
 	}
