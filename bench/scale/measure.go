@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/connectbook/connectbook/session"
+)
+
+// sweepBatch is the limit the Manager's sweeper passes to DeleteExpired.
+const sweepBatch = 500
+
+// userAgent is a browser's, of a common length.
+const userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36"
+
+// filler makes the sessions of a run: "live" ones, numbered from 0, which
+// stay, four to a user, and "due" ones, whose idle deadline has passed at
+// now, which the sweep removes. A session's ID derives from its kind and
+// number, so none needs to be kept.
+type filler struct {
+	store session.Store
+	now   time.Time
+	seed  [16]byte
+	live  int // live sessions 0 to live-1 exist
+	due   int // due sessions made so far
+	// pending is how many of those the sweep has yet to delete.
+	pending int
+}
+
+func newFiller(st session.Store, now time.Time) *filler {
+	f := &filler{store: st, now: now}
+	rand.Read(f.seed[:])
+	return f
+}
+
+func (f *filler) id(due bool, i int) session.ID {
+	var b [26]byte
+	copy(b[:], f.seed[:])
+	if due {
+		b[16] = 1
+	}
+	binary.BigEndian.PutUint64(b[17:], uint64(i))
+	return sha256.Sum256(b[:])
+}
+
+// session returns live session i, or due session i. A live session was
+// last seen up to 25 minutes before now, so its idle deadline is 5 to 30
+// minutes after; a due one 31 to 60 minutes before, so its idle deadline
+// has passed. Both were created an hour before that.
+func (f *filler) session(due bool, i int) session.Session {
+	user := fmt.Sprintf("user%08d", i/4)
+	seen := f.now.Add(-time.Duration(i*7919%1500) * time.Second)
+	if due {
+		user = fmt.Sprintf("due%08d", i/4)
+		seen = f.now.Add(-31*time.Minute - time.Duration(i*7919%1740)*time.Second)
+	}
+	created := seen.Add(-time.Hour)
+	ip := fmt.Sprintf("198.51.%d.%d", i/250%250, i%250+1)
+	s := session.Session{
+		ID:               f.id(due, i),
+		UserID:           user,
+		CreatedAt:        created,
+		LastSeenAt:       seen,
+		IdleDeadline:     seen.Add(30 * time.Minute),
+		AbsoluteDeadline: created.Add(12 * time.Hour),
+		CreatedIP:        ip,
+		UserAgent:        userAgent,
+		LastIP:           ip,
+		Epoch:            1,
+		Method:           "password",
+		AuthAt:           created,
+		Handle:           session.NewHandle(),
+		SeenAt:           created,
+		IssuedAt:         created,
+	}
+	rand.Read(s.Secret[:])
+	return s
+}
+
+// fill creates live sessions up to n and due more due ones, interleaved, on
+// workers goroutines.
+func (f *filler) fill(ctx context.Context, n, due, workers int) error {
+	type job struct {
+		due bool
+		i   int
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	jobs := make(chan job, 1024)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				if err := f.store.Create(ctx, f.session(j.due, j.i)); err != nil {
+					cancel(fmt.Errorf("Create: %w", err))
+				}
+			}
+		})
+	}
+	live, d := f.live, f.due
+	for ctx.Err() == nil && (live < n || d < f.due+due) {
+		j := job{i: live}
+		if d < f.due+due && (live >= n || (live+d)%11 == 10) {
+			j = job{due: true, i: d}
+			d++
+		} else {
+			live++
+		}
+		select {
+		case jobs <- j:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	f.live, f.due, f.pending = n, f.due+due, f.pending+due
+	return nil
+}
+
+// result is what is measured at one size.
+type result struct {
+	store         string
+	sessions      int
+	fillRate      float64 // sessions created per second, due ones included
+	bytes         int64
+	hit, miss     []time.Duration // sorted
+	hitsPerSecond float64
+	list          []time.Duration // sorted
+	sweepDue      []time.Duration // sorted, one per batch
+	sweepIdle     []time.Duration // sorted
+	readers       int             // of the throughput measurement
+}
+
+// measure sweeps the due sessions and times the operations at the current
+// size.
+func (f *filler) measure(ctx context.Context, cfg config, r *result) error {
+	st := f.store
+	// First the due sessions go, a batch at a time, as the Manager's
+	// sweeper takes them, so that the rest measures the N that stay.
+	swept := 0
+	for {
+		start := time.Now()
+		n, err := st.DeleteExpired(ctx, f.now, sweepBatch)
+		if err != nil {
+			return fmt.Errorf("DeleteExpired: %w", err)
+		}
+		r.sweepDue = append(r.sweepDue, time.Since(start))
+		swept += n
+		if n < sweepBatch {
+			break
+		}
+	}
+	if swept != f.pending {
+		return fmt.Errorf("DeleteExpired removed %d sessions, want the %d due", swept, f.pending)
+	}
+	f.pending = 0
+	slices.Sort(r.sweepDue)
+	rnd := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	hit := func() session.ID { return f.id(false, rnd.IntN(f.live)) }
+	// A warm-up, untimed.
+	for range min(cfg.samples, f.live) {
+		if _, err := st.Find(ctx, hit()); err != nil {
+			return fmt.Errorf("Find: %w", err)
+		}
+	}
+	var err error
+	r.hit, err = timed(cfg.samples, func() error {
+		_, err := st.Find(ctx, hit())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("Find of a session: %w", err)
+	}
+	r.miss, err = timed(cfg.samples, func() error {
+		var id session.ID
+		rand.Read(id[:])
+		if _, err := st.Find(ctx, id); !errors.Is(err, session.ErrNotFound) {
+			return fmt.Errorf("got %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("Find of a missing ID: %w", err)
+	}
+	r.readers = cfg.readers
+	if r.hitsPerSecond, err = f.throughput(ctx, cfg.readers, cfg.duration); err != nil {
+		return err
+	}
+	r.list, err = timed(cfg.lists, func() error {
+		user := fmt.Sprintf("user%08d", rnd.IntN(f.live/4))
+		list, err := st.List(ctx, user, f.now)
+		if err == nil && len(list) != 4 {
+			err = fmt.Errorf("%d sessions of %s, want 4", len(list), user)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("List: %w", err)
+	}
+	// Then, with nothing due, the sweep that runs every minute.
+	r.sweepIdle, err = timed(cfg.sweeps, func() error {
+		n, err := st.DeleteExpired(ctx, f.now, sweepBatch)
+		if err == nil && n != 0 {
+			err = fmt.Errorf("swept %d sessions, want none", n)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("idle DeleteExpired: %w", err)
+	}
+	return nil
+}
+
+// throughput runs Finds of existing sessions on readers goroutines for d
+// and returns how many finished per second.
+func (f *filler) throughput(ctx context.Context, readers int, d time.Duration) (float64, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	for g := range readers {
+		wg.Go(func() {
+			rnd := mrand.New(mrand.NewPCG(uint64(start.UnixNano()), uint64(g)))
+			for n := 0; ; n++ {
+				if n%64 == 0 && (time.Now().After(deadline) || ctx.Err() != nil) {
+					return
+				}
+				if _, err := f.store.Find(ctx, f.id(false, rnd.IntN(f.live))); err != nil {
+					cancel(fmt.Errorf("Find: %w", err))
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return 0, err
+	}
+	return float64(done.Load()) / time.Since(start).Seconds(), nil
+}
+
+// timed runs op n times and returns the times it took, sorted.
+func timed(n int, op func() error) ([]time.Duration, error) {
+	ds := make([]time.Duration, 0, n)
+	for range n {
+		start := time.Now()
+		if err := op(); err != nil {
+			return nil, err
+		}
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	return ds, nil
+}
+
+// quantile returns the q-quantile of sorted ds (nearest rank).
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(ds))+0.5) - 1
+	return ds[min(max(i, 0), len(ds)-1)]
+}
