@@ -129,6 +129,11 @@ type Options struct {
 	// binding endpoints ("register" and "refresh" below it);
 	// DefaultBindingPath if empty. It must start and end with a slash.
 	BindingPath string
+	// StoreTimeout bounds every call to the store (ten times as long for a
+	// sweep's batch): a stalled store fails the request closed, through
+	// OnError, instead of holding it. DefaultStoreTimeout if zero;
+	// negative for none. The store must honour its context's deadline.
+	StoreTimeout time.Duration
 }
 
 // Login says who Create starts a session for.
@@ -200,6 +205,12 @@ func New(store Store, opts Options) (*Manager, error) {
 	}
 	if opts.BoundCookieLifetime < MinBoundCookieLifetime {
 		return nil, fmt.Errorf("session: bound cookie lifetime must be at least %v", MinBoundCookieLifetime)
+	}
+	if opts.StoreTimeout == 0 {
+		opts.StoreTimeout = DefaultStoreTimeout
+	}
+	if opts.StoreTimeout > 0 {
+		store = deadlineStore{store, opts.StoreTimeout}
 	}
 	if opts.BindingPath == "" {
 		opts.BindingPath = DefaultBindingPath

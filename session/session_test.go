@@ -410,6 +410,42 @@ func TestStoreFailureIs503(t *testing.T) {
 	}
 }
 
+// stallingStore never answers Find until its context is done, as a paused
+// Redis or a locked database would not.
+type stallingStore struct{ session.Store }
+
+func (stallingStore) Find(ctx context.Context, _ session.ID) (session.Session, error) {
+	<-ctx.Done()
+	return session.Session{}, ctx.Err()
+}
+
+// A stalled store fails the request closed within the store timeout, logged
+// once, and the handler never runs.
+func TestStalledStoreFailsFast(t *testing.T) {
+	var logged bytes.Buffer
+	m, err := session.New(stallingStore{}, session.Options{StoreTimeout: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	h := m.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true }))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", m.CookieName()+"="+base64.RawURLEncoding.EncodeToString(make([]byte, 32)))
+	w := httptest.NewRecorder()
+	start := time.Now()
+	h.ServeHTTP(w, r)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("the request waited %v for a stalled store", took)
+	}
+	if w.Code != http.StatusServiceUnavailable || called {
+		t.Fatalf("status %d, handler called %v; want 503 and not called", w.Code, called)
+	}
+	if n := strings.Count(logged.String(), "level=ERROR"); n != 1 {
+		t.Fatalf("logged %d errors, want 1:\n%s", n, logged.String())
+	}
+}
+
 func TestOptionsValidated(t *testing.T) {
 	st := newStore(t)
 	for _, o := range []session.Options{
