@@ -21,6 +21,7 @@ const (
 	LoginSucceeded  = "login_succeeded"
 	LoginFailed     = "login_failed"
 	LoginThrottled  = "login_throttled"
+	SignUpThrottled = "signup_throttled"
 	Logout          = "logout"
 	SignedUp        = "user_created"
 	PasswordChanged = "password_changed"
@@ -58,7 +59,7 @@ type rateWindow struct {
 
 // noisy are the kinds an anonymous client can produce at will.
 var noisy = map[string]bool{
-	LoginFailed: true, LoginThrottled: true, CSRFRejected: true,
+	LoginFailed: true, LoginThrottled: true, SignUpThrottled: true, CSRFRejected: true,
 	string(session.EventUnknownToken): true, string(session.EventDuplicateCookie): true,
 	string(session.EventTokenInURL): true, string(session.EventExpired): true,
 	string(session.EventEndedToken): true,
@@ -118,16 +119,23 @@ func (l *Log) Record(ctx context.Context, e data.Event) {
 	}
 	level := slog.LevelInfo
 	switch e.Kind {
-	case LoginFailed, LoginThrottled, CSRFRejected, ReauthFailed, string(session.EventUnknownToken),
+	case LoginFailed, LoginThrottled, SignUpThrottled, CSRFRejected, ReauthFailed, string(session.EventUnknownToken),
 		string(session.EventDuplicateCookie), string(session.EventTokenInURL), string(session.EventEndedToken),
 		string(session.EventForeignToken), string(session.EventClientChanged), string(session.EventTokenReused),
 		string(session.EventBindingMissing), string(session.EventBindingRefused):
 		level = slog.LevelWarn
 	}
+	name := e.Username
+	if level == slog.LevelWarn && e.UserID == 0 {
+		// A name typed at a failed sign-in may be a password typed in the
+		// wrong field: logs, which travel further than the event table,
+		// get a hint of it only.
+		name = maskName(name)
+	}
 	l.Logger.LogAttrs(ctx, level, "security event",
 		slog.String("event", e.Kind),
 		slog.Int64("user_id", e.UserID),
-		slog.String("username", e.Username),
+		slog.String("username", name),
 		slog.String("client_ip", e.ClientIP),
 		slog.String("user_agent", e.UserAgent),
 		slog.String("session", e.Session),
@@ -149,4 +157,14 @@ func (l *Log) SessionEvent(ctx context.Context, ev session.Event, uid int64) {
 		Session:   ev.Session,
 		Detail:    ev.Detail,
 	})
+}
+
+// maskName keeps the first two characters of a name typed by a client and
+// its length: "al… (5 characters)".
+func maskName(s string) string {
+	r := []rune(s)
+	if len(r) == 0 || s == "(not a username)" {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d characters)", string(r[:min(2, len(r))]), len(r))
 }

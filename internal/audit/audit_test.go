@@ -94,3 +94,19 @@ func TestEndedTokenReplaysAreRateLimited(t *testing.T) {
 		t.Fatalf("recorded %d replays of an ended token, want %d", got, burst)
 	}
 }
+
+// A name typed at a failed sign-in for no known account may be a password
+// typed into the wrong field: the log line gets a hint of it, not all of
+// it; the event keeps it for the account's owner only when it names one.
+func TestFailedSignInNamesMaskedInLogs(t *testing.T) {
+	l, buf, _ := newLog(t)
+	l.Record(context.Background(), data.Event{Kind: LoginFailed, Username: "hunter22secret", ClientIP: "192.0.2.1"})
+	l.Record(context.Background(), data.Event{Kind: LoginFailed, UserID: 7, Username: "alice", ClientIP: "192.0.2.1"})
+	out := buf.String()
+	if strings.Contains(out, "hunter22secret") || !strings.Contains(out, "hu… (14 characters)") {
+		t.Fatalf("the typed name reached the log in full, or not masked as expected:\n%s", out)
+	}
+	if !strings.Contains(out, "username=alice") {
+		t.Fatalf("an existing account's name was masked:\n%s", out)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is one entry of the security event log.
@@ -27,10 +28,32 @@ func (db *DB) InsertEvent(ctx context.Context, e Event) error {
 	if e.UserID != 0 {
 		uid = sql.NullInt64{Int64: e.UserID, Valid: true}
 	}
+	// Events describe what clients sent: paths, names, headers. Whatever
+	// they hold, the event is stored, as text both databases accept.
 	_, err := db.exec(ctx, `INSERT INTO security_events (at, kind, user_id, username, client_ip, user_agent, session, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.At.UnixMicro(), e.Kind, uid, e.Username, e.ClientIP, e.UserAgent, e.Session, e.Detail)
+		e.At.UnixMicro(), Text(e.Kind, 64), uid, Text(e.Username, 64), Text(e.ClientIP, 64), Text(e.UserAgent, 512),
+		Text(e.Session, 64), Text(e.Detail, 2000))
 	return err
+}
+
+// Text returns s as text any database stores: valid UTF-8 (invalid bytes
+// become U+FFFD), no NUL (PostgreSQL refuses it; it becomes U+FFFD), at
+// most max bytes (cut at a character boundary).
+func Text(s string, max int) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	}
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) > max {
+		s = s[:max]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	return s
 }
 
 // Events returns up to limit events, newest first: every user's when
