@@ -104,7 +104,7 @@ func (s *Service) SignUp(ctx context.Context, username, password, confirm string
 	if err := CheckNewPassword(password, confirm, u); err != nil {
 		return data.User{}, err
 	}
-	hash, err := s.Hasher.Hash(ctx, password)
+	hash, err := s.Hasher.Hash(ctx, NormalizePassword(password))
 	if err != nil {
 		return data.User{}, err
 	}
@@ -189,7 +189,7 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 		}
 	}
 
-	user, ok, err := s.check(ctx, slot, username, password)
+	user, ok, legacy, err := s.check(ctx, slot, username, password)
 	slot.Release()
 	if err != nil {
 		return Principal{}, err
@@ -209,8 +209,8 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 			return Principal{}, err
 		}
 	}
-	if s.Hasher.NeedsRehash(user.PasswordHash) {
-		if hash, err := s.Hasher.Hash(ctx, password); err == nil {
+	if legacy || s.Hasher.NeedsRehash(user.PasswordHash) {
+		if hash, err := s.Hasher.Hash(ctx, NormalizePassword(password)); err == nil {
 			s.DB.RehashPassword(ctx, user.UserID, user.PasswordHash, hash) // best effort; the login stands
 		}
 	}
@@ -218,27 +218,27 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 }
 
 // check verifies the password, doing the same work whether or not the
-// user exists.
-func (s *Service) check(ctx context.Context, slot *Slot, username, password string) (data.Credentials, bool, error) {
+// user exists. legacy reports a hash of the password as typed rather than
+// of its NFC form.
+func (s *Service) check(ctx context.Context, slot *Slot, username, password string) (user data.Credentials, ok, legacy bool, err error) {
 	u, err := NormalizeUsername(username)
-	var user data.Credentials
 	if err == nil {
 		user, err = s.DB.CredentialsByUsername(ctx, u)
 	}
 	if err != nil {
 		var ie *InputError
 		if !errors.Is(err, data.ErrNotFound) && !errors.As(err, &ie) {
-			return data.Credentials{}, false, err
+			return data.Credentials{}, false, false, err
 		}
-		slot.VerifyDummy(password)
-		return data.Credentials{}, false, nil
+		slot.verifyDummyTyped(password)
+		return data.Credentials{}, false, false, nil
 	}
-	if len(password) > MaxPassword || !utf8.ValidString(password) {
-		slot.VerifyDummy(password[:min(len(password), MaxPassword)])
-		return data.Credentials{}, false, nil
+	if len(password) > MaxPasswordBytes || !utf8.ValidString(password) {
+		slot.verifyDummyTyped(password)
+		return data.Credentials{}, false, false, nil
 	}
-	ok, err := slot.Verify(user.PasswordHash, password)
-	return user, ok, err
+	ok, legacy, err = slot.verifyTyped(user.PasswordHash, password)
+	return user, ok, legacy, err
 }
 
 func until(f data.Failures, p Policy, now time.Time) time.Duration {
@@ -254,7 +254,7 @@ func (s *Service) SetPassword(ctx context.Context, user data.User, password, con
 	if err := CheckNewPassword(password, confirm, user.Username); err != nil {
 		return 0, err
 	}
-	hash, err := s.Hasher.Hash(ctx, password)
+	hash, err := s.Hasher.Hash(ctx, NormalizePassword(password))
 	if err != nil {
 		return 0, err
 	}

@@ -110,34 +110,6 @@ func TestPolicyDelay(t *testing.T) {
 	}
 }
 
-func TestCheckNewPassword(t *testing.T) {
-	for _, tc := range []struct {
-		pw, confirm, user, field string
-	}{
-		{"correct horse", "correct horse", "alice", ""},
-		{"ab", "ab", "alice", "password"},
-		{strings.Repeat("é", 128), strings.Repeat("é", 128), "alice", ""}, // 256 bytes
-		{strings.Repeat("é", 129), strings.Repeat("é", 129), "alice", "password"},
-		{"\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", "alice", "password"},
-		{"password", "password", "alice", "password"},
-		{"Baseball", "Baseball", "alice", "password"},
-		{"alice_smith", "alice_smith", "alice_smith", "password"},
-		{"correct horse", "correct horsE", "alice", "password_confirm"},
-	} {
-		err := CheckNewPassword(tc.pw, tc.confirm, tc.user)
-		var ie *InputError
-		switch {
-		case tc.field == "" && err != nil:
-			t.Errorf("CheckNewPassword(%.20q) = %v", tc.pw, err)
-		case tc.field != "" && (!errors.As(err, &ie) || ie.Field != tc.field):
-			t.Errorf("CheckNewPassword(%.20q) = %v, want a problem with %s", tc.pw, err, tc.field)
-		}
-	}
-	if !IsCommonPassword("123456") || !IsCommonPassword("QWERTY") || IsCommonPassword("vermilion otter canoe") {
-		t.Fatal("common password list not applied")
-	}
-}
-
 func TestNormalizeUsername(t *testing.T) {
 	for in, want := range map[string]string{"Alice": "alice", "bob_99": "bob_99", "ABC": "abc"} {
 		if got, err := NormalizeUsername(in); err != nil || got != want {

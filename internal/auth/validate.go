@@ -1,13 +1,11 @@
 package auth
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/ccojocar/zxcvbn-go/frequency"
 )
 
 // InputError is a problem with what a person typed, with a message they
@@ -19,12 +17,15 @@ type InputError struct {
 
 func (e *InputError) Error() string { return e.Field + ": " + e.Message }
 
-// Limits.
+// Limits. Passwords are counted in Unicode characters (code points) of
+// their NFC form; MaxPasswordBytes bounds what is typed before anything
+// else is done with it, so that a huge paste costs next to nothing.
 const (
-	MinPassword    = 8
-	MaxPassword    = 256
-	MaxDisplayName = 50
-	MaxBio         = 300
+	MinPassword      = 8
+	MaxPassword      = 256
+	MaxPasswordBytes = 4096
+	MaxDisplayName   = 50
+	MaxBio           = 300
 )
 
 var usernameRE = regexp.MustCompile(`^[A-Za-z0-9_]{3,30}$`)
@@ -41,38 +42,58 @@ func NormalizeUsername(s string) (string, error) {
 	return strings.ToLower(s), nil
 }
 
-// commonPasswords is zxcvbn's list of the most used passwords.
-var commonPasswords = sync.OnceValue(func() map[string]struct{} {
-	list := frequency.Lists["Passwords"].List
-	set := make(map[string]struct{}, len(list))
-	for _, p := range list {
-		set[p] = struct{}{}
-	}
-	return set
-})
-
-// IsCommonPassword reports whether pw (ignoring case) is on the list of
-// common passwords.
+// IsCommonPassword reports whether pw is on the list of common passwords
+// or close to one: in any case, with look-alike characters swapped in
+// (P@ssw0rd), with digits or symbols around it (password123!), or
+// backwards; or whether it is a repeat, a run or a date.
 func IsCommonPassword(pw string) bool {
-	_, ok := commonPasswords()[strings.ToLower(pw)]
-	return ok
+	return commonness(NormalizePassword(pw)) != notCommon
 }
 
-// CheckNewPassword checks a password being chosen: 8 to 256 bytes exactly
-// as typed, no composition rules, not a common password, not the username.
+// The reasons a new password is refused.
+const (
+	msgCommonListed  = "That password is on the list of the most common passwords, so it is among the first that attackers try. Please choose another."
+	msgCommonVariant = "That password is one of the most common passwords with small changes (letters swapped for look-alike digits or symbols, digits or symbols added, or spelled backwards), so it is among the first that attackers try. Please choose another."
+	msgPattern       = "That password is a simple pattern (a character or a few repeated, a run such as abcdefgh or 87654321, or a date), so it is among the first that attackers try. Please choose another."
+	msgUsername      = "Your password contains your username, and without it what is left is too short or too easy to guess. Please choose another."
+	msgSiteName      = "Your password contains the name ConnectBook, and without it what is left is too short or too easy to guess. Please choose another."
+)
+
+// CheckNewPassword checks a password being chosen: 8 to 256 characters
+// after NFC normalisation, no composition rules, not a common password or
+// one close to it, not built from the username or the site's name. The
+// confirmation must be the same password, however it was composed.
 func CheckNewPassword(pw, confirm, username string) error {
-	switch {
-	case len(pw) < MinPassword:
-		return &InputError{"password", "Choose a password of at least 8 characters."}
-	case len(pw) > MaxPassword:
-		return &InputError{"password", "Choose a password of at most 256 characters."}
-	case !utf8.ValidString(pw):
+	if len(pw) > MaxPasswordBytes {
+		return &InputError{"password", fmt.Sprintf("Use at most %d characters.", MaxPassword)}
+	}
+	if !utf8.ValidString(pw) {
 		return &InputError{"password", "The password contains characters that are not valid text."}
-	case IsCommonPassword(pw):
-		return &InputError{"password", "That password is one of the most common ones, so it is easy to guess. Please choose another."}
-	case strings.EqualFold(pw, username):
-		return &InputError{"password", "Your password cannot be your username."}
-	case pw != confirm:
+	}
+	nfc := NormalizePassword(pw)
+	switch n := utf8.RuneCountInString(nfc); {
+	case n == 0:
+		return &InputError{"password", fmt.Sprintf("Choose a password of at least %d characters.", MinPassword)}
+	case n < MinPassword:
+		return &InputError{"password", fmt.Sprintf("Use at least %d characters (you typed %d).", MinPassword, n)}
+	case n > MaxPassword:
+		return &InputError{"password", fmt.Sprintf("Use at most %d characters (you typed %d).", MaxPassword, n)}
+	}
+	if found, site := builtFrom(nfc, username); found {
+		if site {
+			return &InputError{"password", msgSiteName}
+		}
+		return &InputError{"password", msgUsername}
+	}
+	switch commonness(nfc) {
+	case listed:
+		return &InputError{"password", msgCommonListed}
+	case variant:
+		return &InputError{"password", msgCommonVariant}
+	case pattern:
+		return &InputError{"password", msgPattern}
+	}
+	if len(confirm) > MaxPasswordBytes || NormalizePassword(confirm) != nfc {
 		return &InputError{"password_confirm", "The two passwords do not match."}
 	}
 	return nil

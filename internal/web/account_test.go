@@ -399,7 +399,8 @@ func testChangePassword(t *testing.T, s *server) {
 		{"wrong current", newPW, newPW, http.StatusUnauthorized, "current password is not right"},
 		{alicePW, newPW, "something else", http.StatusUnprocessableEntity, "do not match"},
 		{alicePW, "password", "password", http.StatusUnprocessableEntity, "common"},
-		{alicePW, "short", "short", http.StatusUnprocessableEntity, "at least 8"},
+		{alicePW, "short", "short", http.StatusUnprocessableEntity, "Use at least 8 characters (you typed 5)."},
+		{alicePW, "Alice2024!", "Alice2024!", http.StatusUnprocessableEntity, "Your password contains your username"},
 		{alicePW, alicePW, alicePW, http.StatusUnprocessableEntity, "differs from your current one"},
 	} {
 		r := a.postForm("/settings/password", url.Values{"current_password": {tc.current}, "password": {tc.pw}, "password_confirm": {tc.confirm}})

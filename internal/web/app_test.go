@@ -3,10 +3,12 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,23 +94,32 @@ func testSignupProfileFlow(t *testing.T, s *server) {
 func testSignupErrors(t *testing.T, s *server) {
 	s.addUser("alice", alicePW)
 	for _, tc := range []struct {
-		name, user, pw, confirm, want string
+		name, user, pw, confirm, field, want string
 	}{
-		{"bad username", "a!", alicePW, alicePW, "Usernames are 3 to 30 characters"},
-		{"short username", "ab", alicePW, alicePW, "Usernames are 3 to 30 characters"},
-		{"long username", strings.Repeat("a", 31), alicePW, alicePW, "Usernames are 3 to 30 characters"},
-		{"taken, other case", "ALICE", alicePW, alicePW, "That username is taken"},
-		{"short password", "bob", "1234567", "1234567", "at least 8 characters"},
-		{"long password", "bob", strings.Repeat("x", 257), strings.Repeat("x", 257), "at most 256 characters"},
-		{"common password", "bob", "football", "football", "most common ones"},
-		{"common password, other case", "bob", "PASSWORD", "PASSWORD", "most common ones"},
-		{"password is username", "bobbybobby", "BobbyBobby", "BobbyBobby", "cannot be your username"},
-		{"mismatch", "bob", alicePW, alicePW + "!", "do not match"},
+		{"bad username", "a!", alicePW, alicePW, "username", "Usernames are 3 to 30 characters"},
+		{"short username", "ab", alicePW, alicePW, "username", "Usernames are 3 to 30 characters"},
+		{"long username", strings.Repeat("a", 31), alicePW, alicePW, "username", "Usernames are 3 to 30 characters"},
+		{"taken, other case", "ALICE", alicePW, alicePW, "username", "That username is taken"},
+		{"short password", "bob", "1234567", "1234567", "password", "Use at least 8 characters (you typed 7)."},
+		{"three characters of nine bytes", "bob", "€€€", "€€€", "password", "Use at least 8 characters (you typed 3)."},
+		{"long password", "bob", strings.Repeat("x", 257), strings.Repeat("x", 257), "password", "Use at most 256 characters (you typed 257)."},
+		{"common password", "bob", "football", "football", "password", "on the list of the most common passwords"},
+		{"common password, other case", "bob", "PASSWORD", "PASSWORD", "password", "on the list of the most common passwords"},
+		{"common password with digits", "bob", "password123", "password123", "password", "on the list of the most common passwords"},
+		{"common password with look-alikes", "bob", "Pa$$w0rd!", "Pa$$w0rd!", "password", "one of the most common passwords with small changes"},
+		{"password is username", "bobbybobby", "BobbyBobby", "BobbyBobby", "password", "Your password contains your username"},
+		{"username and digits", "bobbybobby", "bobbybobby2024!", "bobbybobby2024!", "password", "Your password contains your username"},
+		{"site name", "bob", "ConnectBook2024", "ConnectBook2024", "password", "Your password contains the name ConnectBook"},
+		{"mismatch", "bob", alicePW, alicePW + "!", "password_confirm", "do not match"},
 	} {
 		b := s.browser()
 		r := b.post("/signup", url.Values{"username": {tc.user}, "password": {tc.pw}, "password_confirm": {tc.confirm}})
-		if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, tc.want) {
+		if r.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(r.body, html.EscapeString(tc.want)) {
 			t.Errorf("%s: status %d, body lacks %q", tc.name, r.StatusCode, tc.want)
+		}
+		// The reason is tied to the field it is about.
+		if !regexp.MustCompile(`<input id="` + tc.field + `"[^>]* aria-invalid="true" aria-describedby="form-error"`).MatchString(r.body) {
+			t.Errorf("%s: the %s field is not marked as the one refused", tc.name, tc.field)
 		}
 		if b.token() != "" {
 			t.Errorf("%s: a failed sign-up set a session", tc.name)
