@@ -87,6 +87,7 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 			a.Close()
 		}
 	}()
+	restrictDBFiles(o.DB, o.Logger)
 	if a.DB, err = data.Open(ctx, o.DB); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"regexp"
 	"time"
 
@@ -37,7 +39,29 @@ import (
 // Open opens (creating if needed) the SQLite database at path with the
 // settings the stores expect: WAL journal, a busy timeout, foreign keys on,
 // and write transactions that take the write lock up front.
+//
+// A database Open creates is readable and writable by its owner only
+// (0600), whatever the umask, and so are its -wal and -shm files, which
+// SQLite creates with the database file's mode. The mode of an existing
+// file is left as it is.
 func Open(path string) (*sql.DB, error) {
+	if path != "" && path != ":memory:" {
+		// O_EXCL: the file is either made here, owner-only, or was there
+		// already, and nothing can slip in between the two.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		switch {
+		case err == nil:
+			err = f.Chmod(0o600) // the umask may have taken bits off
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return nil, fmt.Errorf("sqlitestore: create %s: %w", path, err)
+			}
+		case !errors.Is(err, fs.ErrExist):
+			return nil, fmt.Errorf("sqlitestore: create %s: %w", path, err)
+		}
+	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
