@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -14,8 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
-
-	"golang.org/x/term"
 
 	"github.com/connectbook/connectbook/internal/account"
 	"github.com/connectbook/connectbook/internal/app"
@@ -47,9 +44,14 @@ func (f *adminFlags) open(ctx context.Context, stderr io.Writer) (*app.App, erro
 }
 
 // report prints a failed command's error and returns its exit code: 2 for
-// a problem with what was asked (a bad password, an unknown user), 1 for
-// anything else.
+// a problem with what was asked (a bad password, an unknown user), 130
+// (143 for SIGTERM) for a password prompt interrupted, 1 for anything else.
 func report(stderr io.Writer, cmd string, err error) int {
+	var intr *interruptedError
+	if errors.As(err, &intr) {
+		fmt.Fprintf(stderr, "connectbook %s: %v\n", cmd, err)
+		return intr.exitCode()
+	}
 	var ae *account.Error
 	if errors.As(err, &ae) {
 		fmt.Fprintf(stderr, "connectbook %s: %s\n", cmd, ae.Message)
@@ -156,7 +158,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 func userDo(ctx context.Context, acc *account.Service, sub, name string, stdin io.Reader, stdout io.Writer) error {
 	switch sub {
 	case "add":
-		pw, confirm, err := readPassword(stdin, stdout)
+		pw, confirm, err := readPassword(ctx, stdin, stdout)
 		if err != nil {
 			return err
 		}
@@ -166,7 +168,7 @@ func userDo(ctx context.Context, acc *account.Service, sub, name string, stdin i
 		}
 		fmt.Fprintf(stdout, "Created user %s (id %d).\n", u.Username, u.ID)
 	case "passwd":
-		pw, confirm, err := readPassword(stdin, stdout)
+		pw, confirm, err := readPassword(ctx, stdin, stdout)
 		if err != nil {
 			return err
 		}
@@ -193,29 +195,13 @@ func sessionCount(n int) string {
 }
 
 // readPassword asks twice on a terminal, or reads one line otherwise.
-func readPassword(stdin io.Reader, stdout io.Writer) (string, string, error) {
-	pw, terminal, err := readSecret(stdin, stdout, "Password: ")
+func readPassword(ctx context.Context, stdin io.Reader, stdout io.Writer) (string, string, error) {
+	pw, terminal, err := readSecret(ctx, stdin, stdout, "Password: ")
 	if err != nil || !terminal {
 		return pw, pw, err
 	}
-	confirm, _, err := readSecret(stdin, stdout, "Password again: ")
+	confirm, _, err := readSecret(ctx, stdin, stdout, "Password again: ")
 	return pw, confirm, err
-}
-
-// readSecret reads a password: from the terminal without echo, after
-// prompt, or else the first line of stdin. It reports which.
-func readSecret(stdin io.Reader, out io.Writer, prompt string) (string, bool, error) {
-	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(out, prompt)
-		pw, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(out)
-		return string(pw), true, err
-	}
-	line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
-	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
-		return "", false, &auth.InputError{Field: "password", Message: "no password on standard input"}
-	}
-	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), false, nil
 }
 
 const sessionsUsage = `Usage:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -92,7 +93,13 @@ func probeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if f.cfg.Username != "" && f.cfg.Password == "" {
 		f.cfg.Password = os.Getenv("CONNECTBOOK_PROBE_PASSWORD")
 		if f.cfg.Password == "" {
-			f.cfg.Password, _, _ = readSecret(stdin, stderr, fmt.Sprintf("Password for %s at %s: ", f.cfg.Username, f.cfg.Target))
+			pw, _, err := readSecret(ctx, stdin, stderr, fmt.Sprintf("Password for %s at %s: ", f.cfg.Username, f.cfg.Target))
+			var intr *interruptedError
+			if errors.As(err, &intr) {
+				fmt.Fprintf(stderr, "connectbook probe: %v\n", err)
+				return intr.exitCode()
+			}
+			f.cfg.Password = pw
 		}
 		if f.cfg.Password == "" {
 			fmt.Fprintln(stderr, "connectbook probe: no password: pass --password, set CONNECTBOOK_PROBE_PASSWORD, or write it to standard input")
