@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"slices"
@@ -176,7 +178,16 @@ func newSecret() [32]byte {
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 func (f *fixture) sessionKey(id session.ID) string { return f.prefix + "s:" + id.String() }
-func (f *fixture) userKey(userID string) string    { return f.prefix + "u:" + userID }
+func (f *fixture) userKey(userID string) string    { return f.prefix + "user:" + userID }
+
+func (f *fixture) bucketKey(h session.Handle) string {
+	return f.prefix + fmt.Sprintf("handles:%03x", int(h[0])<<4|int(h[1])>>4)
+}
+
+func (f *fixture) uaKey(ua string) string {
+	sum := sha256.Sum256([]byte(ua))
+	return f.prefix + "ua:" + hex.EncodeToString(sum[:16])
+}
 
 func (f *fixture) create(t *testing.T, s session.Session) session.Session {
 	t.Helper()
@@ -195,22 +206,49 @@ func (f *fixture) expireTime(t *testing.T, key string) int64 {
 	return ms
 }
 
-func (f *fixture) isMember(t *testing.T, userID string, id session.ID) bool {
+// indexed reports whether the user's set holds the handle.
+func (f *fixture) indexed(t *testing.T, userID string, h session.Handle) bool {
 	t.Helper()
-	ok, err := f.c.SIsMember(context.Background(), f.userKey(userID), id.String()).Result()
-	if err != nil {
-		t.Fatalf("SISMEMBER: %v", err)
+	err := f.c.ZScore(context.Background(), f.userKey(userID), string(h[:])).Err()
+	if err != nil && err != redis.Nil {
+		t.Fatalf("ZSCORE: %v", err)
 	}
-	return ok
+	return err == nil
 }
 
-func (f *fixture) expiryEntries(t *testing.T) []string {
+// index returns the entries of the user's set.
+func (f *fixture) index(t *testing.T, userID string) []redis.Z {
 	t.Helper()
-	ms, err := f.c.ZRange(context.Background(), f.prefix+"expiry", 0, -1).Result()
+	zs, err := f.c.ZRangeWithScores(context.Background(), f.userKey(userID), 0, -1).Result()
 	if err != nil {
 		t.Fatalf("ZRANGE: %v", err)
 	}
-	return ms
+	return zs
+}
+
+// wantIndex checks that the user's set holds the handles of want, each
+// scored by its session's earlier deadline, and that the due set schedules
+// the user at the earliest of them.
+func (f *fixture) wantIndex(t *testing.T, userID string, want ...session.Session) {
+	t.Helper()
+	got := f.index(t, userID)
+	ok := len(got) == len(want)
+	first := math.Inf(1)
+	for _, s := range want {
+		score := float64(min(s.IdleDeadline.UnixMicro(), s.AbsoluteDeadline.UnixMicro()))
+		first = min(first, score)
+		ok = ok && slices.Contains(got, redis.Z{Score: score, Member: string(s.Handle[:])})
+	}
+	if !ok {
+		t.Fatalf("index of %s = %v, want the handles of %d sessions scored by their deadlines", userID, got, len(want))
+	}
+	due, err := f.c.ZScore(context.Background(), f.prefix+"due", userID).Result()
+	switch {
+	case len(want) == 0 && err != redis.Nil:
+		t.Fatalf("due entry of %s = %v, %v; want none", userID, due, err)
+	case len(want) > 0 && (err != nil || due != first):
+		t.Fatalf("due entry of %s = %v, %v; want %v", userID, due, err, first)
+	}
 }
 
 func (f *fixture) exists(t *testing.T, key string) bool {
@@ -229,31 +267,42 @@ func ceilMillis(t time.Time) int64 {
 	return (us + 999) / 1000
 }
 
+// chromeUA is a User-Agent as browsers send them, longer than a listpack
+// value.
+const chromeUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.207 Safari/537.36"
+
 func TestKeyExpiresAtAbsoluteDeadline(t *testing.T) {
 	f := newFixture(t, redisOptions(t))
 	ctx := context.Background()
 	start := now()
 	s := newSession("alice", start)
+	s.UserAgent = chromeUA
 	s.AbsoluteDeadline = start.Add(time.Hour + 1500*time.Microsecond) // not a whole millisecond
 	f.create(t, s)
 	want := ceilMillis(s.AbsoluteDeadline)
 	if got := f.expireTime(t, f.sessionKey(s.ID)); got != want {
 		t.Errorf("session key PEXPIRETIME = %d, want %d", got, want)
 	}
-	if got := f.expireTime(t, f.userKey("alice")); got != want {
-		t.Errorf("user set PEXPIRETIME = %d, want %d", got, want)
+	if got := f.expireTime(t, f.uaKey(chromeUA)); got != want {
+		t.Errorf("User-Agent key PEXPIRETIME = %d, want %d", got, want)
+	}
+	// The indexes have none: the sweep takes their entries out.
+	for _, key := range []string{f.userKey("alice"), f.bucketKey(s.Handle), f.prefix + "due"} {
+		if got := f.expireTime(t, key); got != -1 {
+			t.Errorf("%s PEXPIRETIME = %d, want -1 (none)", key, got)
+		}
 	}
 
-	// A later deadline pushes the user set's expiry out; an earlier one
+	// A later deadline pushes the User-Agent's expiry out; an earlier one
 	// leaves it.
 	later := newSession("alice", start)
-	later.AbsoluteDeadline = start.Add(3 * time.Hour)
+	later.UserAgent, later.AbsoluteDeadline = chromeUA, start.Add(3*time.Hour)
 	f.create(t, later)
 	earlier := newSession("alice", start)
-	earlier.AbsoluteDeadline = start.Add(2 * time.Hour)
+	earlier.UserAgent, earlier.AbsoluteDeadline = chromeUA, start.Add(2*time.Hour)
 	f.create(t, earlier)
-	if got, want := f.expireTime(t, f.userKey("alice")), ceilMillis(later.AbsoluteDeadline); got != want {
-		t.Errorf("user set PEXPIRETIME = %d, want %d (the latest deadline)", got, want)
+	if got, want := f.expireTime(t, f.uaKey(chromeUA)), ceilMillis(later.AbsoluteDeadline); got != want {
+		t.Errorf("User-Agent key PEXPIRETIME = %d, want %d (the latest deadline)", got, want)
 	}
 
 	// Touch leaves the TTL; Rotate carries it to the new key.
@@ -268,52 +317,45 @@ func TestKeyExpiresAtAbsoluteDeadline(t *testing.T) {
 	if got := f.expireTime(t, f.sessionKey(moved)); got != want {
 		t.Errorf("rotated key PEXPIRETIME = %d, want %d", got, want)
 	}
-	if got, want := f.expireTime(t, f.userKey("alice")), ceilMillis(later.AbsoluteDeadline); got != want {
-		t.Errorf("user set PEXPIRETIME after Rotate = %d, want %d", got, want)
-	}
 }
 
 // A session whose absolute deadline has passed on the server's clock cannot
-// get a TTL; it is kept, findable, until DeleteExpired removes it.
+// get a TTL; it is kept, findable, until DeleteExpired removes it, and so
+// is its User-Agent, in its hash.
 func TestCreatePastDeadline(t *testing.T) {
 	f := newFixture(t, redisOptions(t))
 	ctx := context.Background()
-	s := f.create(t, newSession("alice", now().Add(-13*time.Hour)))
+	s := newSession("alice", now().Add(-13*time.Hour))
+	s.UserAgent = chromeUA + " past"
+	f.create(t, s)
 	got, err := f.st.Find(ctx, s.ID)
 	if err != nil {
 		t.Fatalf("Find: %v", err)
 	}
-	if got.AbsoluteDeadline != s.AbsoluteDeadline {
-		t.Errorf("AbsoluteDeadline = %v, want %v", got.AbsoluteDeadline, s.AbsoluteDeadline)
+	if got.AbsoluteDeadline != s.AbsoluteDeadline || got.UserAgent != s.UserAgent {
+		t.Errorf("AbsoluteDeadline, UserAgent = %v, %q; want %v, %q", got.AbsoluteDeadline, got.UserAgent, s.AbsoluteDeadline, s.UserAgent)
 	}
 	if got := f.expireTime(t, f.sessionKey(s.ID)); got != -1 {
 		t.Errorf("session key PEXPIRETIME = %d, want -1 (none)", got)
 	}
-	live := f.create(t, newSession("alice", now()))
-	if got := f.expireTime(t, f.userKey("alice")); got != -1 {
-		t.Errorf("user set PEXPIRETIME = %d, want -1: it holds a session without a TTL", got)
+	if f.exists(t, f.uaKey(s.UserAgent)) {
+		t.Error("a User-Agent key outside the session, which could expire before it")
 	}
+	live := f.create(t, newSession("alice", now()))
 	if n, err := f.st.DeleteExpired(ctx, now(), 10); err != nil || n != 1 {
 		t.Fatalf("DeleteExpired = %d, %v; want 1, nil", n, err)
 	}
-	if f.exists(t, f.sessionKey(s.ID)) || f.isMember(t, "alice", s.ID) {
-		t.Error("the swept session or its index entry is still there")
+	if f.exists(t, f.sessionKey(s.ID)) {
+		t.Error("the swept session is still there")
 	}
-	if !f.isMember(t, "alice", live.ID) {
-		t.Error("the live session left the user set")
-	}
+	f.wantIndex(t, "alice", live)
+	f.wantNoHandle(t, s.Handle)
 }
 
-// vanish removes just the session key and its handle key, as Redis does
-// at their expiry.
+// vanish removes just the session key, as Redis does at its expiry.
 func (f *fixture) vanish(t *testing.T, id session.ID) {
 	t.Helper()
-	ctx := context.Background()
-	keys := []string{f.sessionKey(id)}
-	if h, err := f.c.HGet(ctx, f.sessionKey(id), "handle").Result(); err == nil {
-		keys = append(keys, f.prefix+"h:"+h)
-	}
-	if err := f.c.Del(ctx, keys...).Err(); err != nil {
+	if err := f.c.Del(context.Background(), f.sessionKey(id)).Err(); err != nil {
 		t.Fatalf("DEL: %v", err)
 	}
 }
@@ -332,15 +374,9 @@ func TestListCleansExpiredKeys(t *testing.T) {
 	if len(list) != 1 || list[0].ID != kept.ID {
 		t.Fatalf("List = %d sessions, want only the kept one", len(list))
 	}
-	if f.isMember(t, "alice", gone.ID) {
-		t.Error("List left the vanished session in the user set")
-	}
-	if !f.isMember(t, "alice", kept.ID) {
-		t.Error("List removed the kept session from the user set")
-	}
-	if got := f.expiryEntries(t); len(got) != 1 || got[0] != kept.ID.String()+":alice" {
-		t.Errorf("expiry entries = %q, want only the kept session's", got)
-	}
+	f.wantIndex(t, "alice", kept)
+	f.wantNoHandle(t, gone.Handle)
+	f.wantHandle(t, kept.Handle, kept.ID)
 }
 
 func TestDeleteExpiredCleansExpiredKeys(t *testing.T) {
@@ -357,15 +393,12 @@ func TestDeleteExpiredCleansExpiredKeys(t *testing.T) {
 	if n, err := f.st.DeleteExpired(ctx, at.Add(time.Hour), 10); err != nil || n != 1 {
 		t.Fatalf("DeleteExpired = %d, %v; want 1, nil", n, err)
 	}
-	if f.isMember(t, "alice", gone.ID) || f.isMember(t, "alice", dead.ID) {
-		t.Error("DeleteExpired left a vanished or swept session in the user set")
-	}
 	if f.exists(t, f.sessionKey(dead.ID)) {
 		t.Error("DeleteExpired left the expired session's key")
 	}
-	if got := f.expiryEntries(t); len(got) != 1 || got[0] != live.ID.String()+":alice" {
-		t.Errorf("expiry entries = %q, want only the live session's", got)
-	}
+	f.wantIndex(t, "alice", live)
+	f.wantNoHandle(t, gone.Handle)
+	f.wantNoHandle(t, dead.Handle)
 	if n, err := f.st.DeleteExpired(ctx, at.Add(time.Hour), 10); err != nil || n != 0 {
 		t.Fatalf("second DeleteExpired = %d, %v; want 0, nil", n, err)
 	}
@@ -412,8 +445,9 @@ func TestWritesAfterEndLeaveNoKey(t *testing.T) {
 		if f.exists(t, f.sessionKey(s.ID)) || f.exists(t, f.sessionKey(fresh)) || f.exists(t, f.endingKey(fresh)) {
 			t.Errorf("%s: a write re-created a key", end.name)
 		}
-		if end.name == "delete" && f.exists(t, f.handleKey(s.Handle)) {
-			t.Errorf("%s: the handle key is still there", end.name)
+		if end.name == "delete" {
+			f.wantNoHandle(t, s.Handle)
+			f.wantIndex(t, "alice")
 		}
 	}
 }
@@ -430,17 +464,20 @@ func TestStaleMembershipOfReusedID(t *testing.T) {
 	bob.ID = s.ID
 	f.create(t, bob)
 
+	if n, err := f.st.DeleteAllForUser(ctx, "alice", session.ID{}, at, "revoked"); err != nil || n != 0 {
+		t.Fatalf("DeleteAllForUser(alice) = %d, %v; want 0, nil", n, err)
+	}
 	if list, err := f.st.List(ctx, "alice", at); err != nil || len(list) != 0 {
 		t.Fatalf("List(alice) = %d sessions, %v; want none", len(list), err)
 	}
 	if err := f.st.DeleteForUser(ctx, "alice", s.ID, at, "revoked"); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("DeleteForUser(alice) = %v, want ErrNotFound", err)
 	}
-	if n, err := f.st.DeleteAllForUser(ctx, "alice", session.ID{}, at, "revoked"); err != nil || n != 0 {
-		t.Fatalf("DeleteAllForUser(alice) = %d, %v; want 0, nil", n, err)
-	}
 	if got, err := f.st.Find(ctx, s.ID); err != nil || got.UserID != "bob" {
 		t.Fatalf("Find = %+v, %v; want bob's session", got, err)
+	}
+	if got, err := f.st.FindHandle(ctx, bob.Handle); err != nil || got.UserID != "bob" {
+		t.Fatalf("FindHandle = %+v, %v; want bob's session", got, err)
 	}
 	if n, err := f.st.DeleteExpired(ctx, at.Add(time.Hour), 10); err != nil || n != 1 {
 		t.Fatalf("DeleteExpired = %d, %v; want 1, nil", n, err)
@@ -461,19 +498,20 @@ func TestRotateOntoItself(t *testing.T) {
 	if _, err := f.st.Find(ctx, s.ID); err != nil {
 		t.Fatalf("Find: %v", err)
 	}
-	if !f.isMember(t, "alice", s.ID) {
-		t.Error("the session left the user set")
-	}
+	f.wantIndex(t, "alice", s)
+	f.wantHandle(t, s.Handle, s.ID)
 }
 
 func TestCorruptHash(t *testing.T) {
 	f := newFixture(t, redisOptions(t))
 	ctx := context.Background()
 	at := now()
-	s := f.create(t, newSession("alice", at))
+	s := newSession("alice", at)
+	s.UserAgent = chromeUA
+	f.create(t, s)
 	key := f.sessionKey(s.ID)
 
-	if err := f.c.HSet(ctx, key, "created_at", "yesterday").Err(); err != nil {
+	if err := f.c.HSet(ctx, key, "c", "yesterday").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.st.Find(ctx, s.ID); err == nil || errors.Is(err, session.ErrNotFound) {
@@ -483,7 +521,18 @@ func TestCorruptHash(t *testing.T) {
 		t.Error("List of a bad time succeeded")
 	}
 
-	if err := f.c.HDel(ctx, key, "abs_deadline").Err(); err != nil {
+	// Its User-Agent is gone: Find fails rather than return another.
+	if err := f.c.Del(ctx, f.uaKey(chromeUA)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.HSet(ctx, key, "c", s.CreatedAt.UnixMicro()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Find(ctx, s.ID); err == nil || errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Find without the User-Agent = %v, want a corruption error", err)
+	}
+
+	if err := f.c.HDel(ctx, key, "a").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.st.Find(ctx, s.ID); err == nil || errors.Is(err, session.ErrNotFound) {
@@ -494,6 +543,17 @@ func TestCorruptHash(t *testing.T) {
 	}
 	if err := f.st.Delete(ctx, s.ID, at, "signed out"); err != nil {
 		t.Errorf("Delete of a corrupt session = %v, want nil", err)
+	}
+
+	// A hash without the fields a session must have is corrupt, not missing.
+	if err := f.c.HSet(ctx, key, "m", "password").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.Find(ctx, s.ID); err == nil || errors.Is(err, session.ErrNotFound) {
+		t.Errorf("Find of a hash without an owner = %v, want a corruption error", err)
+	}
+	if err := f.st.Delete(ctx, s.ID, at, ""); err != nil {
+		t.Errorf("Delete of a hash without an owner = %v, want nil", err)
 	}
 }
 
@@ -623,18 +683,22 @@ func TestCheckAcceptsNoEviction(t *testing.T) {
 	}
 }
 
-func (f *fixture) handleKey(h session.Handle) string { return f.prefix + "h:" + h.String() }
-
 func randomID() session.ID {
 	var id session.ID
 	rand.Read(id[:])
 	return id
 }
 
-// writeOld writes s as the versions before handles did: the session hash
-// with the first eight fields and, with previous, epoch, method and
-// auth_at too; its TTL; and its index entries.
-func (f *fixture) writeOld(t *testing.T, s session.Session, previous bool) {
+// Layouts of earlier versions, for writeOld.
+const (
+	layoutFirst    = iota // the first eight fields only
+	layoutEpoch           // and epoch, method and auth_at
+	layoutPrevious        // every field, and a handle key: the layout just before this one
+)
+
+// writeOld writes s as an earlier version did: the session hash, its TTL,
+// its index entries and, from layoutPrevious on, its handle key.
+func (f *fixture) writeOld(t *testing.T, s session.Session, layout int) {
 	t.Helper()
 	ctx := context.Background()
 	us := func(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
@@ -642,19 +706,29 @@ func (f *fixture) writeOld(t *testing.T, s session.Session, previous bool) {
 	vals := []any{"user_id", s.UserID, "created_at", us(s.CreatedAt), "last_seen_at", us(s.LastSeenAt),
 		"idle_deadline", us(s.IdleDeadline), "abs_deadline", us(s.AbsoluteDeadline),
 		"created_ip", s.CreatedIP, "user_agent", s.UserAgent, "last_ip", s.LastIP}
-	if previous {
+	if layout >= layoutEpoch {
 		vals = append(vals, "epoch", s.Epoch, "method", s.Method, "auth_at", us(s.AuthAt))
+	}
+	if layout >= layoutPrevious {
+		vals = append(vals, "handle", s.Handle.String(), "secret", hex.EncodeToString(s.Secret[:]),
+			"gen", s.Gen, "seen_gen", s.SeenGen, "seen_at", us(s.SeenAt), "issued_at", us(s.IssuedAt),
+			"bind_key", s.BindKey, "bound_at", us(s.BoundAt), "bind_seq", s.BindSeq, "unbound", s.Unbound)
 	}
 	first := s.IdleDeadline
 	if s.AbsoluteDeadline.Before(first) {
 		first = s.AbsoluteDeadline
 	}
+	expireAt := time.UnixMilli(ceilMillis(s.AbsoluteDeadline))
 	pipe := f.c.TxPipeline()
 	pipe.HSet(ctx, key, vals...)
-	pipe.PExpireAt(ctx, key, time.UnixMilli(ceilMillis(s.AbsoluteDeadline)))
-	pipe.SAdd(ctx, f.userKey(s.UserID), s.ID.String())
-	pipe.PExpireAt(ctx, f.userKey(s.UserID), time.UnixMilli(ceilMillis(s.AbsoluteDeadline)))
+	pipe.PExpireAt(ctx, key, expireAt)
+	pipe.SAdd(ctx, f.prefix+"u:"+s.UserID, s.ID.String())
+	pipe.PExpireAt(ctx, f.prefix+"u:"+s.UserID, expireAt)
 	pipe.ZAdd(ctx, f.prefix+"expiry", redis.Z{Score: float64(first.UnixMicro()), Member: s.ID.String() + ":" + s.UserID})
+	if layout >= layoutPrevious {
+		pipe.Set(ctx, f.prefix+"h:"+s.Handle.String(), s.ID.String(), 0)
+		pipe.PExpireAt(ctx, f.prefix+"h:"+s.Handle.String(), expireAt)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatalf("writing an old hash: %v", err)
 	}
@@ -663,23 +737,35 @@ func (f *fixture) writeOld(t *testing.T, s session.Session, previous bool) {
 	}
 }
 
-// wantHandle checks that the handle key of h names id and expires at ms
-// (-1: never).
-func (f *fixture) wantHandle(t *testing.T, h session.Handle, id session.ID, ms int64) {
+// wantNoOldKeys checks that no key of an earlier layout is left.
+func (f *fixture) wantNoOldKeys(t *testing.T) {
 	t.Helper()
-	got, err := f.c.Get(context.Background(), f.handleKey(h)).Result()
-	if err != nil || got != id.String() {
-		t.Fatalf("handle key of %s = %q, %v; want %s", h.Short(), got, err, id)
+	keys, err := f.keys(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := f.expireTime(t, f.handleKey(h)); got != ms {
-		t.Errorf("handle key PEXPIRETIME = %d, want %d", got, ms)
+	for _, k := range keys {
+		rest := strings.TrimPrefix(k, f.prefix)
+		if rest == "expiry" || strings.HasPrefix(rest, "u:") || strings.HasPrefix(rest, "h:") {
+			t.Errorf("key of an earlier layout left: %s", k)
+		}
+	}
+}
+
+// wantHandle checks that the handle's entry names id.
+func (f *fixture) wantHandle(t *testing.T, h session.Handle, id session.ID) {
+	t.Helper()
+	got, err := f.c.HGet(context.Background(), f.bucketKey(h), string(h[:])).Result()
+	if err != nil || got != string(id[:]) {
+		t.Fatalf("handle entry of %s = %x, %v; want %s", h.Short(), got, err, id)
 	}
 }
 
 func (f *fixture) wantNoHandle(t *testing.T, h session.Handle) {
 	t.Helper()
-	if f.exists(t, f.handleKey(h)) {
-		t.Fatalf("handle key of %s exists", h.Short())
+	ok, err := f.c.HExists(context.Background(), f.bucketKey(h), string(h[:])).Result()
+	if err != nil || ok {
+		t.Fatalf("handle entry of %s exists (%v)", h.Short(), err)
 	}
 	if s, err := f.st.FindHandle(context.Background(), h); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("FindHandle(%s) = %+v, %v; want ErrNotFound", h.Short(), s, err)
@@ -687,14 +773,14 @@ func (f *fixture) wantNoHandle(t *testing.T, h session.Handle) {
 }
 
 // A session hash written before epochs, methods, handles and the rest
-// existed is upgraded in place: see storetest.CheckUpgradedRow.
+// existed is converted in place: see storetest.CheckUpgradedRow.
 func TestUpgradesOldHash(t *testing.T) {
 	f := newFixture(t, redisOptions(t))
 	at := now()
 	old := storetest.OldSession(at)
-	f.writeOld(t, old, false)
+	f.writeOld(t, old, layoutFirst)
 	storetest.CheckUpgradedRow(t, f.st, old, at)
-	// The session is gone, with its handle key; only the endings are left.
+	// The session is gone, with its index entries; only the endings are left.
 	keys, err := f.keys(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -706,9 +792,9 @@ func TestUpgradesOldHash(t *testing.T) {
 	}
 }
 
-// A hash of the previous version keeps its epoch, method and auth_at, and
-// gains a handle and secret on its first read, with a handle key expiring
-// with it; every reader, concurrent or later, sees the same ones.
+// A hash with epoch, method and auth_at but no handle keeps them, and gains
+// a handle and secret on its first read, with its index entries; every
+// reader, concurrent or later, sees the same ones.
 func TestUpgradesPreviousHash(t *testing.T) {
 	f := newFixture(t, redisOptions(t))
 	ctx := context.Background()
@@ -717,7 +803,7 @@ func TestUpgradesPreviousHash(t *testing.T) {
 	old.IdleDeadline = at.Add(29 * time.Minute)
 	old.AbsoluteDeadline = old.AbsoluteDeadline.Add(1500 * time.Microsecond)
 	old.Epoch, old.Method, old.AuthAt = 4, "passkey", at.Add(-time.Minute)
-	f.writeOld(t, old, true)
+	f.writeOld(t, old, layoutEpoch)
 	want := old
 	want.SeenAt, want.IssuedAt = old.CreatedAt, old.CreatedAt
 
@@ -751,25 +837,30 @@ func TestUpgradesPreviousHash(t *testing.T) {
 			t.Fatalf("read %d = %+v, %v; want %+v", i, got[i], errs[i], want)
 		}
 	}
-	f.wantHandle(t, want.Handle, old.ID, ceilMillis(old.AbsoluteDeadline))
+	f.wantHandle(t, want.Handle, old.ID)
+	f.wantIndex(t, "alice", want)
 	if s, err := f.st.FindHandle(ctx, want.Handle); err != nil || s != want {
 		t.Fatalf("FindHandle = %+v, %v; want %+v", s, err, want)
 	}
-	// Once filled in, a read is a plain HMGET again: its fields are all there.
-	if n, err := f.c.HLen(ctx, f.sessionKey(old.ID)).Result(); err != nil || n != 13 {
-		t.Errorf("HLEN after the upgrade = %d, %v; want 13", n, err)
+	if got := f.expireTime(t, f.sessionKey(old.ID)); got != ceilMillis(old.AbsoluteDeadline) {
+		t.Errorf("session key PEXPIRETIME = %d, want %d", got, ceilMillis(old.AbsoluteDeadline))
 	}
+	// Converted once: u c l i a p q y e m A h, and none of the old fields.
+	if n, err := f.c.HLen(ctx, f.sessionKey(old.ID)).Result(); err != nil || n != 12 {
+		t.Errorf("HLEN after the upgrade = %d, %v; want 12", n, err)
+	}
+	f.wantNoOldKeys(t)
 }
 
 // A Renew or Rotate of an old hash that nothing has read yet gives it its
-// handle and secret, and points the handle key at its new ID.
+// handle and secret, and points the handle entry at its new ID.
 func TestUpgradesOnMove(t *testing.T) {
 	f := newFixture(t, redisOptions(t))
 	ctx := context.Background()
 	at := now()
 	for _, move := range []string{"renew", "rotate"} {
 		old := newSession("alice", at)
-		f.writeOld(t, old, false)
+		f.writeOld(t, old, layoutFirst)
 		to := randomID()
 		var err error
 		if move == "renew" {
@@ -784,7 +875,10 @@ func TestUpgradesOnMove(t *testing.T) {
 		if err != nil || got.Handle.IsZero() || got.Secret == ([32]byte{}) || got.Gen != 1 {
 			t.Fatalf("%s: Find = %+v, %v; want generation 1 with a handle and a secret", move, got, err)
 		}
-		f.wantHandle(t, got.Handle, to, ceilMillis(old.AbsoluteDeadline))
+		f.wantHandle(t, got.Handle, to)
+		if got := f.expireTime(t, f.sessionKey(to)); got != ceilMillis(old.AbsoluteDeadline) {
+			t.Errorf("%s: session key PEXPIRETIME = %d, want %d", move, got, ceilMillis(old.AbsoluteDeadline))
+		}
 		if s, err := f.st.FindHandle(ctx, got.Handle); err != nil || s != got {
 			t.Fatalf("%s: FindHandle = %+v, %v; want %+v", move, s, err, got)
 		}
@@ -794,16 +888,110 @@ func TestUpgradesOnMove(t *testing.T) {
 			f.wantNoEnding(t, old.ID)
 		}
 	}
+	f.wantNoOldKeys(t)
 
 	// Nothing fills in a session that is gone.
 	gone := newSession("alice", at)
-	f.writeOld(t, gone, false)
+	f.writeOld(t, gone, layoutFirst)
 	f.vanish(t, gone.ID)
 	if s, err := f.st.Find(ctx, gone.ID); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Find of a vanished old hash = %+v, %v; want ErrNotFound", s, err)
 	}
 	if f.exists(t, f.sessionKey(gone.ID)) {
 		t.Fatal("Find re-created a vanished session")
+	}
+}
+
+// oldRich is a session of user with every field set, as the layout before
+// this one could hold it: a long User-Agent, IPv6 addresses, a bind key.
+func oldRich(user string, at time.Time) session.Session {
+	s := newSession(user, at.Add(-time.Hour))
+	s.LastSeenAt, s.IdleDeadline = at.Add(-time.Minute), at.Add(29*time.Minute)
+	s.CreatedIP, s.LastIP, s.UserAgent = "2001:db8::7", "\x04not an address", chromeUA
+	s.Epoch, s.Method, s.AuthAt = 3, "password", at.Add(-50*time.Minute)
+	s.Gen, s.SeenGen, s.SeenAt, s.IssuedAt = 7, 6, at.Add(-20*time.Minute), at.Add(-10*time.Minute)
+	s.BindKey, s.BoundAt, s.BindSeq, s.Unbound = strings.Repeat("k", 150), at.Add(-40*time.Minute), 2, 1
+	return s
+}
+
+// A session of the layout just before this one reads back as it was,
+// whichever operation meets it first, and leaves no key of that layout
+// behind; one nothing met is swept from that layout's index.
+func TestConvertsPreviousLayout(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	for _, first := range []string{"Find", "FindHandle", "List", "Touch", "DeleteForUser", "DeleteAllForUser"} {
+		user := "user-" + first
+		s := oldRich(user, at)
+		f.writeOld(t, s, layoutPrevious)
+		other := f.create(t, newSession(user, at)) // in the current layout
+		want := []session.Session{s}
+		var err error
+		switch first {
+		case "Find":
+			var got session.Session
+			if got, err = f.st.Find(ctx, s.ID); err == nil && got != s {
+				t.Fatalf("%s: got %+v, want %+v", first, got, s)
+			}
+		case "FindHandle":
+			var got session.Session
+			if got, err = f.st.FindHandle(ctx, s.Handle); err == nil && got != s {
+				t.Fatalf("%s: got %+v, want %+v", first, got, s)
+			}
+		case "List":
+			var list []session.Session
+			if list, err = f.st.List(ctx, user, at); err == nil && (len(list) != 2 || list[1] != s) {
+				t.Fatalf("%s: got %+v, want it and another", first, list)
+			}
+		case "Touch":
+			err = f.st.Touch(ctx, s.ID, at, at, at.Add(30*time.Minute), "192.0.2.8")
+			want[0].LastSeenAt, want[0].IdleDeadline, want[0].LastIP = at, at.Add(30*time.Minute), "192.0.2.8"
+		case "DeleteForUser":
+			err = f.st.DeleteForUser(ctx, user, s.ID, at, "revoked")
+			want = nil
+		case "DeleteAllForUser":
+			var n int
+			if n, err = f.st.DeleteAllForUser(ctx, user, other.ID, at, "revoked"); err == nil && n != 1 {
+				t.Fatalf("%s deleted %d sessions, want 1", first, n)
+			}
+			want = nil
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", first, err)
+		}
+		if want == nil {
+			mustBeGone(t, f.st, s.ID)
+			f.wantEnded(t, s.ID, session.Ending{UserID: user, At: at, Why: "revoked"})
+			f.wantIndex(t, user, other)
+			continue
+		}
+		if got, err := f.st.Find(ctx, s.ID); err != nil || got != want[0] {
+			t.Fatalf("%s: Find = %+v, %v; want %+v", first, got, err, want[0])
+		}
+		f.wantHandle(t, s.Handle, s.ID)
+		f.wantIndex(t, user, want[0], other)
+		if got := f.expireTime(t, f.sessionKey(s.ID)); got != ceilMillis(s.AbsoluteDeadline) {
+			t.Errorf("%s: session key PEXPIRETIME = %d, want %d", first, got, ceilMillis(s.AbsoluteDeadline))
+		}
+	}
+	f.wantNoOldKeys(t)
+
+	// Left alone, it is swept from the old index, with its old keys.
+	idle := oldRich("idle", at)
+	idle.IdleDeadline = at.Add(10 * time.Minute) // before the others'
+	f.writeOld(t, idle, layoutPrevious)
+	if n, err := f.st.DeleteExpired(ctx, idle.IdleDeadline, 10); err != nil || n != 1 {
+		t.Fatalf("DeleteExpired = %d, %v; want 1, nil", n, err)
+	}
+	mustBeGone(t, f.st, idle.ID)
+	f.wantNoOldKeys(t)
+}
+
+func mustBeGone(t *testing.T, st session.Store, id session.ID) {
+	t.Helper()
+	if s, err := st.Find(context.Background(), id); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("Find(%s) = %+v, %v; want ErrNotFound", id.Short(), s, err)
 	}
 }
 
@@ -817,6 +1005,7 @@ func TestLaterFields(t *testing.T) {
 	s.Epoch, s.Method, s.AuthAt = -3, "password", at.Add(-time.Minute+time.Microsecond)
 	s.Gen, s.SeenGen, s.SeenAt, s.IssuedAt = 5, 4, at.Add(-2*time.Second), at.Add(-time.Second)
 	s.BindKey, s.BoundAt, s.BindSeq, s.Unbound = `{"kty":"EC","crv":"P-256","x":"…","y":"…"}`, at.Add(-3*time.Second), 3, 2
+	s.LastIP = "2001:db8::1"
 	f.create(t, s)
 	if got, err := f.st.Find(ctx, s.ID); err != nil || got != s {
 		t.Fatalf("Find = %+v, %v; want %+v", got, err, s)
@@ -847,14 +1036,16 @@ func TestLaterFields(t *testing.T) {
 		s = want
 	}
 
-	for _, bad := range []struct{ field, value string }{{"epoch", "seven"}, {"auth_at", "noon"}, {"epoch", ""},
-		{"handle", "xyz"}, {"handle", s.Handle.String() + "00"}, {"secret", "00"}, {"gen", "1.5"}, {"seen_gen", ""},
-		{"seen_at", "now"}, {"issued_at", ""}, {"bound_at", ""}, {"bind_seq", "x"}, {"unbound", "-"}} {
+	for _, bad := range []struct{ field, value string }{{"e", "seven"}, {"A", "noon"}, {"e", ""},
+		{"h", "xyz"}, {"h", string(s.Handle[:]) + string(s.Secret[:]) + "0"}, {"g", "1.5"}, {"n", ""},
+		{"S", "now"}, {"I", ""}, {"B", ""}, {"Q", "x"}, {"N", "-"}, {"c", "-"},
+		{"p", "\x04abc"}, {"q", "\x06abcd"}, {"l", "x"}} {
 		key := f.sessionKey(moved)
 		was, err := f.c.HGet(ctx, key, bad.field).Result()
-		if err != nil {
+		if err != nil && err != redis.Nil {
 			t.Fatal(err)
 		}
+		missing := err == redis.Nil
 		if err := f.c.HSet(ctx, key, bad.field, bad.value).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -864,17 +1055,25 @@ func TestLaterFields(t *testing.T) {
 		if _, err := f.st.List(ctx, "alice", at); err == nil {
 			t.Errorf("List with %s = %q succeeded", bad.field, bad.value)
 		}
-		if bad.field != "handle" {
+		if bad.field != "h" {
 			if _, err := f.st.FindHandle(ctx, s.Handle); err == nil || errors.Is(err, session.ErrNotFound) {
 				t.Errorf("FindHandle with %s = %q: %v, want a corruption error", bad.field, bad.value, err)
 			}
 		}
-		if err := f.c.HSet(ctx, key, bad.field, was).Err(); err != nil {
+		if missing {
+			err = f.c.HDel(ctx, key, bad.field).Err()
+		} else {
+			err = f.c.HSet(ctx, key, bad.field, was).Err()
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	if got, err := f.st.Find(ctx, moved); err != nil || got != s {
 		t.Fatalf("Find after the repairs = %+v, %v; want %+v", got, err, s)
+	}
+	if list, err := f.st.List(ctx, "alice", at); err != nil || len(list) != 1 || list[0] != s {
+		t.Fatalf("List after the repairs = %+v, %v; want [%+v]", list, err, s)
 	}
 
 	big := newSession("alice", at)
@@ -885,10 +1084,20 @@ func TestLaterFields(t *testing.T) {
 	if err := f.st.Bind(ctx, moved, at, s.BindSeq, big.BindKey); err == nil {
 		t.Error("Bind accepted a key of 4097 bytes")
 	}
+	if err := f.st.Create(ctx, newSessionWithHandle("alice", at, session.Handle{})); err == nil {
+		t.Error("Create accepted a session without a handle")
+	}
 }
 
-// The handle key names the session's current ID and expires with it;
-// every way a session ends takes it away.
+func newSessionWithHandle(userID string, at time.Time, h session.Handle) session.Session {
+	s := newSession(userID, at)
+	s.Handle = h
+	return s
+}
+
+// The handle entry names the session's current ID; every way a session
+// ends takes it away, and the user's set holds the handle meanwhile,
+// scored by the session's earlier deadline.
 func TestHandleKeys(t *testing.T) {
 	f := newFixture(t, redisOptions(t))
 	ctx := context.Background()
@@ -900,14 +1109,15 @@ func TestHandleKeys(t *testing.T) {
 	}
 	s := mk("alice")
 	ttl := ceilMillis(s.AbsoluteDeadline)
-	f.wantHandle(t, s.Handle, s.ID, ttl)
+	f.wantHandle(t, s.Handle, s.ID)
+	f.wantIndex(t, "alice", s)
 
 	// Renew moves it and leaves the link, expiring with the session.
 	renewed := randomID()
 	if err := f.st.Renew(ctx, s.ID, renewed, 0, at.Add(time.Second), at.Add(time.Hour), "192.0.2.9"); err != nil {
 		t.Fatalf("Renew: %v", err)
 	}
-	f.wantHandle(t, s.Handle, renewed, ttl)
+	f.wantHandle(t, s.Handle, renewed)
 	f.wantEnded(t, s.ID, session.Ending{UserID: "alice", At: at.Add(time.Second), Handle: s.Handle, Seen: true})
 	if got := f.expireTime(t, f.endingKey(s.ID)); got != ttl {
 		t.Errorf("link ending PEXPIRETIME = %d, want %d", got, ttl)
@@ -916,22 +1126,25 @@ func TestHandleKeys(t *testing.T) {
 		got[0].Score != float64(s.AbsoluteDeadline.UnixMicro()) {
 		t.Errorf("endings = %v, want %s scored by its absolute deadline", got, s.ID.Short())
 	}
-	if got := f.expiryEntries(t); len(got) != 1 || got[0] != renewed.String()+":alice" {
-		t.Errorf("expiry entries = %q, want the renewed ID's", got)
-	}
-	if f.isMember(t, "alice", s.ID) || !f.isMember(t, "alice", renewed) {
-		t.Error("the user set does not hold the renewed ID alone")
-	}
+	want := s
+	want.IdleDeadline = at.Add(time.Hour)
+	f.wantIndex(t, "alice", want)
 	if got := f.expireTime(t, f.sessionKey(renewed)); got != ttl {
 		t.Errorf("renewed key PEXPIRETIME = %d, want %d", got, ttl)
 	}
 
-	// Rotate moves it again; Delete takes it.
+	// Touch moves its score; Rotate moves the entry again; Delete takes it.
+	if err := f.st.Touch(ctx, renewed, at.Add(time.Second), at.Add(time.Second), at.Add(2*time.Hour), "x"); err != nil {
+		t.Fatalf("Touch: %v", err)
+	}
+	want.IdleDeadline = at.Add(2 * time.Hour)
+	f.wantIndex(t, "alice", want)
 	rotated := randomID()
 	if err := f.st.Rotate(ctx, renewed, rotated, at.Add(time.Second), at, 1); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
-	f.wantHandle(t, s.Handle, rotated, ttl)
+	f.wantHandle(t, s.Handle, rotated)
+	f.wantIndex(t, "alice", want)
 	if got, err := f.st.FindHandle(ctx, s.Handle); err != nil || got.ID != rotated || got.Gen != 2 {
 		t.Fatalf("FindHandle = %+v, %v; want generation 2 under the rotated ID", got, err)
 	}
@@ -939,6 +1152,7 @@ func TestHandleKeys(t *testing.T) {
 		t.Fatalf("Delete: %v", err)
 	}
 	f.wantNoHandle(t, s.Handle)
+	f.wantIndex(t, "alice")
 
 	// DeleteForUser and DeleteAllForUser take theirs, and only theirs.
 	a, b, c := mk("alice"), mk("alice"), mk("alice")
@@ -950,7 +1164,8 @@ func TestHandleKeys(t *testing.T) {
 		t.Fatalf("DeleteAllForUser = %d, %v; want 1, nil", n, err)
 	}
 	f.wantNoHandle(t, b.Handle)
-	f.wantHandle(t, c.Handle, c.ID, ceilMillis(c.AbsoluteDeadline))
+	f.wantHandle(t, c.Handle, c.ID)
+	f.wantIndex(t, "alice", c)
 
 	// The sweep takes those of the sessions it deletes.
 	idle := newSession("bob", at)
@@ -960,16 +1175,8 @@ func TestHandleKeys(t *testing.T) {
 		t.Fatalf("DeleteExpired = %d, %v; want 1, nil", n, err)
 	}
 	f.wantNoHandle(t, idle.Handle)
-	f.wantHandle(t, c.Handle, c.ID, ceilMillis(c.AbsoluteDeadline))
-
-	// A session created past its deadline on the server's clock has no TTL,
-	// nor has its handle key; the sweep removes both.
-	past := f.create(t, newSession("carol", now().Add(-13*time.Hour)))
-	f.wantHandle(t, past.Handle, past.ID, -1)
-	if n, err := f.st.DeleteExpired(ctx, now(), 10); err != nil || n != 1 {
-		t.Fatalf("DeleteExpired = %d, %v; want 1, nil", n, err)
-	}
-	f.wantNoHandle(t, past.Handle)
+	f.wantIndex(t, "bob")
+	f.wantHandle(t, c.Handle, c.ID)
 
 	// A handle naming another live session is refused, and writes nothing.
 	dup := newSession("dave", at)
@@ -980,23 +1187,23 @@ func TestHandleKeys(t *testing.T) {
 	if f.exists(t, f.sessionKey(dup.ID)) || f.exists(t, f.userKey("dave")) {
 		t.Fatal("a refused Create wrote keys")
 	}
-	f.wantHandle(t, c.Handle, c.ID, ceilMillis(c.AbsoluteDeadline))
+	f.wantHandle(t, c.Handle, c.ID)
 
-	// A handle key that names a session without that handle, or none, or
-	// something that is no ID, is not believed.
-	for _, v := range []string{a.ID.String(), c.ID.String()} {
-		if err := f.c.Set(ctx, f.handleKey(a.Handle), v, time.Hour).Err(); err != nil {
+	// An entry that names a session without that handle, or none, is not
+	// believed; one that is no ID is an error.
+	for _, id := range []session.ID{a.ID, c.ID} {
+		if err := f.c.HSet(ctx, f.bucketKey(a.Handle), string(a.Handle[:]), string(id[:])).Err(); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := f.st.FindHandle(ctx, a.Handle); !errors.Is(err, session.ErrNotFound) {
-			t.Errorf("FindHandle through a stale key naming %s = %+v, %v; want ErrNotFound", v[:12], got, err)
+			t.Errorf("FindHandle through a stale entry naming %s = %+v, %v; want ErrNotFound", id.Short(), got, err)
 		}
 	}
-	if err := f.c.Set(ctx, f.handleKey(c.Handle), "nonsense", time.Hour).Err(); err != nil {
+	if err := f.c.HSet(ctx, f.bucketKey(c.Handle), string(c.Handle[:]), "nonsense").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.st.FindHandle(ctx, c.Handle); err == nil {
-		t.Error("FindHandle through a key naming no session succeeded")
+	if _, err := f.st.FindHandle(ctx, c.Handle); err == nil || errors.Is(err, session.ErrNotFound) {
+		t.Errorf("FindHandle through an entry naming no session = %v, want an error", err)
 	}
 	if got, err := f.st.FindHandle(ctx, session.Handle{}); !errors.Is(err, session.ErrNotFound) {
 		t.Errorf("FindHandle of the zero handle = %+v, %v; want ErrNotFound", got, err)
