@@ -44,6 +44,7 @@ type config struct {
 	prefix   string
 	dir      string
 	samples  int
+	rounds   int
 	lists    int
 	sweeps   int
 	workers  int
@@ -69,7 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.table, "table", "sessions_scale", "PostgreSQL table, which must not exist (dropped at the end)")
 	fs.StringVar(&cfg.prefix, "prefix", "cb:scale:", "Redis key prefix, under which no key may exist (all deleted at the end)")
 	fs.StringVar(&cfg.dir, "dir", "", "directory for the SQLite file (default: a new temporary directory)")
-	fs.IntVar(&cfg.samples, "samples", 20000, "timed Finds per case and size")
+	fs.IntVar(&cfg.samples, "samples", 10000, "timed Finds per round, case and size")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds of timed Finds per case and size")
 	fs.IntVar(&cfg.lists, "lists", 2000, "timed Lists per size")
 	fs.IntVar(&cfg.sweeps, "sweeps", 30, "timed idle sweeps per size")
 	fs.IntVar(&cfg.workers, "workers", 16, "goroutines filling the store")

@@ -135,7 +135,7 @@ type result struct {
 	sessions      int
 	fillRate      float64 // sessions created per second, due ones included
 	bytes         int64
-	hit, miss     []time.Duration // sorted
+	hit, miss     stats // medians of the rounds
 	hitsPerSecond float64
 	list          []time.Duration // sorted
 	sweepDue      []time.Duration // sorted, one per batch
@@ -175,25 +175,33 @@ func (f *filler) measure(ctx context.Context, cfg config, r *result) error {
 			return fmt.Errorf("Find: %w", err)
 		}
 	}
-	var err error
-	r.hit, err = timed(cfg.samples, func() error {
-		_, err := st.Find(ctx, hit())
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("Find of a session: %w", err)
-	}
-	r.miss, err = timed(cfg.samples, func() error {
-		var id session.ID
-		rand.Read(id[:])
-		if _, err := st.Find(ctx, id); !errors.Is(err, session.ErrNotFound) {
-			return fmt.Errorf("got %v, want ErrNotFound", err)
+	// Rounds of each, alternating, and the median of the rounds' p50 and
+	// p99: another process's burst of work spoils a round, not the figure.
+	var hits, misses []stats
+	for range cfg.rounds {
+		ds, err := timed(cfg.samples, func() error {
+			_, err := st.Find(ctx, hit())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("Find of a session: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("Find of a missing ID: %w", err)
+		hits = append(hits, statsOf(ds))
+		ds, err = timed(cfg.samples, func() error {
+			var id session.ID
+			rand.Read(id[:])
+			if _, err := st.Find(ctx, id); !errors.Is(err, session.ErrNotFound) {
+				return fmt.Errorf("got %v, want ErrNotFound", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("Find of a missing ID: %w", err)
+		}
+		misses = append(misses, statsOf(ds))
 	}
+	r.hit, r.miss = median(hits), median(misses)
+	var err error
 	r.readers = cfg.readers
 	if r.hitsPerSecond, err = f.throughput(ctx, cfg.readers, cfg.duration); err != nil {
 		return err
@@ -266,6 +274,24 @@ func timed(n int, op func() error) ([]time.Duration, error) {
 	}
 	slices.Sort(ds)
 	return ds, nil
+}
+
+// stats are the median and 99th percentile of a round of timings.
+type stats struct{ p50, p99 time.Duration }
+
+func statsOf(sorted []time.Duration) stats {
+	return stats{quantile(sorted, 0.5), quantile(sorted, 0.99)}
+}
+
+// median returns the median of each of the rounds' figures.
+func median(rounds []stats) stats {
+	var p50, p99 []time.Duration
+	for _, r := range rounds {
+		p50, p99 = append(p50, r.p50), append(p99, r.p99)
+	}
+	slices.Sort(p50)
+	slices.Sort(p99)
+	return stats{quantile(p50, 0.5), quantile(p99, 0.5)}
 }
 
 // quantile returns the q-quantile of sorted ds (nearest rank).

@@ -8,6 +8,7 @@ import (
 
 // printTable writes the results as a Markdown table. Find's p99 at each
 // size is also shown as a multiple of the store's p99 at the first size.
+// Find's figures are medians of rounds (see measure).
 func printTable(w io.Writer, results []result) {
 	if len(results) == 0 {
 		return
@@ -22,8 +23,8 @@ func printTable(w io.Writer, results []result) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			r.store, count(float64(r.sessions)), count(r.fillRate), count(float64(r.bytes)/float64(r.sessions)),
-			dur(quantile(r.hit, 0.5)), withRatio(quantile(r.hit, 0.99), quantile(first.hit, 0.99)),
-			dur(quantile(r.miss, 0.5)), withRatio(quantile(r.miss, 0.99), quantile(first.miss, 0.99)),
+			dur(r.hit.p50), withRatio(r.hit.p99, first.hit.p99),
+			dur(r.miss.p50), withRatio(r.miss.p99, first.miss.p99),
 			count(r.hitsPerSecond),
 			dur(quantile(r.list, 0.5)), dur(quantile(r.list, 0.99)),
 			dur(mean(r.sweepDue)),
