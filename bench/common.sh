@@ -22,7 +22,7 @@ export CONNECTBOOK_DB=$work/connectbook.db
 
 # start_connectbook starts the server and waits for it.
 start_connectbook() {
-	"$work/connectbook" serve --addr "$CB_ADDR" --log-format json >"$work/server.log" 2>&1 &
+	"$work/connectbook" serve --addr "$CB_ADDR" --log-format json ${CB_ARGS:-} >"$work/server.log" 2>&1 &
 	CB_PID=$!
 	pids+=("$CB_PID")
 	for _ in $(seq 1 50); do

@@ -1,8 +1,20 @@
 -- wrk script: POST /login with a valid username and password, counting the
 -- answers by status.
+-- Every other request has a wrong password; all come from one client
+-- network (X-Forwarded-For, read by a server run with --behind-proxy).
 wrk.method = "POST"
-wrk.body = "username=benchuser&password=bench+password+1"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["X-Forwarded-For"] = "198.51.100.7"
+local n = 0
+
+function request()
+	n = n + 1
+	local body = "username=benchuser&password=bench+password+1"
+	if n % 2 == 0 then
+		body = "username=benchuser&password=wrong+password+" .. n
+	end
+	return wrk.format(nil, nil, nil, body)
+end
 
 -- statuses is global: wrk reads it from each thread with thread:get.
 statuses = {}

@@ -133,6 +133,9 @@ var (
 	ErrSignedOut = &Error{Status: http.StatusUnauthorized, Message: "You have been signed out. Please sign in again."}
 	// ErrStale: the user's credentials changed during the sign-in.
 	ErrStale = &Error{Status: http.StatusConflict, Message: "The password of this account changed while you were signing in. Please sign in again."}
+	// ErrClientBusy: the client's network has its share of password
+	// hashing in use.
+	ErrClientBusy = &Error{Status: http.StatusTooManyRequests, Message: "Too many sign-ins from your network at once. Please try again in a moment.", RetryAfter: time.Second}
 	// ErrBusy: password hashing is at capacity.
 	ErrBusy = &Error{Status: http.StatusServiceUnavailable, Message: "ConnectBook is handling a lot of sign-ins at the moment. Please try again in a few seconds.", RetryAfter: 2 * time.Second}
 )
@@ -152,15 +155,38 @@ func fromAuth(err error, field string) error {
 	case errors.As(err, &ie):
 		return &Error{Status: http.StatusUnprocessableEntity, Field: ie.Field, Message: ie.Message, cause: err}
 	case errors.As(err, &te):
-		secs := int((te.RetryAfter + time.Second - 1) / time.Second)
 		return &Error{Status: http.StatusTooManyRequests, Field: field, RetryAfter: te.RetryAfter, cause: err,
-			Message: "Too many failed attempts. Please wait " + plural(secs, "second") + " and try again."}
+			Message: throttledMessage(te)}
+	case errors.Is(err, auth.ErrClientBusy):
+		return ErrClientBusy
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		return &Error{Status: http.StatusUnauthorized, Field: field, Message: "Invalid username or password.", cause: err}
 	case errors.Is(err, auth.ErrBusy):
 		return ErrBusy
 	}
 	return err
+}
+
+// throttledMessage says why an attempt was refused and how long to wait.
+func throttledMessage(te *auth.ThrottledError) string {
+	wait := waitText(te.RetryAfter)
+	switch te.Scope {
+	case data.ScopeSignUp:
+		return "Too many accounts were created from your network in the last hour. Please try again in " + wait + "."
+	case data.ScopeSignInAccount:
+		return "This account has been signed in to many times in the last few minutes. Please wait " + wait + " and try again."
+	case data.ScopeSignInNetwork:
+		return "There have been many sign-ins from your network in the last few minutes. Please wait " + wait + " and try again."
+	}
+	return "Too many failed attempts. Please wait " + wait + " and try again."
+}
+
+// waitText says a wait in words: seconds up to two minutes, then minutes.
+func waitText(d time.Duration) string {
+	if d <= 2*time.Minute {
+		return plural(int((d+time.Second-1)/time.Second), "second")
+	}
+	return plural(int((d+time.Minute-1)/time.Minute), "minute")
 }
 
 func plural(n int, unit string) string {

@@ -49,7 +49,7 @@ func (s *Service) ChangePassword(w http.ResponseWriter, r *http.Request, current
 		}
 		return 0, err
 	}
-	epoch, err := s.Auth.SetPassword(ctx, user, password, confirm)
+	epoch, err := s.Auth.SetPassword(auth.ForClient(ctx, s.ClientIP(r)), user, password, confirm)
 	if err != nil {
 		return 0, s.userError(fromAuth(err, ""))
 	}

@@ -21,9 +21,13 @@ const (
 
 // SignUp creates an account and signs the browser in to it.
 func (s *Service) SignUp(w http.ResponseWriter, r *http.Request, username, password, confirm string) (data.User, error) {
-	ctx := r.Context()
+	ctx := auth.ForClient(r.Context(), s.ClientIP(r))
 	username = strings.TrimSpace(username) // a space typed or pasted around it is no part of a name
 	user, err := s.Auth.SignUp(ctx, username, password, confirm)
+	var throttled *auth.ThrottledError
+	if errors.As(err, &throttled) {
+		s.Audit.Record(ctx, s.event(r, audit.SignUpThrottled, "the client's network reached its sign-ups for the hour"))
+	}
 	if err != nil {
 		return data.User{}, fromAuth(err, "")
 	}
@@ -67,7 +71,7 @@ func (s *Service) LogIn(w http.ResponseWriter, r *http.Request, username, passwo
 		e.UserID, e.Username = p.UserID, eventUsername(username)
 		s.Audit.Record(ctx, e)
 	case errors.As(err, &throttled):
-		e := s.event(r, audit.LoginThrottled, "too many failed sign-ins for this "+throttled.Scope)
+		e := s.event(r, audit.LoginThrottled, throttleDetail(throttled.Scope))
 		e.UserID, e.Username = 0, eventUsername(username)
 		s.Audit.Record(ctx, e)
 	}
@@ -231,4 +235,15 @@ func (s *Service) rotateError(err error) error {
 // adminEvent records an event caused from the command line.
 func (s *Service) adminEvent(ctx context.Context, kind string, uid int64, username, detail string) {
 	s.Audit.Record(ctx, data.Event{Kind: kind, UserID: uid, Username: username, ClientIP: "command line", Detail: detail})
+}
+
+// throttleDetail says in the event log why a sign-in was refused.
+func throttleDetail(scope string) string {
+	switch scope {
+	case data.ScopeSignInAccount:
+		return "too many successful sign-ins to this account in a short time"
+	case data.ScopeSignInNetwork:
+		return "too many successful sign-ins from this network in a short time"
+	}
+	return "too many failed sign-ins for this " + scope
 }

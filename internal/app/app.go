@@ -43,6 +43,12 @@ type Options struct {
 	NoDBSC bool
 	// BoundCookieLifetime: session.DefaultBoundCookieLifetime if zero.
 	BoundCookieLifetime time.Duration
+	// StoreTimeout bounds each session store call;
+	// session.DefaultStoreTimeout if zero.
+	StoreTimeout time.Duration
+	// SignUpsPerHour limits accounts created per client network and hour;
+	// auth.DefaultSignUpsPerHour if zero, negative for no limit.
+	SignUpsPerHour int
 
 	TLS         bool // the app serves HTTPS itself (HSTS)
 	BehindProxy bool // trust a reverse proxy's forwarding headers
@@ -114,6 +120,9 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	a.Audit = &audit.Log{DB: a.DB, Logger: o.Logger, Now: o.Now}
 	a.Auth = auth.NewService(a.DB)
 	a.Auth.Now = o.Now
+	if o.SignUpsPerHour != 0 {
+		a.Auth.SignUpsPerHour = o.SignUpsPerHour
+	}
 	if o.Hasher != nil {
 		a.Auth.Hasher = o.Hasher
 	}
@@ -126,12 +135,16 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		RotationInterval:    o.RotationInterval,
 		DisableBinding:      o.NoDBSC,
 		BoundCookieLifetime: o.BoundCookieLifetime,
-		Now:                 o.Now,
-		ClientIP:            clientIP,
-		OnEvent:             a.Account.SessionEvent,
-		ClientChanged:       account.ClientChanged,
-		Logger:              o.Logger,
-		Epoch:               a.Account.Epoch,
+		StoreTimeout:        o.StoreTimeout,
+		// A stalled store fails the request closed, with the site's own
+		// page (the middleware has logged why).
+		OnError:       func(w http.ResponseWriter, r *http.Request, _ error) { web.Unavailable(w, r) },
+		Now:           o.Now,
+		ClientIP:      clientIP,
+		OnEvent:       a.Account.SessionEvent,
+		ClientChanged: account.ClientChanged,
+		Logger:        o.Logger,
+		Epoch:         a.Account.Epoch,
 	})
 	if err != nil {
 		return nil, err
@@ -156,6 +169,9 @@ func (a *App) openSessionStore(ctx context.Context) (session.Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("session store: %w", err)
 		}
+		// Calls end at their context's deadline (the store timeout), not
+		// the client's own, longer ones.
+		opt.ContextTimeoutEnabled = true
 		client := redis.NewClient(opt)
 		a.closers = append(a.closers, client.Close)
 		if err := client.Ping(ctx).Err(); err != nil {

@@ -68,6 +68,21 @@ var (
 	AccountPolicy   = Policy{Free: 50, Base: time.Second, Max: time.Minute, Window: time.Hour}
 )
 
+// Limits on what succeeds, so that a client that signs in to its own
+// account in a loop, or creates accounts, cannot spend the server's
+// hashing on it: after Free successful sign-ins within Window, to one
+// account or from one client network, the next must wait (doubling up to
+// Max); after SignUpsPerHour accounts from one network, the next sign-up
+// waits for the hour to pass since the last.
+var (
+	SignInAccountPolicy = Policy{Free: 40, Base: 30 * time.Second, Max: 10 * time.Minute, Window: 10 * time.Minute}
+	SignInNetworkPolicy = Policy{Free: 120, Base: 10 * time.Second, Max: 10 * time.Minute, Window: 10 * time.Minute}
+)
+
+// DefaultSignUpsPerHour is how many accounts one client network may create
+// in an hour.
+const DefaultSignUpsPerHour = 10
+
 // Service authenticates against the users in DB.
 type Service struct {
 	DB        *data.DB
@@ -76,6 +91,12 @@ type Service struct {
 	AccountIP Policy
 	IP        Policy
 	Account   Policy
+	// SignInAccount and SignInNetwork limit successful sign-ins.
+	SignInAccount Policy
+	SignInNetwork Policy
+	// SignUpsPerHour limits sign-ups per client network (negative: no
+	// limit).
+	SignUpsPerHour int
 
 	afterRead func() // tests: runs between reading and counting failures
 }
@@ -84,7 +105,8 @@ type Service struct {
 // throttling policies.
 func NewService(db *data.DB) *Service {
 	return &Service{DB: db, Hasher: NewHasher(DefaultParams), Now: time.Now,
-		AccountIP: AccountIPPolicy, IP: IPPolicy, Account: AccountPolicy}
+		AccountIP: AccountIPPolicy, IP: IPPolicy, Account: AccountPolicy,
+		SignInAccount: SignInAccountPolicy, SignInNetwork: SignInNetworkPolicy, SignUpsPerHour: DefaultSignUpsPerHour}
 }
 
 // Principal is who a password check proved the client to be: the user, and
@@ -104,6 +126,20 @@ func (s *Service) SignUp(ctx context.Context, username, password, confirm string
 	if err := CheckNewPassword(password, confirm, u); err != nil {
 		return data.User{}, err
 	}
+	// A client network past its sign-ups for the hour (ForClient) gets a
+	// *ThrottledError of scope data.ScopeSignUp.
+	network := clientOf(ctx)
+	limit := Policy{Free: s.SignUpsPerHour, Base: time.Hour, Max: time.Hour, Window: time.Hour}
+	limited := network != "" && s.SignUpsPerHour >= 0
+	if limited {
+		prior, err := s.DB.LoginFailures(ctx, data.FailureKey{Scope: data.ScopeSignUp, Subject: network})
+		if err != nil {
+			return data.User{}, err
+		}
+		if wait := until(prior[0], limit, s.Now()); wait > 0 {
+			return data.User{}, &ThrottledError{RetryAfter: wait, Scope: data.ScopeSignUp}
+		}
+	}
 	hash, err := s.Hasher.Hash(ctx, NormalizePassword(password))
 	if err != nil {
 		return data.User{}, err
@@ -112,16 +148,17 @@ func (s *Service) SignUp(ctx context.Context, username, password, confirm string
 	if errors.Is(err, data.ErrExists) { // the username is the only unique key
 		return data.User{}, &InputError{"username", "That username is taken. Please choose another."}
 	}
+	if err == nil && limited {
+		if _, err := s.DB.RecordLoginFailure(ctx, data.ScopeSignUp, network, s.Now(), limit.Window); err != nil {
+			return user, err
+		}
+	}
 	return user, err
 }
 
 // throttleSubject bounds what an arbitrary username adds to the database.
 func throttleSubject(username string) string {
-	s := strings.ToLower(username)
-	if len(s) > 64 {
-		s = s[:64]
-	}
-	return strings.ToValidUTF8(s, "?")
+	return data.Text(strings.ToLower(username), 64)
 }
 
 // clientNetwork is what failures from one client are counted under: the
@@ -144,7 +181,9 @@ func clientNetwork(clientIP string) string {
 // the same work), *ThrottledError, or ErrBusy. Every attempt counts toward
 // throttling, also when it re-authenticates a signed-in user.
 func (s *Service) Login(ctx context.Context, username, password, clientIP string) (Principal, error) {
-	// Capacity first: past it, refuse before touching the database.
+	// Capacity first, the client network's share of it: past it, refuse
+	// before touching the database.
+	ctx = ForClient(ctx, clientIP)
 	slot, err := s.Hasher.Reserve(ctx)
 	if err != nil {
 		return Principal{}, err
@@ -157,16 +196,24 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 		{Scope: data.ScopeAccount, Subject: account},
 	}
 	policies := []Policy{s.AccountIP, s.IP, s.Account}
+	// Successful sign-ins count too, after the failures.
+	successes := []data.FailureKey{
+		{Scope: data.ScopeSignInAccount, Subject: account},
+		{Scope: data.ScopeSignInNetwork, Subject: network},
+	}
+	successPolicies := []Policy{s.SignInAccount, s.SignInNetwork}
 	now := s.Now()
-	prior, err := s.DB.LoginFailures(ctx, keys...)
+	prior, err := s.DB.LoginFailures(ctx, append(keys[:len(keys):len(keys)], successes...)...)
 	if err != nil {
 		return Principal{}, err
 	}
 	for i, f := range prior {
-		if wait := until(f, policies[i], now); wait > 0 {
-			return Principal{}, &ThrottledError{RetryAfter: wait, Scope: keys[i].Scope}
+		p, k := policyOf(i, policies, successPolicies), keyOf(i, keys, successes)
+		if wait := until(f, p, now); wait > 0 {
+			return Principal{}, &ThrottledError{RetryAfter: wait, Scope: k.Scope}
 		}
 	}
+	prior = prior[:len(keys)]
 	if s.afterRead != nil {
 		s.afterRead()
 	}
@@ -209,6 +256,11 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 			return Principal{}, err
 		}
 	}
+	for i, k := range successes {
+		if _, err := s.DB.RecordLoginFailure(ctx, k.Scope, k.Subject, now, successPolicies[i].Window); err != nil {
+			return Principal{}, err
+		}
+	}
 	if legacy || s.Hasher.NeedsRehash(user.PasswordHash) {
 		if hash, err := s.Hasher.Hash(ctx, NormalizePassword(password)); err == nil {
 			s.DB.RehashPassword(ctx, user.UserID, user.PasswordHash, hash) // best effort; the login stands
@@ -239,6 +291,22 @@ func (s *Service) check(ctx context.Context, slot *Slot, username, password stri
 	}
 	ok, legacy, err = slot.verifyTyped(user.PasswordHash, password)
 	return user, ok, legacy, err
+}
+
+// policyOf and keyOf return the policy and key of the i-th record of
+// failures followed by successes.
+func policyOf(i int, failures, successes []Policy) Policy {
+	if i < len(failures) {
+		return failures[i]
+	}
+	return successes[i-len(failures)]
+}
+
+func keyOf(i int, failures, successes []data.FailureKey) data.FailureKey {
+	if i < len(failures) {
+		return failures[i]
+	}
+	return successes[i-len(failures)]
 }
 
 func until(f data.Failures, p Policy, now time.Time) time.Duration {

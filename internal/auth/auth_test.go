@@ -66,32 +66,96 @@ func TestParsePHCRejects(t *testing.T) {
 	}
 }
 
-// Past its CPU slots and queue, the hasher refuses at once with ErrBusy.
+// Past its CPU slots and queue, the hasher refuses with ErrBusy.
 func TestHasherBound(t *testing.T) {
+	ctx := context.Background()
 	h := NewHasherLimits(Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2, 1, 50*time.Millisecond)
-	h.slots <- struct{}{}
-	h.slots <- struct{}{} // both slots busy
+	a, _ := h.Reserve(ctx)
+	b, _ := h.Reserve(ctx) // both slots busy
 	start := time.Now()
-	if _, err := h.Hash(context.Background(), "x"); !errors.Is(err, ErrBusy) {
+	if _, err := h.Hash(ctx, "x"); !errors.Is(err, ErrBusy) {
 		t.Fatalf("Hash with slots busy = %v, want ErrBusy after waiting", err)
 	}
 	if time.Since(start) < 50*time.Millisecond {
 		t.Fatal("the one allowed waiter did not wait")
 	}
-	h.waiting.Store(1) // the queue is full
-	if _, err := h.Hash(context.Background(), "x"); !errors.Is(err, ErrBusy) {
+	// The queue holds one: a second waiter is refused at once.
+	h.maxWait = time.Minute
+	waited := make(chan error)
+	go func() { _, err := h.Hash(ctx, "x"); waited <- err }()
+	for h.queued() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := h.Hash(ctx, "x"); !errors.Is(err, ErrBusy) {
 		t.Fatalf("Hash with the queue full = %v, want ErrBusy", err)
 	}
-	h.waiting.Store(0)
-	<-h.slots
-	if _, err := h.Hash(context.Background(), "x"); err != nil {
+	a.Release()
+	if err := <-waited; err != nil {
+		t.Fatalf("the waiter, given a released slot: %v", err)
+	}
+	if _, err := h.Hash(ctx, "x"); err != nil {
 		t.Fatalf("Hash with a free slot = %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	c, _ := h.Reserve(ctx)
+	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	h.slots <- struct{}{}
-	if _, err := h.Hash(ctx, "x"); !errors.Is(err, context.Canceled) {
+	if _, err := h.Hash(cctx, "x"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Hash with a cancelled context = %v", err)
+	}
+	b.Release()
+	c.Release()
+	if h.running != 0 || len(h.waiting) != 0 || len(h.clients) != 0 {
+		t.Fatalf("after everything was released: %d running, %d waiting, clients %v", h.running, len(h.waiting), h.clients)
+	}
+}
+
+// One client network gets a share of the hasher: past it, its requests
+// are refused at once with ErrClientBusy, and other networks still get
+// slots and places in the queue, first come, first served.
+func TestHasherFairShare(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasherLimits(Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, 8, time.Minute)
+	flood := ForClient(ctx, "198.51.100.7")
+	first, err := h.Reserve(flood)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := make(chan *Slot, 1)
+	go func() { s, _ := h.Reserve(flood); queued <- s }()
+	for h.queued() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	// The same /64 is the same network.
+	for _, ip := range []string{"198.51.100.7", "::ffff:198.51.100.7"} {
+		if _, err := h.Reserve(ForClient(ctx, ip)); !errors.Is(err, ErrClientBusy) {
+			t.Fatalf("a third request from %s = %v, want ErrClientBusy", ip, err)
+		}
+	}
+	v6 := ForClient(ctx, "2001:db8:1:2::1")
+	go func() { s, _ := h.Reserve(v6); queued <- s }()
+	for h.queued() != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	// Another network is served next after the flood's queued one.
+	other := make(chan error, 1)
+	go func() {
+		s, err := h.Reserve(ForClient(ctx, "203.0.113.9"))
+		if err == nil {
+			s.Release()
+		}
+		other <- err
+	}()
+	for h.queued() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	first.Release()
+	(<-queued).Release() // the flood's second
+	(<-queued).Release() // the IPv6 client
+	if err := <-other; err != nil {
+		t.Fatalf("another network's request: %v", err)
+	}
+	if h.running != 0 || len(h.waiting) != 0 || len(h.clients) != 0 {
+		t.Fatalf("after everything was released: %d running, %d waiting, clients %v", h.running, len(h.waiting), h.clients)
 	}
 }
 

@@ -40,98 +40,203 @@ const (
 // the caller should answer 503 with Retry-After.
 var ErrBusy = errors.New("auth: password hashing is at capacity")
 
+// ErrClientBusy means the client's network already has its share of
+// password hashes under way; the caller should answer 429 with
+// Retry-After. Other clients are still served.
+var ErrClientBusy = errors.New("auth: this client's share of password hashing is in use")
+
 var errBadHash = errors.New("auth: malformed password hash")
 
 var b64 = base64.RawStdEncoding
 
-// Hasher computes argon2id hashes under a bound: at most one per CPU at a
-// time, with a short queue. Past the queue, or after waiting too long, it
-// fails with ErrBusy, so that a login flood can neither exhaust memory nor
-// starve other requests of CPU.
+// Hasher computes argon2id hashes under a bound: a few at a time, with a
+// short queue, and a fair share for each client network. Past the queue,
+// or after waiting too long, it fails with ErrBusy, so that a login flood
+// can neither exhaust memory nor starve other requests of CPU; a client
+// network past its share fails at once with ErrClientBusy, so that one
+// client, however many connections it opens, cannot keep everyone else's
+// sign-ins out. Requests name their client with ForClient.
 type Hasher struct {
 	params  Params
-	slots   chan struct{}
-	waiting atomic.Int32
-	queue   int32
-	maxWait time.Duration
+	slots   int           // hashes computed at once
+	queue   int           // requests waiting at most
+	share   int           // hashes one client network may have running or waiting
+	maxWait time.Duration // a request waits at most this long
 
+	mu        sync.Mutex
+	running   int
+	waiting   []*waiter      // first come, first served
+	clients   map[string]int // per client network: running and waiting
 	dummyOnce sync.Once
 	dummy     string
 	computed  atomic.Int64
 }
 
+type waiter struct {
+	ready chan struct{} // closed when the waiter is given a slot
+	given bool
+}
+
 // NewHasher returns a Hasher with the given parameters that uses at most
 // half the CPUs (at least one), so that a login flood leaves the rest to
-// every other page, with a short queue.
+// every other page, with a queue of eight per slot.
 func NewHasher(p Params) *Hasher {
 	n := max(runtime.GOMAXPROCS(0)/2, 1)
-	return NewHasherLimits(p, n, 2*n, time.Second)
+	return NewHasherLimits(p, n, 8*n, time.Second)
 }
 
 // NewHasherLimits returns a Hasher that runs at most concurrent hashes at a
-// time, lets at most queue more wait, each for at most maxWait.
+// time and lets at most queue more wait, each for at most maxWait. One
+// client network may have at most half the slots (at least two) running
+// or waiting.
 func NewHasherLimits(p Params, concurrent, queue int, maxWait time.Duration) *Hasher {
-	return &Hasher{params: p, slots: make(chan struct{}, max(concurrent, 1)), queue: int32(queue), maxWait: maxWait}
+	concurrent = max(concurrent, 1)
+	return &Hasher{params: p, slots: concurrent, queue: queue, share: max(concurrent/2, 2), maxWait: maxWait,
+		clients: map[string]int{}}
+}
+
+// queued returns how many requests wait.
+func (h *Hasher) queued() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.waiting)
+}
+
+// WithShare sets how many hashes one client network may have running or
+// waiting, and returns h. Call it before use.
+func (h *Hasher) WithShare(n int) *Hasher {
+	h.share = max(n, 1)
+	return h
 }
 
 // Computed returns how many argon2id computations the Hasher has run.
 func (h *Hasher) Computed() int64 { return h.computed.Load() }
 
-func (h *Hasher) acquire(ctx context.Context) error {
-	select {
-	case h.slots <- struct{}{}:
-		return nil
-	default:
+type clientKey struct{}
+
+// ForClient returns ctx marked as a request of the client at clientIP, an
+// IP address: the Hasher counts it against the client's network (the IPv4
+// address, or the IPv6 /64). Requests without one (the command line) share
+// no network.
+func ForClient(ctx context.Context, clientIP string) context.Context {
+	return context.WithValue(ctx, clientKey{}, clientNetwork(clientIP))
+}
+
+func clientOf(ctx context.Context) string {
+	c, _ := ctx.Value(clientKey{}).(string)
+	return c
+}
+
+func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+	client := clientOf(ctx)
+	h.mu.Lock()
+	if client != "" && h.clients[client] >= h.share {
+		h.mu.Unlock()
+		return nil, ErrClientBusy
 	}
-	if h.waiting.Add(1) > h.queue {
-		h.waiting.Add(-1)
-		return ErrBusy
+	if h.running < h.slots && len(h.waiting) == 0 {
+		h.running++
+		h.clients[client]++
+		h.mu.Unlock()
+		return func() { h.release(client) }, nil
 	}
-	defer h.waiting.Add(-1)
+	if len(h.waiting) >= h.queue {
+		h.mu.Unlock()
+		return nil, ErrBusy
+	}
+	wt := &waiter{ready: make(chan struct{})}
+	h.waiting = append(h.waiting, wt)
+	h.clients[client]++
+	h.mu.Unlock()
+
 	t := time.NewTimer(h.maxWait)
 	defer t.Stop()
 	select {
-	case h.slots <- struct{}{}:
-		return nil
+	case <-wt.ready:
+		return func() { h.release(client) }, nil
 	case <-t.C:
-		return ErrBusy
+		err = ErrBusy
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if wt.given { // given a slot as the wait ended: hand it on
+		h.running--
+		h.dispatch()
+	} else {
+		for i, o := range h.waiting {
+			if o == wt {
+				h.waiting = append(h.waiting[:i], h.waiting[i+1:]...)
+				break
+			}
+		}
+	}
+	h.forget(client)
+	return nil, err
+}
+
+// release gives back a slot of client's and hands it to the next waiter.
+func (h *Hasher) release(client string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.running--
+	h.forget(client)
+	h.dispatch()
+}
+
+// dispatch gives free slots to waiters, in order. h.mu is held.
+func (h *Hasher) dispatch() {
+	for h.running < h.slots && len(h.waiting) > 0 {
+		wt := h.waiting[0]
+		h.waiting = h.waiting[1:]
+		wt.given = true
+		h.running++
+		close(wt.ready)
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+// forget drops one request of client from the count. h.mu is held.
+func (h *Hasher) forget(client string) {
+	if h.clients[client]--; h.clients[client] <= 0 {
+		delete(h.clients, client)
+	}
+}
 
 // Slot is the right to compute hashes now, held from Reserve to Release.
 // Reserving before other work (reading the database, say) lets a request
 // that would only be refused for lack of capacity be refused cheaply.
 type Slot struct {
-	h    *Hasher
-	done bool
+	h       *Hasher
+	release func()
+	done    bool
 }
 
-// Reserve waits for a slot, briefly, or fails with ErrBusy.
+// Reserve waits for a slot, briefly, or fails with ErrBusy or
+// ErrClientBusy.
 func (h *Hasher) Reserve(ctx context.Context) (*Slot, error) {
-	if err := h.acquire(ctx); err != nil {
+	release, err := h.acquire(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return &Slot{h: h}, nil
+	return &Slot{h: h, release: release}, nil
 }
 
 // Release gives the slot back; further calls do nothing.
 func (s *Slot) Release() {
 	if !s.done {
 		s.done = true
-		s.h.release()
+		s.release()
 	}
 }
 
 // Hash returns the PHC string of password with a fresh salt.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	if err := h.acquire(ctx); err != nil {
+	release, err := h.acquire(ctx)
+	if err != nil {
 		return "", err
 	}
-	defer h.release()
+	defer release()
 	h.computed.Add(1)
 	return hashPHC(password, h.params), nil
 }

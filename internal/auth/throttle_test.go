@@ -144,8 +144,41 @@ func TestThrottling(t *testing.T) {
 					t.Fatalf("%d parallel guesses were checked; at most %d may be", n, AccountIPPolicy.Free)
 				}
 			})
+			t.Run("successes_are_limited", func(t *testing.T) {
+				s, clk := newService(t, be.DSN(t), NewHasherLimits(cheap, 2, 8, time.Second))
+				for i := range s.SignInAccount.Free {
+					if err := login(s, "alice", "correct horse alice", "192.0.2.78"); err != nil {
+						t.Fatalf("successful login %d: %v", i, err)
+					}
+				}
+				before := s.Hasher.Computed()
+				err := login(s, "alice", "correct horse alice", "198.51.100.78")
+				if got := throttledScope(err); got != data.ScopeSignInAccount {
+					t.Fatalf("login past the account's successes = %v, want throttled on %s", err, data.ScopeSignInAccount)
+				}
+				if s.Hasher.Computed() != before {
+					t.Fatal("a login refused for the account's successes still hashed")
+				}
+				clk.Advance(s.SignInAccount.Window + time.Second)
+				if err := login(s, "alice", "correct horse alice", "192.0.2.78"); err != nil {
+					t.Fatalf("after the window: %v", err)
+				}
+				// Per network, across accounts.
+				s.SignInNetwork.Free = 3
+				for i := range 3 {
+					if err := login(s, "bob", "correct horse bob", "203.0.113.80"); err != nil {
+						t.Fatalf("bob's login %d: %v", i, err)
+					}
+				}
+				if got := throttledScope(login(s, "alice", "correct horse alice", "203.0.113.80")); got != data.ScopeSignInNetwork {
+					t.Fatalf("a fourth success from the network: %q, want %s", got, data.ScopeSignInNetwork)
+				}
+			})
 			t.Run("success_is_not_a_failure", func(t *testing.T) {
 				s, _ := newService(t, be.DSN(t), NewHasherLimits(cheap, 2, 8, time.Second))
+				// Successes have limits of their own (tested below); here
+				// they are out of the way.
+				s.SignInAccount.Free, s.SignInNetwork.Free = 1000, 1000
 				for range 3 * IPPolicy.Free {
 					if err := login(s, "alice", "correct horse alice", "192.0.2.77"); err != nil {
 						t.Fatalf("repeated successful logins: %v", err)

@@ -105,7 +105,7 @@ func CheckDisplayName(s string) (string, error) {
 	n := utf8.RuneCountInString(s)
 	switch {
 	case !utf8.ValidString(s) || hasControl(s, false):
-		return "", &InputError{"display_name", "The display name contains characters that cannot be shown."}
+		return "", &InputError{"display_name", "The display name contains control or invisible characters (such as right-to-left overrides or zero-width spaces), which could make it read as something else. Please remove them."}
 	case n == 0:
 		return "", &InputError{"display_name", "Enter a display name."}
 	case n > MaxDisplayName:
@@ -120,7 +120,7 @@ func CheckBio(s string) (string, error) {
 	s = strings.TrimSpace(strings.ReplaceAll(s, "\r\n", "\n"))
 	switch {
 	case !utf8.ValidString(s) || hasControl(s, true):
-		return "", &InputError{"bio", "The bio contains characters that cannot be shown."}
+		return "", &InputError{"bio", "The bio contains control or invisible characters (such as right-to-left overrides or zero-width spaces), which could make it read as something else. Please remove them."}
 	case utf8.RuneCountInString(s) > MaxBio:
 		return "", &InputError{"bio", "Bios are at most 300 characters."}
 	}
@@ -132,7 +132,7 @@ func hasControl(s string, allowNewline bool) bool {
 		if r == '\n' && allowNewline {
 			continue
 		}
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || Invisible(r) {
 			return true
 		}
 	}

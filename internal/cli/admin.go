@@ -379,7 +379,7 @@ func dash(s string) string {
 // the layout or the terminal.
 func clipText(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || auth.Invisible(r) { // a terminal must show what is there
 			return ' '
 		}
 		return r

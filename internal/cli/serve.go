@@ -59,6 +59,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		IdleTimeout: cfg.IdleTimeout, AbsoluteTimeout: cfg.AbsoluteTimeout,
 		ReauthWindow: cfg.ReauthWindow, MaxSessions: cfg.MaxSessions,
 		RotationInterval: rotation(cfg.RotationInterval), NoDBSC: !cfg.DBSC, BoundCookieLifetime: cfg.BoundCookieLifetime,
+		StoreTimeout: cfg.StoreTimeout, SignUpsPerHour: signUpLimit(cfg.SignUpsPerHour),
 		TLS: cfg.TLS(), BehindProxy: cfg.BehindProxy, Logger: logger,
 	})
 	if err != nil {
@@ -263,4 +264,12 @@ func rotation(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// signUpLimit maps --signups-per-hour to the app's setting: 0 is no limit.
+func signUpLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

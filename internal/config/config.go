@@ -29,6 +29,8 @@ type Config struct {
 	RotationInterval    time.Duration
 	DBSC                bool          // offer Device Bound Session Credentials
 	BoundCookieLifetime time.Duration // how long a bound session's proof lasts
+	StoreTimeout        time.Duration // how long a session store call may take
+	SignUpsPerHour      int           // accounts created per client network and hour; 0: no limit
 	TLSCert             string
 	TLSKey              string
 	TLSSelfSigned       bool
@@ -106,6 +108,8 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	integer(&c.MaxSessions, "max-sessions", 50, "live sessions per user; a sign-in past it signs out the least recently used")
 	dur(&c.RotationInterval, "rotation-interval", 10*time.Minute, "replace a session's token after this long in use; a replaced token that comes back ends the session (at least 5s; 0 turns rotation off)")
 	boolean(&c.DBSC, "dbsc", true, "offer Device Bound Session Credentials: browsers that support them tie the session to a key that never leaves the device")
+	dur(&c.StoreTimeout, "store-timeout", time.Second, "how long a session store call may take before the request fails with 503 (a stalled Redis or database)")
+	integer(&c.SignUpsPerHour, "signups-per-hour", 10, "accounts one client network (IPv4 address, IPv6 /64) may create per hour; 0 for no limit")
 	dur(&c.BoundCookieLifetime, "bound-cookie-lifetime", 10*time.Minute, "with --dbsc, how long a device-bound session's proof lasts before the browser must sign a new one (at least 5s)")
 	str(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
 	str(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
@@ -165,6 +169,12 @@ func (c Config) Validate() error {
 	}
 	if c.RotationInterval != 0 && (c.RotationInterval < 5*time.Second || c.RotationInterval > c.AbsoluteTimeout) {
 		return fmt.Errorf("--rotation-interval %v: use at least 5s and at most --absolute-timeout, or 0 to turn rotation off", c.RotationInterval)
+	}
+	if c.StoreTimeout < 50*time.Millisecond || c.StoreTimeout > time.Minute {
+		return fmt.Errorf("--store-timeout %v: use 50ms to 1m", c.StoreTimeout)
+	}
+	if c.SignUpsPerHour < 0 || c.SignUpsPerHour > 100000 {
+		return fmt.Errorf("--signups-per-hour %d: use 0 (no limit) to 100000", c.SignUpsPerHour)
 	}
 	if c.BoundCookieLifetime < 5*time.Second || c.BoundCookieLifetime > c.AbsoluteTimeout {
 		return fmt.Errorf("--bound-cookie-lifetime %v: use at least 5s and at most --absolute-timeout", c.BoundCookieLifetime)

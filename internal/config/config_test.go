@@ -18,7 +18,8 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Config{Addr: "127.0.0.1:8080", DB: "connectbook.db", IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 		ReauthWindow: 10 * time.Minute, MaxSessions: 50, LogFormat: "text",
-		RotationInterval: 10 * time.Minute, DBSC: true, BoundCookieLifetime: 10 * time.Minute}
+		RotationInterval: 10 * time.Minute, DBSC: true, BoundCookieLifetime: 10 * time.Minute,
+		StoreTimeout: time.Second, SignUpsPerHour: 10}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
@@ -113,6 +114,22 @@ func TestHelp(t *testing.T) {
 	for _, name := range []string{"-addr", "CONNECTBOOK_DB", "-session-store", "-tls-self-signed", "-behind-proxy", "-log-format", "-idle-timeout", "-absolute-timeout"} {
 		if !strings.Contains(out.String(), name) {
 			t.Errorf("help lacks %s", name)
+		}
+	}
+}
+
+func TestStoreTimeoutAndSignUpLimit(t *testing.T) {
+	c, err := Load([]string{"--store-timeout", "250ms", "--signups-per-hour", "0"}, env(nil), io.Discard)
+	if err != nil || c.StoreTimeout != 250*time.Millisecond || c.SignUpsPerHour != 0 {
+		t.Fatalf("%+v, %v", c, err)
+	}
+	c, err = Load(nil, env(map[string]string{"CONNECTBOOK_STORE_TIMEOUT": "2s", "CONNECTBOOK_SIGNUPS_PER_HOUR": "3"}), io.Discard)
+	if err != nil || c.StoreTimeout != 2*time.Second || c.SignUpsPerHour != 3 {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+	for _, args := range [][]string{{"--store-timeout", "0"}, {"--store-timeout", "2m"}, {"--signups-per-hour", "-1"}} {
+		if _, err := Load(args, env(nil), io.Discard); err == nil {
+			t.Errorf("%q accepted", args)
 		}
 	}
 }

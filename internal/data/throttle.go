@@ -11,6 +11,11 @@ const (
 	ScopeAccount   = "account"    // one account, from anywhere
 	ScopeAccountIP = "account_ip" // one account from one client network
 	ScopeIP        = "ip"         // one client network, any account
+
+	// Not failures, but limits on what succeeds, counted the same way.
+	ScopeSignInAccount = "signin_account" // successful sign-ins to one account
+	ScopeSignInNetwork = "signin_network" // successful sign-ins from one client network
+	ScopeSignUp        = "signup"         // accounts created from one client network
 )
 
 // Failures is the failed-login record of one subject.

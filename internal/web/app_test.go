@@ -468,7 +468,8 @@ func testBadInput(t *testing.T, s *server) {
 		{"long bio", url.Values{"csrf_token": {csrf}, "display_name": {"A"}, "bio": {strings.Repeat("é", 301)}}, 422, "at most 300 characters"},
 		{"empty name", url.Values{"csrf_token": {csrf}, "display_name": {"  "}}, 422, "Enter a display name"},
 		{"long name", url.Values{"csrf_token": {csrf}, "display_name": {strings.Repeat("n", 51)}}, 422, "at most 50 characters"},
-		{"control characters", url.Values{"csrf_token": {csrf}, "display_name": {"a\x1b[31m"}}, 422, "cannot be shown"},
+		{"control characters", url.Values{"csrf_token": {csrf}, "display_name": {"a\x1b[31m"}}, 400, "control character"},
+		{"bidi override", url.Values{"csrf_token": {csrf}, "display_name": {"a\u202Eb"}}, 422, "invisible characters"},
 	} {
 		if r := b.post("/profile", tc.form); r.StatusCode != tc.code || !strings.Contains(r.body, tc.want) {
 			t.Errorf("%s: %d", tc.name, r.StatusCode)

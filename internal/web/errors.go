@@ -1,15 +1,19 @@
 package web
 
 import (
+	"bytes"
 	"errors"
+	"html/template"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/connectbook/connectbook/internal/account"
+	"github.com/connectbook/connectbook/internal/web/ui"
 )
 
 type errorPage struct {
@@ -133,18 +137,33 @@ func (a *app) parseForm(w http.ResponseWriter, r *http.Request) bool {
 	// middleware would not see this form: report session-looking fields here.
 	a.Sessions.ReportFormParams(r)
 	for k, vs := range r.PostForm {
-		if !utf8.ValidString(k) {
-			a.clientError(w, r, http.StatusBadRequest, "Bad request", "The form contained text that is not valid UTF-8.")
+		if msg := badText(k); msg != "" {
+			a.clientError(w, r, http.StatusBadRequest, "Bad request", msg)
 			return false
 		}
 		for _, v := range vs {
-			if !utf8.ValidString(v) {
-				a.clientError(w, r, http.StatusBadRequest, "Bad request", "The form contained text that is not valid UTF-8.")
+			if msg := badText(v); msg != "" {
+				a.clientError(w, r, http.StatusBadRequest, "Bad request", msg)
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// badText says what is wrong with a form value no field accepts: bytes
+// that are not UTF-8 (lone surrogates and overlong forms included), or
+// control characters other than tab and line breaks (NUL, escape…).
+func badText(s string) string {
+	if !utf8.ValidString(s) {
+		return "The form contained text that is not valid UTF-8. Please check what you typed or pasted."
+	}
+	for _, c := range []byte(s) {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+			return "The form contained a control character (such as NUL) that no field accepts. Please check what you typed or pasted."
+		}
+	}
+	return ""
 }
 
 func retryAfter(w http.ResponseWriter, d time.Duration) int {
@@ -159,4 +178,30 @@ func clip(s string, n int) string {
 		s = s[:n]
 	}
 	return strings.ToValidUTF8(s, "")
+}
+
+// unavailablePage is the error page, parsed once, for Unavailable.
+var unavailablePage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("error.html").Funcs(template.FuncMap{
+		"ago": func(time.Time) string { return "" }, "when": func(time.Time) string { return "" },
+	}).ParseFS(ui.Files, "templates/base.html", "templates/settings_nav.html", "templates/error.html"))
+})
+
+// Unavailable answers a request that cannot be served because a store did
+// not answer in time: the site's own 503 page, as an anonymous visitor
+// sees it (who the visitor is could not be read), with Retry-After. The
+// caller has logged why.
+func Unavailable(w http.ResponseWriter, r *http.Request) {
+	var buf bytes.Buffer
+	p := &page{Path: r.URL.Path, Data: &errorPage{Title: "Temporarily unavailable",
+		Message: "ConnectBook cannot reach its session store right now, so it cannot tell who you are. Nothing was changed. Please try again in a few seconds."}}
+	w.Header().Set("Retry-After", "5")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := unavailablePage().ExecuteTemplate(&buf, "base", p); err != nil {
+		http.Error(w, "ConnectBook is temporarily unavailable. Please try again in a few seconds.", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Write(buf.Bytes())
 }

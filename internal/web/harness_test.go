@@ -52,7 +52,11 @@ func forEachBackend(t *testing.T, cases map[string]func(*testing.T, *server)) {
 	}
 }
 
-func defaultHasher() *auth.Hasher { return auth.NewHasherLimits(testParams, 2, 8, 3*time.Second) }
+// defaultHasher is cheap, and gives loopback, where every test client
+// is, all of it (the share per network has tests of its own).
+func defaultHasher() *auth.Hasher {
+	return auth.NewHasherLimits(testParams, 2, 8, 3*time.Second).WithShare(16)
+}
 
 // server is ConnectBook behind an httptest TLS server.
 type server struct {
@@ -83,10 +87,14 @@ func newServerOn(t testing.TB, opts app.Options, h *auth.Hasher) *server {
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}
+	if opts.SignUpsPerHour == 0 {
+		opts.SignUpsPerHour = -1 // every test client is on loopback; limits have tests of their own
+	}
 	st, err := app.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.Auth.SignInAccount.Free, st.Auth.SignInNetwork.Free = 1000, 1000 // likewise
 	if err := st.RecordStore(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +147,7 @@ type browser struct {
 	c    *http.Client
 	base *url.URL
 	ua   string // User-Agent, if set
+	xff  string // X-Forwarded-For, if set (a server behind a proxy reads it)
 }
 
 func (s *server) browser() *browser {
@@ -162,6 +171,9 @@ func (b *browser) do(req *http.Request) *response {
 	b.t.Helper()
 	if b.ua != "" && req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", b.ua)
+	}
+	if b.xff != "" {
+		req.Header.Set("X-Forwarded-For", b.xff)
 	}
 	resp, err := b.c.Do(req)
 	if err != nil {
