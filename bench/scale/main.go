@@ -76,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.sweeps, "sweeps", 30, "timed idle sweeps per size")
 	fs.IntVar(&cfg.workers, "workers", 16, "goroutines filling the store")
 	fs.IntVar(&cfg.readers, "readers", 8, "goroutines of the Find throughput measurement")
-	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "length of the Find throughput measurement")
+	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "length of the Find warm-up and of the throughput measurement")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -169,11 +169,11 @@ func (f *filler) measure(ctx context.Context, cfg config, r *result) error {
 	slices.Sort(r.sweepDue)
 	rnd := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	hit := func() session.ID { return f.id(false, rnd.IntN(f.live)) }
-	// A warm-up, untimed.
-	for range min(cfg.samples, f.live) {
-		if _, err := st.Find(ctx, hit()); err != nil {
-			return fmt.Errorf("Find: %w", err)
-		}
+	// A warm-up, untimed, on as many goroutines as the throughput
+	// measurement, so that every connection the store reads on has seen
+	// the table much as a running server's would have.
+	if _, err := f.throughput(ctx, cfg.readers, cfg.duration); err != nil {
+		return err
 	}
 	// Rounds of each, alternating, and the median of the rounds' p50 and
 	// p99: another process's burst of work spoils a round, not the figure.
