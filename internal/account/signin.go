@@ -207,7 +207,7 @@ func (s *Service) verify(r *http.Request, uid int64, password string) (auth.Prin
 	if err != nil {
 		return auth.Principal{}, err
 	}
-	p, err := s.Auth.Login(ctx, u.Username, password, s.ClientIP(r))
+	p, err := s.Auth.Reauthenticate(ctx, u.Username, password, s.ClientIP(r))
 	if err == nil && p.UserID != uid {
 		err = auth.ErrInvalidCredentials // the username now names another account
 	}
@@ -217,7 +217,7 @@ func (s *Service) verify(r *http.Request, uid int64, password string) (auth.Prin
 		s.Audit.Record(ctx, s.event(r, audit.ReauthFailed, "wrong password"))
 		return auth.Principal{}, &Error{Status: http.StatusUnauthorized, Field: "password", Message: "That password is not right.", cause: err}
 	case errors.As(err, &throttled):
-		s.Audit.Record(ctx, s.event(r, audit.LoginThrottled, "too many failed attempts for this "+throttled.Scope))
+		s.Audit.Record(ctx, s.event(r, audit.LoginThrottled, throttleDetail(throttled.Scope)))
 	}
 	return p, fromAuth(err, "password")
 }

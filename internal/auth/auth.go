@@ -126,18 +126,25 @@ func (s *Service) SignUp(ctx context.Context, username, password, confirm string
 	if err := CheckNewPassword(password, confirm, u); err != nil {
 		return data.User{}, err
 	}
-	// A client network past its sign-ups for the hour (ForClient) gets a
-	// *ThrottledError of scope data.ScopeSignUp.
-	network := clientOf(ctx)
-	limit := Policy{Free: s.SignUpsPerHour, Base: time.Hour, Max: time.Hour, Window: time.Hour}
-	limited := network != "" && s.SignUpsPerHour >= 0
+	// A client network past its sign-ups for the hour (ForClient), or its
+	// group of networks (an IPv6 /48, an IPv4 /24) past five times as
+	// many, gets a *ThrottledError of scope data.ScopeSignUp.
+	c := clientOf(ctx)
+	keys := []data.FailureKey{{Scope: data.ScopeSignUp, Subject: c.net}, {Scope: data.ScopeSignUp, Subject: "group " + c.group}}
+	limits := []Policy{
+		{Free: s.SignUpsPerHour, Base: time.Hour, Max: time.Hour, Window: time.Hour},
+		{Free: 5 * s.SignUpsPerHour, Base: time.Hour, Max: time.Hour, Window: time.Hour},
+	}
+	limited := c.net != "" && s.SignUpsPerHour >= 0
 	if limited {
-		prior, err := s.DB.LoginFailures(ctx, data.FailureKey{Scope: data.ScopeSignUp, Subject: network})
+		prior, err := s.DB.LoginFailures(ctx, keys...)
 		if err != nil {
 			return data.User{}, err
 		}
-		if wait := until(prior[0], limit, s.Now()); wait > 0 {
-			return data.User{}, &ThrottledError{RetryAfter: wait, Scope: data.ScopeSignUp}
+		for i, f := range prior {
+			if wait := until(f, limits[i], s.Now()); wait > 0 {
+				return data.User{}, &ThrottledError{RetryAfter: wait, Scope: data.ScopeSignUp}
+			}
 		}
 	}
 	hash, err := s.Hasher.Hash(ctx, NormalizePassword(password))
@@ -149,8 +156,10 @@ func (s *Service) SignUp(ctx context.Context, username, password, confirm string
 		return data.User{}, &InputError{"username", "That username is taken. Please choose another."}
 	}
 	if err == nil && limited {
-		if _, err := s.DB.RecordLoginFailure(ctx, data.ScopeSignUp, network, s.Now(), limit.Window); err != nil {
-			return user, err
+		for i, k := range keys {
+			if _, err := s.DB.RecordLoginFailure(ctx, k.Scope, k.Subject, s.Now(), limits[i].Window); err != nil {
+				return user, err
+			}
 		}
 	}
 	return user, err
@@ -176,11 +185,40 @@ func clientNetwork(clientIP string) string {
 	return p.String()
 }
 
+// clientGroup is the group of networks one party commonly holds, which
+// the Hasher gives turns to: the IPv4 /24, or the IPv6 /48.
+func clientGroup(clientIP string) string {
+	ip, err := netip.ParseAddr(clientIP)
+	if err != nil {
+		return throttleSubject(clientIP)
+	}
+	ip = ip.Unmap()
+	bits := 48
+	if ip.Is4() {
+		bits = 24
+	}
+	p, _ := ip.Prefix(bits)
+	return p.String()
+}
+
 // Login checks a username and password from clientIP. It returns who
 // signed in, ErrInvalidCredentials (unknown user or wrong password, after
 // the same work), *ThrottledError, or ErrBusy. Every attempt counts toward
 // throttling, also when it re-authenticates a signed-in user.
 func (s *Service) Login(ctx context.Context, username, password, clientIP string) (Principal, error) {
+	return s.login(ctx, username, password, clientIP, true)
+}
+
+// Reauthenticate is Login for a user who is signed in already and confirms
+// the password (before a sensitive action): failures count and are
+// throttled alike, but successes are not limited, so that nobody who
+// signs in to the account elsewhere can keep its owner from changing the
+// password or signing sessions out.
+func (s *Service) Reauthenticate(ctx context.Context, username, password, clientIP string) (Principal, error) {
+	return s.login(ctx, username, password, clientIP, false)
+}
+
+func (s *Service) login(ctx context.Context, username, password, clientIP string, limitSuccess bool) (Principal, error) {
 	// Capacity first, the client network's share of it: past it, refuse
 	// before touching the database.
 	ctx = ForClient(ctx, clientIP)
@@ -196,12 +234,18 @@ func (s *Service) Login(ctx context.Context, username, password, clientIP string
 		{Scope: data.ScopeAccount, Subject: account},
 	}
 	policies := []Policy{s.AccountIP, s.IP, s.Account}
-	// Successful sign-ins count too, after the failures.
-	successes := []data.FailureKey{
-		{Scope: data.ScopeSignInAccount, Subject: account},
-		{Scope: data.ScopeSignInNetwork, Subject: network},
+	// Successful sign-ins count too, after the failures: to one account
+	// from one network (so that signing in elsewhere cannot lock the
+	// owner out), and from one network to any account.
+	var successes []data.FailureKey
+	var successPolicies []Policy
+	if limitSuccess {
+		successes = []data.FailureKey{
+			{Scope: data.ScopeSignInAccount, Subject: account + " " + network},
+			{Scope: data.ScopeSignInNetwork, Subject: network},
+		}
+		successPolicies = []Policy{s.SignInAccount, s.SignInNetwork}
 	}
-	successPolicies := []Policy{s.SignInAccount, s.SignInNetwork}
 	now := s.Now()
 	prior, err := s.DB.LoginFailures(ctx, append(keys[:len(keys):len(keys)], successes...)...)
 	if err != nil {

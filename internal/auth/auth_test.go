@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,7 @@ func TestHasherBound(t *testing.T) {
 	h.maxWait = time.Minute
 	waited := make(chan error)
 	go func() { _, err := h.Hash(ctx, "x"); waited <- err }()
-	for h.queued() != 1 {
+	for h.queuedNow() != 1 {
 		time.Sleep(time.Millisecond)
 	}
 	if _, err := h.Hash(ctx, "x"); !errors.Is(err, ErrBusy) {
@@ -104,8 +105,8 @@ func TestHasherBound(t *testing.T) {
 	}
 	b.Release()
 	c.Release()
-	if h.running != 0 || len(h.waiting) != 0 || len(h.clients) != 0 {
-		t.Fatalf("after everything was released: %d running, %d waiting, clients %v", h.running, len(h.waiting), h.clients)
+	if h.running != 0 || h.queued != 0 || len(h.clients) != 0 || len(h.groups) != 0 || len(h.ring) != 0 {
+		t.Fatalf("after everything was released: %d running, %d waiting, clients %v, groups %v", h.running, h.queued, h.clients, h.groups)
 	}
 }
 
@@ -122,7 +123,7 @@ func TestHasherFairShare(t *testing.T) {
 	}
 	queued := make(chan *Slot, 1)
 	go func() { s, _ := h.Reserve(flood); queued <- s }()
-	for h.queued() != 1 {
+	for h.queuedNow() != 1 {
 		time.Sleep(time.Millisecond)
 	}
 	// The same /64 is the same network.
@@ -133,7 +134,7 @@ func TestHasherFairShare(t *testing.T) {
 	}
 	v6 := ForClient(ctx, "2001:db8:1:2::1")
 	go func() { s, _ := h.Reserve(v6); queued <- s }()
-	for h.queued() != 2 {
+	for h.queuedNow() != 2 {
 		time.Sleep(time.Millisecond)
 	}
 	// Another network is served next after the flood's queued one.
@@ -145,7 +146,7 @@ func TestHasherFairShare(t *testing.T) {
 		}
 		other <- err
 	}()
-	for h.queued() < 3 {
+	for h.queuedNow() < 3 {
 		time.Sleep(time.Millisecond)
 	}
 	first.Release()
@@ -154,8 +155,8 @@ func TestHasherFairShare(t *testing.T) {
 	if err := <-other; err != nil {
 		t.Fatalf("another network's request: %v", err)
 	}
-	if h.running != 0 || len(h.waiting) != 0 || len(h.clients) != 0 {
-		t.Fatalf("after everything was released: %d running, %d waiting, clients %v", h.running, len(h.waiting), h.clients)
+	if h.running != 0 || h.queued != 0 || len(h.clients) != 0 || len(h.groups) != 0 || len(h.ring) != 0 {
+		t.Fatalf("after everything was released: %d running, %d waiting, clients %v, groups %v", h.running, h.queued, h.clients, h.groups)
 	}
 }
 
@@ -206,5 +207,67 @@ func TestProfileChecks(t *testing.T) {
 		if _, err := CheckBio(s); err == nil {
 			t.Errorf("CheckBio(%q) accepted", s)
 		}
+	}
+}
+
+// Many networks of one party (a /48's /64s, or addresses in several
+// /24s) fill the queue: a newcomer from elsewhere still gets a place, by
+// evicting the newest waiter of the busiest group, and its turn comes
+// after at most one waiter per group.
+func TestHasherManyNetworks(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		attacker func(i int) string
+		groups   int // distinct groups the attacker's requests fall in
+	}{
+		{"one /48", func(i int) string { return fmt.Sprintf("2001:db8:1:%x::1", i/2+1) }, 1},
+		{"several /24s", func(i int) string { return fmt.Sprintf("198.51.%d.7", i/2) }, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			h := NewHasherLimits(Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 1, 8, time.Minute)
+			holder, _ := h.Reserve(ForClient(ctx, "192.0.2.1"))
+			type result struct {
+				s   *Slot
+				err error
+			}
+			attacks := make(chan result, 16)
+			for i := range 8 {
+				go func() { s, err := h.Reserve(ForClient(ctx, tc.attacker(i))); attacks <- result{s, err} }()
+			}
+			for h.queuedNow() != 8 {
+				time.Sleep(time.Millisecond)
+			}
+			legit := make(chan result, 1)
+			go func() { s, err := h.Reserve(ForClient(ctx, "203.0.113.9")); legit <- result{s, err} }()
+			// One attacker's waiter is evicted to make room.
+			if r := <-attacks; !errors.Is(r.err, ErrClientBusy) {
+				t.Fatalf("evicted waiter: %v, want ErrClientBusy", r.err)
+			}
+			// Slots go round the groups: the newcomer is served after at
+			// most one waiter of each of the attacker's groups.
+			holder.Release()
+			for turn := 0; ; turn++ {
+				select {
+				case r := <-legit:
+					if r.err != nil {
+						t.Fatalf("the newcomer: %v", r.err)
+					}
+					if turn > tc.groups {
+						t.Fatalf("the newcomer waited %d turns, want at most %d", turn, tc.groups)
+					}
+					r.s.Release()
+					for range 7 - turn {
+						(<-attacks).s.Release()
+					}
+					return
+				case r := <-attacks:
+					if r.err != nil {
+						t.Fatalf("an attacker's waiter: %v", r.err)
+					}
+					r.s.Release()
+				}
+			}
+		})
 	}
 }

@@ -50,12 +50,20 @@ var errBadHash = errors.New("auth: malformed password hash")
 var b64 = base64.RawStdEncoding
 
 // Hasher computes argon2id hashes under a bound: a few at a time, with a
-// short queue, and a fair share for each client network. Past the queue,
-// or after waiting too long, it fails with ErrBusy, so that a login flood
-// can neither exhaust memory nor starve other requests of CPU; a client
-// network past its share fails at once with ErrClientBusy, so that one
-// client, however many connections it opens, cannot keep everyone else's
-// sign-ins out. Requests name their client with ForClient.
+// short queue, shared fairly between clients. Past the queue, or after
+// waiting too long, a request fails with ErrBusy, so that a login flood
+// can neither exhaust memory nor starve other requests of CPU.
+//
+// Fairness: waiting requests are grouped by where they come from (an IPv4
+// /24, an IPv6 /48: what one party commonly holds), and freed slots go to
+// the groups in turn, first come first served within each. One client
+// network (an IPv4 address, an IPv6 /64) may have at most a share of the
+// slots running or waiting once there is a queue; past it, it is refused
+// at once with ErrClientBusy. When the queue is full, a request from a
+// group with fewer waiters takes the place of the newest waiter of the
+// busiest group (which gets ErrClientBusy). So however many connections
+// or addresses one party uses, everyone else still gets a turn. Requests
+// name their client with ForClient.
 type Hasher struct {
 	params  Params
 	slots   int           // hashes computed at once
@@ -63,19 +71,28 @@ type Hasher struct {
 	share   int           // hashes one client network may have running or waiting
 	maxWait time.Duration // a request waits at most this long
 
-	mu        sync.Mutex
-	running   int
-	waiting   []*waiter      // first come, first served
-	clients   map[string]int // per client network: running and waiting
+	mu      sync.Mutex
+	running int
+	queued  int
+	clients map[string]int       // per client network: running and waiting
+	groups  map[string][]*waiter // waiting, per group, first come first
+	ring    []string             // groups with waiters, in the order of their turns
+
 	dummyOnce sync.Once
 	dummy     string
 	computed  atomic.Int64
 }
 
 type waiter struct {
-	ready chan struct{} // closed when the waiter is given a slot
-	given bool
+	ready   chan struct{} // closed when the waiter is given a slot or evicted
+	given   bool
+	evicted bool
+	c       clientID
 }
+
+// clientID says where a request comes from: its network, and the group
+// of networks one party commonly holds.
+type clientID struct{ net, group string }
 
 // NewHasher returns a Hasher with the given parameters that uses at most
 // half the CPUs (at least one), so that a login flood leaves the rest to
@@ -88,72 +105,62 @@ func NewHasher(p Params) *Hasher {
 // NewHasherLimits returns a Hasher that runs at most concurrent hashes at a
 // time and lets at most queue more wait, each for at most maxWait. One
 // client network may have at most half the slots (at least two) running
-// or waiting.
+// or waiting while others wait.
 func NewHasherLimits(p Params, concurrent, queue int, maxWait time.Duration) *Hasher {
 	concurrent = max(concurrent, 1)
-	return &Hasher{params: p, slots: concurrent, queue: queue, share: max(concurrent/2, 2), maxWait: maxWait,
-		clients: map[string]int{}}
+	return &Hasher{params: p, slots: concurrent, queue: max(queue, 1), share: max(concurrent/2, 2), maxWait: maxWait,
+		clients: map[string]int{}, groups: map[string][]*waiter{}}
 }
-
-// queued returns how many requests wait.
-func (h *Hasher) queued() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.waiting)
-}
-
-// WithShare sets how many hashes one client network may have running or
-// waiting, and returns h. Call it before use.
-func (h *Hasher) WithShare(n int) *Hasher {
-	h.share = max(n, 1)
-	return h
-}
-
-// Computed returns how many argon2id computations the Hasher has run.
-func (h *Hasher) Computed() int64 { return h.computed.Load() }
 
 type clientKey struct{}
 
 // ForClient returns ctx marked as a request of the client at clientIP, an
 // IP address: the Hasher counts it against the client's network (the IPv4
-// address, or the IPv6 /64). Requests without one (the command line) share
-// no network.
+// address, or the IPv6 /64) and gives turns by group (IPv4 /24, IPv6
+// /48). Requests without one (the command line) are one client of their
+// own.
 func ForClient(ctx context.Context, clientIP string) context.Context {
-	return context.WithValue(ctx, clientKey{}, clientNetwork(clientIP))
+	return context.WithValue(ctx, clientKey{}, clientID{clientNetwork(clientIP), clientGroup(clientIP)})
 }
 
-func clientOf(ctx context.Context) string {
-	c, _ := ctx.Value(clientKey{}).(string)
+func clientOf(ctx context.Context) clientID {
+	c, _ := ctx.Value(clientKey{}).(clientID)
 	return c
 }
 
 func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
-	client := clientOf(ctx)
+	c := clientOf(ctx)
 	h.mu.Lock()
-	if client != "" && h.clients[client] >= h.share {
+	if h.running < h.slots && h.queued == 0 {
+		h.running++
+		h.clients[c.net]++
+		h.mu.Unlock()
+		return func() { h.release(c) }, nil
+	}
+	if c.net != "" && h.clients[c.net] >= h.share {
 		h.mu.Unlock()
 		return nil, ErrClientBusy
 	}
-	if h.running < h.slots && len(h.waiting) == 0 {
-		h.running++
-		h.clients[client]++
+	if h.queued >= h.queue && !h.evictFor(c) {
 		h.mu.Unlock()
-		return func() { h.release(client) }, nil
-	}
-	if len(h.waiting) >= h.queue {
-		h.mu.Unlock()
+		if c.net != "" && len(h.groups[c.group]) > 0 {
+			return nil, ErrClientBusy // its group holds the most places
+		}
 		return nil, ErrBusy
 	}
-	wt := &waiter{ready: make(chan struct{})}
-	h.waiting = append(h.waiting, wt)
-	h.clients[client]++
+	wt := &waiter{ready: make(chan struct{}), c: c}
+	if len(h.groups[c.group]) == 0 {
+		h.ring = append(h.ring, c.group)
+	}
+	h.groups[c.group] = append(h.groups[c.group], wt)
+	h.queued++
+	h.clients[c.net]++
 	h.mu.Unlock()
 
 	t := time.NewTimer(h.maxWait)
 	defer t.Stop()
 	select {
 	case <-wt.ready:
-		return func() { h.release(client) }, nil
 	case <-t.C:
 		err = ErrBusy
 	case <-ctx.Done():
@@ -161,47 +168,121 @@ func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if wt.given { // given a slot as the wait ended: hand it on
+	switch {
+	case wt.given && err == nil:
+		return func() { h.release(c) }, nil
+	case wt.given: // given a slot as the wait ended: hand it on
 		h.running--
+		h.forget(c)
 		h.dispatch()
-	} else {
-		for i, o := range h.waiting {
-			if o == wt {
-				h.waiting = append(h.waiting[:i], h.waiting[i+1:]...)
-				break
-			}
-		}
+	case wt.evicted: // already off the queue and the counts
+		return nil, ErrClientBusy
+	default:
+		h.unqueue(wt)
+		h.forget(c)
 	}
-	h.forget(client)
 	return nil, err
 }
 
-// release gives back a slot of client's and hands it to the next waiter.
-func (h *Hasher) release(client string) {
+// evictFor makes a place in the full queue for a request of c by evicting
+// the newest waiter of the group with the most waiters, if that group has
+// more than c's. It reports whether it did. h.mu is held.
+func (h *Hasher) evictFor(c clientID) bool {
+	busiest, most := "", 0
+	for _, g := range h.ring {
+		if n := len(h.groups[g]); n > most {
+			busiest, most = g, n
+		}
+	}
+	if most == 0 || busiest == c.group || most <= len(h.groups[c.group]) {
+		return false
+	}
+	q := h.groups[busiest]
+	victim := q[len(q)-1]
+	h.unqueue(victim)
+	h.forget(victim.c)
+	victim.evicted = true
+	close(victim.ready)
+	return true
+}
+
+// unqueue removes wt from its group's queue. h.mu is held.
+func (h *Hasher) unqueue(wt *waiter) {
+	q := h.groups[wt.c.group]
+	for i, o := range q {
+		if o == wt {
+			q = append(q[:i], q[i+1:]...)
+			break
+		}
+	}
+	h.setGroup(wt.c.group, q)
+	h.queued--
+}
+
+// setGroup stores a group's queue, dropping the group from the turns when
+// it is empty. h.mu is held.
+func (h *Hasher) setGroup(g string, q []*waiter) {
+	if len(q) > 0 {
+		h.groups[g] = q
+		return
+	}
+	delete(h.groups, g)
+	for i, o := range h.ring {
+		if o == g {
+			h.ring = append(h.ring[:i], h.ring[i+1:]...)
+			break
+		}
+	}
+}
+
+// release gives back a slot of c's and hands it to the next waiter.
+func (h *Hasher) release(c clientID) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.running--
-	h.forget(client)
+	h.forget(c)
 	h.dispatch()
 }
 
-// dispatch gives free slots to waiters, in order. h.mu is held.
+// dispatch gives free slots to waiters: to the groups in turn, first come
+// first served within each. h.mu is held.
 func (h *Hasher) dispatch() {
-	for h.running < h.slots && len(h.waiting) > 0 {
-		wt := h.waiting[0]
-		h.waiting = h.waiting[1:]
+	for h.running < h.slots && h.queued > 0 {
+		g := h.ring[0]
+		q := h.groups[g]
+		wt := q[0]
+		h.ring = append(h.ring[1:], g) // its next turn comes after the others'
+		h.setGroup(g, q[1:])
+		h.queued--
 		wt.given = true
 		h.running++
 		close(wt.ready)
 	}
 }
 
-// forget drops one request of client from the count. h.mu is held.
-func (h *Hasher) forget(client string) {
-	if h.clients[client]--; h.clients[client] <= 0 {
-		delete(h.clients, client)
+// forget drops one request of c from its network's count. h.mu is held.
+func (h *Hasher) forget(c clientID) {
+	if h.clients[c.net]--; h.clients[c.net] <= 0 {
+		delete(h.clients, c.net)
 	}
 }
+
+// queuedNow returns how many requests wait.
+func (h *Hasher) queuedNow() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.queued
+}
+
+// WithShare sets how many hashes one client network may have running or
+// waiting while others wait, and returns h. Call it before use.
+func (h *Hasher) WithShare(n int) *Hasher {
+	h.share = max(n, 1)
+	return h
+}
+
+// Computed returns how many argon2id computations the Hasher has run.
+func (h *Hasher) Computed() int64 { return h.computed.Load() }
 
 // Slot is the right to compute hashes now, held from Reserve to Release.
 // Reserving before other work (reading the database, say) lets a request

@@ -152,12 +152,20 @@ func TestThrottling(t *testing.T) {
 					}
 				}
 				before := s.Hasher.Computed()
-				err := login(s, "alice", "correct horse alice", "198.51.100.78")
+				err := login(s, "alice", "correct horse alice", "192.0.2.78")
 				if got := throttledScope(err); got != data.ScopeSignInAccount {
 					t.Fatalf("login past the account's successes = %v, want throttled on %s", err, data.ScopeSignInAccount)
 				}
 				if s.Hasher.Computed() != before {
 					t.Fatal("a login refused for the account's successes still hashed")
+				}
+				// The owner elsewhere, and the owner confirming the
+				// password in a session, are not held back by it.
+				if err := login(s, "alice", "correct horse alice", "198.51.100.78"); err != nil {
+					t.Fatalf("the account from another network: %v", err)
+				}
+				if _, err := s.Reauthenticate(context.Background(), "alice", "correct horse alice", "192.0.2.78"); err != nil {
+					t.Fatalf("re-authentication on the busy network: %v", err)
 				}
 				clk.Advance(s.SignInAccount.Window + time.Second)
 				if err := login(s, "alice", "correct horse alice", "192.0.2.78"); err != nil {

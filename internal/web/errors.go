@@ -14,6 +14,7 @@ import (
 
 	"github.com/connectbook/connectbook/internal/account"
 	"github.com/connectbook/connectbook/internal/web/ui"
+	"github.com/connectbook/connectbook/session"
 )
 
 type errorPage struct {
@@ -25,9 +26,14 @@ func (a *app) clientError(w http.ResponseWriter, r *http.Request, status int, ti
 	a.render(w, r, status, "error.html", &errorPage{Title: title, Message: msg})
 }
 
-// serverError logs err and renders a 500 page that says nothing of it.
+// serverError logs err and renders a 500 page that says nothing of it, or
+// the 503 page when the session store did not answer in time.
 func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	a.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	if errors.Is(err, session.ErrUnavailable) {
+		Unavailable(w, r)
+		return
+	}
 	a.render(w, r, http.StatusInternalServerError, "error.html", &errorPage{
 		Title: "Something went wrong", Message: "ConnectBook hit a problem on its side. Please try again in a moment."})
 }
@@ -194,7 +200,7 @@ var unavailablePage = sync.OnceValue(func() *template.Template {
 func Unavailable(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
 	p := &page{Path: r.URL.Path, Data: &errorPage{Title: "Temporarily unavailable",
-		Message: "ConnectBook cannot reach its session store right now, so it cannot tell who you are. Nothing was changed. Please try again in a few seconds."}}
+		Message: "ConnectBook cannot reach its session store right now. Please try again in a few seconds; if you were changing something, check afterwards whether it was saved."}}
 	w.Header().Set("Retry-After", "5")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := unavailablePage().ExecuteTemplate(&buf, "base", p); err != nil {
