@@ -71,7 +71,7 @@ func testSignupProfileFlow(t *testing.T, s *server) {
 	// Anyone can see the public profile, with the bio escaped.
 	other := s.browser()
 	r = other.get("/u/ALICE_1")
-	if r.StatusCode != 200 || !strings.Contains(r.body, "<h1>Alice Liddell</h1>") ||
+	if r.StatusCode != 200 || !strings.Contains(r.body, "<h1><bdi>Alice Liddell</bdi></h1>") ||
 		!strings.Contains(r.body, "Down the &lt;b&gt;rabbit&lt;/b&gt; hole.\nSecond line") || !strings.Contains(r.body, "@alice_1") {
 		t.Fatalf("public profile: %d %s", r.StatusCode, r.body)
 	}
@@ -84,7 +84,7 @@ func testSignupProfileFlow(t *testing.T, s *server) {
 			t.Fatalf("GET %s signed in: %d", p, r.StatusCode)
 		}
 	}
-	if r := b.get("/"); !strings.Contains(r.body, "Welcome, Alice Liddell!") || !strings.Contains(r.body, `action="/logout"`) {
+	if r := b.get("/"); !strings.Contains(r.body, "Welcome, <bdi>Alice Liddell</bdi>!") || !strings.Contains(r.body, `action="/logout"`) {
 		t.Fatalf("home signed in: %s", r.body)
 	}
 	s.wantEvent("user_created")
