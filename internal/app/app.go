@@ -93,7 +93,9 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 			a.Close()
 		}
 	}()
-	restrictDBFiles(o.DB, o.Logger)
+	if err = restrictDBFiles(o.DB, o.Logger); err != nil {
+		return nil, err
+	}
 	if a.DB, err = data.Open(ctx, o.DB); err != nil {
 		return nil, err
 	}

@@ -10,40 +10,75 @@ import (
 	"github.com/connectbook/connectbook/internal/config"
 )
 
-// restrictDBFiles takes group and other users' access off an existing
-// SQLite database and its -wal and -shm files, logging each file it changes
-// or cannot change. The database holds password hashes and everyone's
-// sessions and security events: it is its owner's alone, however it was
-// created (a database made before ConnectBook created them 0600 is 0644),
-// and it is restricted before SQLite opens it, since SQLite gives new -wal
-// and -shm files the database file's mode. A new database is created 0600
-// by sqlitestore.Open.
-func restrictDBFiles(dsn string, logger *slog.Logger) {
+// restrictDBFiles checks an existing SQLite database and its -wal and -shm
+// files before SQLite opens them. The database holds password hashes and
+// everyone's sessions and security events: it is its owner's alone.
+//
+// A file that belongs to another user is refused: that user could read it
+// whatever its mode, having created it first in a directory both can write
+// to, say. A file open to its group or others (a database made before
+// ConnectBook created them 0600 is 0644) is made owner-only, with a WARN
+// line; one that cannot be is refused too. Both happen before SQLite opens
+// the database, since SQLite gives new -wal and -shm files the database
+// file's mode and owner. A new database is created 0600 by
+// sqlitestore.Open.
+func restrictDBFiles(dsn string, logger *slog.Logger) error {
 	if config.IsPostgresURL(dsn) {
-		return
+		return nil
 	}
 	for _, path := range []string{dsn, dsn + "-wal", dsn + "-shm"} {
-		// The mode is read and changed through one descriptor, so both
-		// are the same file's.
-		f, err := os.Open(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		if err := restrictDBFile(path, logger); err != nil {
+			return err
 		}
-		if err != nil {
-			logger.Warn("cannot check the database file's permissions", "path", path, "err", err)
-			continue
-		}
-		fi, err := f.Stat()
-		if err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
-			was := fi.Mode().Perm()
-			if err = f.Chmod(was &^ 0o077); err == nil {
-				logger.Warn("the database file was open to other local users: made it owner-only",
-					"path", path, "previous_mode", fmt.Sprintf("%04o", was), "mode", fmt.Sprintf("%04o", was&^0o077))
+	}
+	return nil
+}
+
+// restrictDBFile reads the owner and mode of the file at path, if there is
+// one, and changes the mode, through one descriptor, so that all three are
+// the same file's.
+func restrictDBFile(path string, logger *slog.Logger) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		if fi, serr := os.Stat(path); serr == nil {
+			if err := checkOwner(path, fi); err != nil {
+				return err
 			}
 		}
-		if err != nil {
-			logger.Warn("cannot make the database file owner-only", "path", path, "err", err)
-		}
-		f.Close()
+		return fmt.Errorf("cannot check the database file %s: %w", path, err)
 	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("cannot check the database file %s: %w", path, err)
+	}
+	if err := checkOwner(path, fi); err != nil {
+		return err
+	}
+	was := fi.Mode().Perm()
+	if !fi.Mode().IsRegular() || was&0o077 == 0 {
+		return nil
+	}
+	if err := f.Chmod(was &^ 0o077); err != nil {
+		return fmt.Errorf("the database file %s is open to other local users (mode %04o) and cannot be made owner-only: %w; make it so (chmod 600 %s) and start again",
+			path, was, err, path)
+	}
+	logger.Warn("the database file was open to other local users: made it owner-only",
+		"path", path, "previous_mode", fmt.Sprintf("%04o", was), "mode", fmt.Sprintf("%04o", was&^0o077))
+	return nil
+}
+
+// checkOwner returns an error if fi, the file at path, belongs to another
+// user than the one ConnectBook runs as.
+func checkOwner(path string, fi fs.FileInfo) error {
+	uid, ok := fileOwner(fi)
+	if !ok || uid == os.Getuid() {
+		return nil
+	}
+	return fmt.Errorf("the database file %s belongs to user %d, but ConnectBook runs as user %d, and that user could read what it holds: "+
+		"run ConnectBook as the file's owner, or, if the file is not yours, remove it and keep the database in a directory only you can write to",
+		path, uid, os.Getuid())
 }

@@ -93,3 +93,49 @@ func TestExistingDatabaseMadeOwnerOnly(t *testing.T) {
 		t.Errorf("logged again:\n%s", again.String())
 	}
 }
+
+// otherUID is the user tests give files to that ConnectBook must refuse:
+// nobody, on most systems.
+const otherUID = 65534
+
+// A database, -wal or -shm file that belongs to another user (who created
+// it first in a directory both can write to) is refused: the app does not
+// start, the error names the file and what to do, and nothing is written
+// into it.
+func TestForeignDatabaseFileRefused(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("giving a file to another user needs root; run the tests as root to check that another user's database file is refused")
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		t.Run("file"+suffix, func(t *testing.T) {
+			path := testdb.SQLite(t)
+			foreign := path + suffix
+			if err := os.WriteFile(foreign, nil, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(foreign, 0o666); err != nil { // whatever the umask
+				t.Fatal(err)
+			}
+			if err := os.Chown(foreign, otherUID, otherUID); err != nil {
+				t.Fatal(err)
+			}
+			a, err := app.Open(context.Background(), app.Options{DB: path, Logger: slog.New(slog.DiscardHandler)})
+			if err == nil {
+				a.Close()
+				t.Fatalf("Open succeeded with %s owned by user %d", foreign, otherUID)
+			}
+			for _, want := range []string{foreign, fmt.Sprintf("belongs to user %d", otherUID), "remove it"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+			fi, err := os.Stat(foreign)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Size() != 0 || fi.Mode().Perm() != 0o666 {
+				t.Errorf("%s: %d bytes, mode %04o; want it untouched", foreign, fi.Size(), fi.Mode().Perm())
+			}
+		})
+	}
+}

@@ -38,37 +38,64 @@ import (
 
 // Open opens (creating if needed) the SQLite database at path with the
 // settings the stores expect: WAL journal, a busy timeout, foreign keys on,
-// and write transactions that take the write lock up front.
+// and write transactions that take the write lock up front. The path is a
+// file name, whatever characters it holds, not a URI.
 //
 // A database Open creates is readable and writable by its owner only
 // (0600), whatever the umask, and so are its -wal and -shm files, which
 // SQLite creates with the database file's mode. The mode of an existing
 // file is left as it is.
+//
+// Open refuses a database, -wal or -shm file that belongs to another user
+// than the process's (on Unix): that user could read the sessions through
+// it whatever its mode, having created it first in a directory both can
+// write to, say. It checks before SQLite opens the files and again after,
+// in case one appeared in between.
 func Open(path string) (*sql.DB, error) {
-	if path != "" && path != ":memory:" {
-		// O_EXCL: the file is either made here, owner-only, or was there
-		// already, and nothing can slip in between the two.
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		switch {
-		case err == nil:
-			err = f.Chmod(0o600) // the umask may have taken bits off
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return nil, fmt.Errorf("sqlitestore: create %s: %w", path, err)
-			}
-		case !errors.Is(err, fs.ErrExist):
+	if path == "" || path == ":memory:" {
+		return open(path)
+	}
+	if err := checkFiles(path); err != nil {
+		return nil, err
+	}
+	// O_EXCL: the file is either made here, owner-only, or was there
+	// already, and nothing can slip in between the two.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		err = f.Chmod(0o600) // the umask may have taken bits off
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return nil, fmt.Errorf("sqlitestore: create %s: %w", path, err)
 		}
+	case !errors.Is(err, fs.ErrExist):
+		return nil, fmt.Errorf("sqlitestore: create %s: %w", path, err)
 	}
+	db, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFiles(path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// open opens the database at path through a file: URI. The path is
+// escaped, so that SQLite, which decodes %XX and ends the name at ? or #,
+// opens the file Open checked and created.
+func open(path string) (*sql.DB, error) {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	uri := url.URL{Scheme: "file", Opaque: url.PathEscape(path), RawQuery: q.Encode()}
+	db, err := sql.Open("sqlite", uri.String())
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
@@ -77,6 +104,44 @@ func Open(path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// checkFiles returns an error if the database at path, its -wal or its
+// -shm file belongs to another user than the process's.
+func checkFiles(path string) error {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := checkOwner(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkOwner(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	var fi fs.FileInfo
+	if err == nil {
+		fi, err = f.Stat() // of the file opened, even if another replaced it since
+		f.Close()
+	} else if errors.Is(err, fs.ErrPermission) {
+		// Not readable: most likely another user's 0600 file, which
+		// the error should say.
+		if sfi, serr := os.Stat(path); serr == nil {
+			fi, err = sfi, nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("sqlitestore: check the owner of %s: %w", path, err)
+	}
+	if uid, ok := fileOwner(fi); ok && uid != os.Getuid() {
+		return fmt.Errorf("sqlitestore: %s belongs to user %d, not to user %d that opens the database, and that user could read the sessions through it: "+
+			"open the database as the file's owner, or, if the file is not yours, remove it and keep the database in a directory only you can write to",
+			path, uid, os.Getuid())
+	}
+	return nil
 }
 
 // Options configure a Store.
