@@ -38,10 +38,13 @@
 //	                           request had presented it and "0" if not; a link
 //	                           written before seen existed reads as not
 //	                           presented). It expires when the session's key
-//	                           does.
+//	                           does, and Ended ignores it from the absolute
+//	                           deadline on (by the server's clock) even if
+//	                           the key is still there.
 //	cb:session:endings         sorted set: hex ids of endings scored by their
 //	                           session's absolute deadline, so that
-//	                           DeleteExpired forgets them at the caller's now.
+//	                           DeleteExpired forgets them at the caller's now,
+//	                           500 per script.
 //	cb:session:store_id        string: the store's identity (Store.Identity),
 //	                           without expiry.
 //
@@ -80,10 +83,11 @@
 // # Atomicity and cost
 //
 // Every operation is one round trip, except List and DeleteAllForUser for
-// users with many sessions. Those that touch several keys or are
-// conditional run as one Lua script, so they are atomic, and no write after
-// Create can re-create a session that is gone. Deadlines and counters are
-// compared as exact integers, not Lua doubles.
+// users with many sessions, and DeleteExpired: one script for the sessions,
+// then one for every 500 endings due (one at least). Those that touch
+// several keys or are conditional run as one Lua script, so they are
+// atomic, and no write after Create can re-create a session that is gone.
+// Deadlines and counters are compared as exact integers, not Lua doubles.
 //
 // List and DeleteAllForUser walk the user's sorted set (ZSCAN) in scripts
 // of about 100 sessions each, or of all of them while the set is small
@@ -687,13 +691,10 @@ if dropped then resched(prefix, uid) end
 return out
 `)
 
-// sweepScript: KEYS due, the previous layout's expiry set, endings; ARGV
-// prefix, now, limit. Returns the number of sessions deleted. It looks at
-// no more than limit users and limit entries of their sets, then at the
-// previous layout's index with what is left of limit. Besides, it forgets
-// every ending past its deadline, however many: most were expired by Redis
-// already and cost a ZREM each, and leaving some for later would leave them
-// answering Ended.
+// sweepScript: KEYS due, the previous layout's expiry set; ARGV prefix,
+// now, limit. Returns the number of sessions deleted. It looks at no more
+// than limit users and limit entries of their sets, then at the previous
+// layout's index with what is left of limit.
 var sweepScript = script(`
 local prefix, now = ARGV[1], ARGV[2]
 local budget = tonumber(ARGV[3])
@@ -754,25 +755,46 @@ if budget > 0 then
     end
   end
 end
--- In batches, to bound the reply; an entry kept stays first in the range.
+return n
+`)
+
+// forgetScript: KEYS endings; ARGV prefix, now, offset, count. It looks at
+// no more than count entries of the endings due at now, from offset in
+// their range, and forgets those past their deadline. Returns how many it
+// looked at and how many of those it kept: an entry whose score is behind
+// its deadline (a double that rounded) stays in the range, ahead of those
+// not looked at yet.
+var forgetScript = script(`
+local prefix, now = ARGV[1], ARGV[2]
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', ARGV[3], ARGV[4])
 local kept = 0
-while true do
-  local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', kept, 1000)
-  if #due == 0 then break end
-  for _, hex in ipairs(due) do
-    local ekey = prefix .. 'e:' .. hex
-    local d = redis.call('HGET', ekey, 'abs_deadline')
-    if d and lt(now, d) then
-      -- The score is behind the deadline (a double that rounded).
-      kept = kept + 1
-    else
-      -- Past its deadline, or expired by Redis already.
-      redis.call('DEL', ekey)
-      redis.call('ZREM', KEYS[3], hex)
-    end
+for _, hex in ipairs(due) do
+  local ekey = prefix .. 'e:' .. hex
+  local d = redis.call('HGET', ekey, 'abs_deadline')
+  if d and lt(now, d) then
+    kept = kept + 1
+  else
+    -- Past its deadline, or expired by Redis already.
+    redis.call('DEL', ekey)
+    redis.call('ZREM', KEYS[1], hex)
   end
 end
-return n
+return {#due, kept}
+`)
+
+// endedScript: KEYS ending. Returns the ending's user_id, at, why, handle,
+// gen and seen, or nothing if there is none or its session's absolute
+// deadline has passed on the server's clock: the key expires then, but
+// only to the millisecond, and a key whose expiry was lost (a restore
+// without TTLs) would outlive it.
+var endedScript = script(`
+local f = redis.call('HMGET', KEYS[1], 'user_id', 'at', 'why', 'handle', 'gen', 'seen', 'abs_deadline')
+if f[7] then
+  local t = redis.call('TIME')
+  local now = t[1] .. string.format('%06d', tonumber(t[2]))
+  if not lt(now, f[7]) then return {} end
+end
+return {f[1], f[2], f[3], f[4], f[5], f[6]}
 `)
 
 // convertScript: KEYS session; ARGV prefix, hex id, a fresh handle and
@@ -1129,12 +1151,15 @@ func (s *Store) DeleteAllForUser(ctx context.Context, userID string, except sess
 }
 
 func (s *Store) Ended(ctx context.Context, id session.ID) (session.Ending, error) {
-	vals, err := s.c.HMGet(ctx, s.endingKey(id), "user_id", "at", "why", "handle", "gen", "seen").Result()
+	vals, err := endedScript.Run(ctx, s.c, []string{s.endingKey(id)}).Slice()
 	if err != nil {
 		return session.Ending{}, mapErr(err)
 	}
-	if vals[0] == nil && vals[1] == nil && vals[2] == nil {
+	if len(vals) == 0 || vals[0] == nil && vals[1] == nil && vals[2] == nil {
 		return session.Ending{}, session.ErrNotFound
+	}
+	if len(vals) != 6 {
+		return session.Ending{}, fmt.Errorf("redisstore: ending returned %d values", len(vals))
 	}
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("redisstore: corrupt ending %s: "+format, append([]any{id.Short()}, args...)...)
@@ -1222,15 +1247,36 @@ func (s *Store) List(ctx context.Context, userID string, now time.Time) ([]sessi
 	return list, nil
 }
 
+// endingsBatch is how many due endings one script of DeleteExpired looks at.
+const endingsBatch = 500
+
+// DeleteExpired sweeps up to limit sessions in one script. Then it forgets
+// every ending past its deadline, however many, in scripts of endingsBatch
+// each, so that a backlog (after the sweeper was stopped for hours, say)
+// never blocks the server for long. Most were expired by Redis already and
+// cost a ZREM each. Any that a failed call leaves, Ended ignores anyway.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, nil
 	}
-	n, err := sweepScript.Run(ctx, s.c, []string{s.due, s.expiry, s.endings}, s.prefix, micros(now), limit).Int()
+	n, err := sweepScript.Run(ctx, s.c, []string{s.due, s.expiry}, s.prefix, micros(now), limit).Int()
 	if err != nil {
 		return 0, mapErr(err)
 	}
-	return n, nil
+	kept := 0
+	for {
+		r, err := forgetScript.Run(ctx, s.c, []string{s.endings}, s.prefix, micros(now), kept, endingsBatch).Int64Slice()
+		if err != nil {
+			return n, mapErr(err)
+		}
+		if len(r) != 2 {
+			return n, fmt.Errorf("redisstore: forgetting endings returned %d values", len(r))
+		}
+		kept += int(r[1])
+		if r[0] < endingsBatch {
+			return n, nil
+		}
+	}
 }
 
 // parse builds a session from the values of fields, in order, as the

@@ -1448,6 +1448,117 @@ func TestOlderLinkEnding(t *testing.T) {
 	f.wantEnded(t, id, session.Ending{UserID: "alice", At: at, Handle: h, Gen: 4})
 }
 
+// scriptProbe counts, for each script the client runs, by how much the
+// endings set shrank, as seen through a client of its own.
+type scriptProbe struct {
+	c    *redis.Client
+	key  string
+	mu   sync.Mutex
+	gone []int64 // entries removed by each script
+	err  error
+}
+
+func (p *scriptProbe) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (p *scriptProbe) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (p *scriptProbe) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); name != "evalsha" && name != "eval" {
+			return next(ctx, cmd)
+		}
+		before, err1 := p.c.ZCard(ctx, p.key).Result()
+		err := next(ctx, cmd)
+		after, err2 := p.c.ZCard(ctx, p.key).Result()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.err == nil {
+			p.err = errors.Join(err1, err2)
+		}
+		p.gone = append(p.gone, before-after)
+		return err
+	}
+}
+
+// A backlog of endings due, more than a batch of them, is forgotten by one
+// DeleteExpired, in scripts that each forget at most a batch, so that none
+// blocks the server for the whole backlog.
+func TestSweepForgetsEndingsInBatches(t *testing.T) {
+	opt := redisOptions(t)
+	f := newFixture(t, opt)
+	ctx := context.Background()
+	at := now()
+	const n = 2*redisstore.EndingsBatch + 100
+	var last session.Session
+	for i := range n {
+		last = f.create(t, newSession(fmt.Sprintf("user%d", i%10), at))
+		if err := f.st.Delete(ctx, last.ID, at, "signed out"); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+	}
+	if got := len(f.endingEntries(t)); got != n {
+		t.Fatalf("%d endings, want %d", got, n)
+	}
+
+	probe := &scriptProbe{c: redis.NewClient(opt), key: f.prefix + "endings"}
+	defer probe.c.Close()
+	f.c.AddHook(probe)
+	if got, err := f.st.DeleteExpired(ctx, last.AbsoluteDeadline, 100); err != nil || got != 0 {
+		t.Fatalf("DeleteExpired = %d, %v; want 0, nil", got, err)
+	}
+	if probe.err != nil {
+		t.Fatal(probe.err)
+	}
+	var total int64
+	for i, gone := range probe.gone {
+		if gone > redisstore.EndingsBatch {
+			t.Errorf("script %d forgot %d endings, more than a batch (%d)", i, gone, redisstore.EndingsBatch)
+		}
+		total += gone
+	}
+	if total != n {
+		t.Errorf("scripts forgot %d endings in all (%v), want %d", total, probe.gone, n)
+	}
+	if keys, err := f.keys(ctx); err != nil || len(keys) != 0 {
+		t.Fatalf("%d keys left (%v), want none", len(keys), err)
+	}
+}
+
+// An ending whose session's absolute deadline has passed on the server's
+// clock is not answered, even while its key is still there and the sweep
+// has not run (here its key outlives the deadline, as a key whose expiry
+// was lost would).
+func TestEndedPastDeadline(t *testing.T) {
+	f := newFixture(t, redisOptions(t))
+	ctx := context.Background()
+	at := now()
+	s := f.create(t, newSession("alice", at))
+	if err := f.st.Delete(ctx, s.ID, at, "signed out"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	f.wantEnded(t, s.ID, session.Ending{UserID: "alice", At: at, Why: "signed out"})
+
+	server, err := f.c.Time(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ekey := f.endingKey(s.ID)
+	for _, d := range []time.Duration{time.Second, 0} {
+		past := strconv.FormatInt(server.Add(-d).UnixMicro(), 10)
+		if err := f.c.HSet(ctx, ekey, "abs_deadline", past).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if e, err := f.st.Ended(ctx, s.ID); !errors.Is(err, session.ErrNotFound) {
+			t.Errorf("Ended with the deadline %v before the server's time = %+v, %v; want ErrNotFound", d, e, err)
+		}
+	}
+	if !f.exists(t, ekey) || len(f.endingEntries(t)) != 1 {
+		t.Fatal("the ending was removed; the test needs it left unswept")
+	}
+}
+
 func TestIdentity(t *testing.T) {
 	opt := redisOptions(t)
 	f := newFixture(t, opt)

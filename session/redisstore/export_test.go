@@ -1,0 +1,4 @@
+package redisstore
+
+// EndingsBatch is how many endings one script of DeleteExpired looks at.
+const EndingsBatch = endingsBatch
