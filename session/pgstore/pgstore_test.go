@@ -391,7 +391,7 @@ func TestSweepUsesExpiryIndexes(t *testing.T) {
 	st := newStore(t, pool)
 	table := st.Table()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	const rows = 100_000
+	const rows = 20_000
 	// Deadlines spread over the hour before now, so that ANALYZE sees a
 	// range of values, all of them due.
 	_, err := pool.Exec(ctx, `INSERT INTO `+table+` (id, user_id, created_at, last_seen_at, idle_deadline, abs_deadline,
