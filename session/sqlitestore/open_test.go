@@ -129,3 +129,19 @@ func TestOpenPathNeedingEscapes(t *testing.T) {
 		})
 	}
 }
+
+// The write-ahead log is cut back after checkpoints, on every connection.
+func TestOpenLimitsTheLog(t *testing.T) {
+	db, err := sqlitestore.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(3)
+	for range 3 {
+		var limit int64
+		if err := db.QueryRow(`PRAGMA journal_size_limit`).Scan(&limit); err != nil || limit != 64<<20 {
+			t.Fatalf("journal_size_limit = %d, %v; want %d", limit, err, 64<<20)
+		}
+	}
+}

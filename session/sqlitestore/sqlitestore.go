@@ -93,6 +93,9 @@ func open(path string) (*sql.DB, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// After a checkpoint, the write-ahead log is cut back to 64 MiB: a
+	// burst of writes must not leave a log of gigabytes behind for good.
+	q.Add("_pragma", "journal_size_limit(67108864)")
 	q.Set("_txlock", "immediate")
 	uri := url.URL{Scheme: "file", Opaque: url.PathEscape(path), RawQuery: q.Encode()}
 	db, err := sql.Open("sqlite", uri.String())
