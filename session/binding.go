@@ -149,9 +149,13 @@ func (m *Manager) bindingHolds(w http.ResponseWriter, r *http.Request, st *state
 	}
 	if n < MaxUnboundRequests {
 		// Not signed in, but the cookie stays: the session may still be
-		// its owner's, whose browser refreshes the binding.
-		m.emit(ctx, r, Event{Kind: EventBindingMissing, UserID: s.UserID, Session: s.Handle.Short(),
-			Detail: fmt.Sprintf("the session is bound to a device and this request had no valid proof of it (%d of %d before the session is ended); it was not signed in", max(n, 1), MaxUnboundRequests)})
+		// its owner's, whose browser refreshes the binding. Reported the
+		// first time, and whenever it comes from another address than
+		// the session's last (the count is on the session).
+		if n <= 1 || clip(m.opts.ClientIP(r), maxIPLen) != s.LastIP {
+			m.emit(ctx, r, Event{Kind: EventBindingMissing, UserID: s.UserID, Session: s.Handle.Short(),
+				Detail: fmt.Sprintf("a request came with the session's cookie but without proof from the device it is bound to, and was not signed in; after %d such requests the session is ended", MaxUnboundRequests)})
+		}
 		return false
 	}
 	why := "ended because its cookie was used without the device it is bound to"

@@ -174,7 +174,7 @@ func throttledMessage(te *auth.ThrottledError) string {
 	case data.ScopeSignUp:
 		return "Too many accounts were created from your network in the last hour. Please try again in " + wait + "."
 	case data.ScopeSignInAccount:
-		return "This account has been signed in to many times in the last few minutes. Please wait " + wait + " and try again."
+		return "There have been many sign-ins to this account from your network in the last few minutes. Please wait " + wait + " and try again."
 	case data.ScopeSignInNetwork:
 		return "There have been many sign-ins from your network in the last few minutes. Please wait " + wait + " and try again."
 	}

@@ -119,13 +119,6 @@ type Principal struct {
 
 // SignUp creates an account. Problems with the input are *InputError.
 func (s *Service) SignUp(ctx context.Context, username, password, confirm string) (data.User, error) {
-	u, err := NormalizeUsername(username)
-	if err != nil {
-		return data.User{}, err
-	}
-	if err := CheckNewPassword(password, confirm, u); err != nil {
-		return data.User{}, err
-	}
 	// A client network past its sign-ups for the hour (ForClient), or its
 	// group of networks (an IPv6 /48, an IPv4 /24) past five times as
 	// many, gets a *ThrottledError of scope data.ScopeSignUp.
@@ -146,6 +139,15 @@ func (s *Service) SignUp(ctx context.Context, username, password, confirm string
 				return data.User{}, &ThrottledError{RetryAfter: wait, Scope: data.ScopeSignUp}
 			}
 		}
+	}
+	// The input after the limit: a network past it learns so before it
+	// fixes a password it could not use anyway.
+	u, err := NormalizeUsername(username)
+	if err != nil {
+		return data.User{}, err
+	}
+	if err := CheckNewPassword(password, confirm, u); err != nil {
+		return data.User{}, err
 	}
 	hash, err := s.Hasher.Hash(ctx, NormalizePassword(password))
 	if err != nil {

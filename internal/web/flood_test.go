@@ -144,7 +144,7 @@ func TestSignInSuccessLimit(t *testing.T) {
 	}
 	r := s.browser().from("198.51.100.7").login("mallory", alicePW)
 	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" ||
-		!strings.Contains(r.body, "signed in to many times") {
+		!strings.Contains(r.body, "many sign-ins to this account from your network") {
 		t.Fatalf("the eleventh sign-in: %d %q: %s", r.StatusCode, r.Header.Get("Retry-After"), r.body)
 	}
 	// From another network the account is not held back.
@@ -177,6 +177,11 @@ func TestSignUpLimit(t *testing.T) {
 	}
 	if !strings.Contains(r.body, `value="spamd"`) {
 		t.Fatal("the refused form lost what was typed")
+	}
+	// The limit is said first, not after the password is fixed.
+	weak := s.browser().from("2001:db8:5:6::2").post("/signup", url.Values{"username": {"spame"}, "password": {"password123"}, "password_confirm": {"password123"}})
+	if weak.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("past the limit, a weak password was judged first: %d", weak.StatusCode)
 	}
 	s.wantEvent("signup_throttled")
 	if r := signUp("2001:db8:5:7::1", "honest"); r.StatusCode != http.StatusSeeOther {
