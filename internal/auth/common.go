@@ -141,15 +141,15 @@ func cuts(n int) []int {
 	return c
 }
 
-// isRepeatOrRun reports whether s, in ASCII, is a unit over and over that
-// would not do as a password on its own ("aaaaaaaa", "12121212",
-// "19871987", "passwordpassword"), or a run of neighbouring characters
-// ("abcdefgh", "87654321", "1234567890"). These are what the list leaves
-// out (see commonpasswords/README.md), and the list is ASCII.
+// isRepeatOrRun reports whether s is a unit over and over that would not
+// do as a password on its own ("aaaaaaaa", "éééééééé", "12121212",
+// "19871987", "passwordpassword"), or, in ASCII, a run of neighbouring
+// characters ("abcdefgh", "87654321", "1234567890"). These are what the
+// list leaves out (see commonpasswords/README.md).
 func isRepeatOrRun(s string) bool {
 	r := []rune(s)
 	n := len(r)
-	if n < 2 || !isASCII(s) {
+	if n < 2 {
 		return false
 	}
 	for u := 1; u <= n/2; u++ {
@@ -160,6 +160,9 @@ func isRepeatOrRun(s string) bool {
 		if repeats {
 			return u < MinPassword || commonness(string(r[:u])) != notCommon
 		}
+	}
+	if !isASCII(s) {
+		return false
 	}
 	step := func(a, b rune) rune {
 		if '0' <= a && a <= '9' && '0' <= b && b <= '9' {
