@@ -49,6 +49,10 @@ type Options struct {
 	// SignUpsPerHour limits accounts created per client network and hour;
 	// auth.DefaultSignUpsPerHour if zero, negative for no limit.
 	SignUpsPerHour int
+	// SignInsPerAccount and SignInsPerNetwork limit successful sign-ins
+	// per ten minutes (to one account from one network, and from one
+	// network); the auth package's policies if zero.
+	SignInsPerAccount, SignInsPerNetwork int
 
 	TLS         bool // the app serves HTTPS itself (HSTS)
 	BehindProxy bool // trust a reverse proxy's forwarding headers
@@ -124,6 +128,12 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	a.Auth.Now = o.Now
 	if o.SignUpsPerHour != 0 {
 		a.Auth.SignUpsPerHour = o.SignUpsPerHour
+	}
+	if o.SignInsPerAccount > 0 {
+		a.Auth.SignInAccount.Free = o.SignInsPerAccount
+	}
+	if o.SignInsPerNetwork > 0 {
+		a.Auth.SignInNetwork.Free = o.SignInsPerNetwork
 	}
 	if o.Hasher != nil {
 		a.Auth.Hasher = o.Hasher

@@ -60,6 +60,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		ReauthWindow: cfg.ReauthWindow, MaxSessions: cfg.MaxSessions,
 		RotationInterval: rotation(cfg.RotationInterval), NoDBSC: !cfg.DBSC, BoundCookieLifetime: cfg.BoundCookieLifetime,
 		StoreTimeout: cfg.StoreTimeout, SignUpsPerHour: signUpLimit(cfg.SignUpsPerHour),
+		SignInsPerAccount: cfg.SignInsPerAccount, SignInsPerNetwork: cfg.SignInsPerNetwork,
 		TLS: cfg.TLS(), BehindProxy: cfg.BehindProxy, Logger: logger,
 	})
 	if err != nil {

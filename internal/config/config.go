@@ -31,6 +31,8 @@ type Config struct {
 	BoundCookieLifetime time.Duration // how long a bound session's proof lasts
 	StoreTimeout        time.Duration // how long a session store call may take
 	SignUpsPerHour      int           // accounts created per client network and hour; 0: no limit
+	SignInsPerAccount   int           // successful sign-ins to one account from one network per 10 minutes
+	SignInsPerNetwork   int           // successful sign-ins from one network per 10 minutes
 	TLSCert             string
 	TLSKey              string
 	TLSSelfSigned       bool
@@ -110,6 +112,8 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	boolean(&c.DBSC, "dbsc", true, "offer Device Bound Session Credentials: browsers that support them tie the session to a key that never leaves the device")
 	dur(&c.StoreTimeout, "store-timeout", time.Second, "how long a session store call may take before the request fails with 503 (a stalled Redis or database)")
 	integer(&c.SignUpsPerHour, "signups-per-hour", 10, "accounts one client network (IPv4 address, IPv6 /64) may create per hour; 0 for no limit")
+	integer(&c.SignInsPerAccount, "signins-per-account", 40, "successful sign-ins to one account from one client network per 10 minutes before the next must wait")
+	integer(&c.SignInsPerNetwork, "signins-per-network", 120, "successful sign-ins from one client network, to any accounts, per 10 minutes before the next must wait")
 	dur(&c.BoundCookieLifetime, "bound-cookie-lifetime", 10*time.Minute, "with --dbsc, how long a device-bound session's proof lasts before the browser must sign a new one (at least 5s)")
 	str(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
 	str(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
@@ -172,6 +176,9 @@ func (c Config) Validate() error {
 	}
 	if c.StoreTimeout < 50*time.Millisecond || c.StoreTimeout > time.Minute {
 		return fmt.Errorf("--store-timeout %v: use 50ms to 1m", c.StoreTimeout)
+	}
+	if c.SignInsPerAccount < 1 || c.SignInsPerAccount > 100000 || c.SignInsPerNetwork < 1 || c.SignInsPerNetwork > 1000000 {
+		return fmt.Errorf("--signins-per-account %d, --signins-per-network %d: use at least 1", c.SignInsPerAccount, c.SignInsPerNetwork)
 	}
 	if c.SignUpsPerHour < 0 || c.SignUpsPerHour > 100000 {
 		return fmt.Errorf("--signups-per-hour %d: use 0 (no limit) to 100000", c.SignUpsPerHour)

@@ -19,7 +19,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{Addr: "127.0.0.1:8080", DB: "connectbook.db", IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
 		ReauthWindow: 10 * time.Minute, MaxSessions: 50, LogFormat: "text",
 		RotationInterval: 10 * time.Minute, DBSC: true, BoundCookieLifetime: 10 * time.Minute,
-		StoreTimeout: time.Second, SignUpsPerHour: 10}
+		StoreTimeout: time.Second, SignUpsPerHour: 10, SignInsPerAccount: 40, SignInsPerNetwork: 120}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
@@ -128,6 +128,18 @@ func TestStoreTimeoutAndSignUpLimit(t *testing.T) {
 		t.Fatalf("from the environment: %+v, %v", c, err)
 	}
 	for _, args := range [][]string{{"--store-timeout", "0"}, {"--store-timeout", "2m"}, {"--signups-per-hour", "-1"}} {
+		if _, err := Load(args, env(nil), io.Discard); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+}
+
+func TestSignInLimits(t *testing.T) {
+	c, err := Load([]string{"--signins-per-network", "5000"}, env(map[string]string{"CONNECTBOOK_SIGNINS_PER_ACCOUNT": "7"}), io.Discard)
+	if err != nil || c.SignInsPerAccount != 7 || c.SignInsPerNetwork != 5000 {
+		t.Fatalf("%+v, %v", c, err)
+	}
+	for _, args := range [][]string{{"--signins-per-account", "0"}, {"--signins-per-network", "-3"}} {
 		if _, err := Load(args, env(nil), io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
 		}
