@@ -175,6 +175,8 @@ func throttledMessage(te *auth.ThrottledError) string {
 		return "Too many accounts were created from your network in the last hour. Please try again in " + wait + "."
 	case data.ScopeSignInAccount:
 		return "There have been many sign-ins to this account from your network in the last few minutes. Please wait " + wait + " and try again."
+	case data.ScopeSignInAnyNet:
+		return "There have been many sign-ins to this account in the last few minutes. Please wait " + wait + " and try again."
 	case data.ScopeSignInNetwork:
 		return "There have been many sign-ins from your network in the last few minutes. Please wait " + wait + " and try again."
 	}

@@ -241,6 +241,8 @@ func (s *Service) adminEvent(ctx context.Context, kind string, uid int64, userna
 func throttleDetail(scope string) string {
 	switch scope {
 	case data.ScopeSignInAccount:
+		return "too many successful sign-ins to this account from this network in a short time"
+	case data.ScopeSignInAnyNet:
 		return "too many successful sign-ins to this account in a short time"
 	case data.ScopeSignInNetwork:
 		return "too many successful sign-ins from this network in a short time"

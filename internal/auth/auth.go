@@ -76,6 +76,11 @@ var (
 // waits for the hour to pass since the last.
 var (
 	SignInAccountPolicy = Policy{Free: 40, Base: 30 * time.Second, Max: 10 * time.Minute, Window: 10 * time.Minute}
+	// From anywhere, an account gets five times as many: enough that
+	// someone else signing in to it cannot keep its owner out for long
+	// (and confirming the password is never limited), while a loop spread
+	// over many networks still stops.
+	SignInAnyNetPolicy  = Policy{Free: 200, Base: 10 * time.Second, Max: time.Minute, Window: 10 * time.Minute}
 	SignInNetworkPolicy = Policy{Free: 120, Base: 10 * time.Second, Max: 10 * time.Minute, Window: 10 * time.Minute}
 )
 
@@ -91,8 +96,11 @@ type Service struct {
 	AccountIP Policy
 	IP        Policy
 	Account   Policy
-	// SignInAccount and SignInNetwork limit successful sign-ins.
+	// SignInAccount (one account from one network), SignInAnyNet (one
+	// account from anywhere) and SignInNetwork (one network, any account)
+	// limit successful sign-ins.
 	SignInAccount Policy
+	SignInAnyNet  Policy
 	SignInNetwork Policy
 	// SignUpsPerHour limits sign-ups per client network (negative: no
 	// limit).
@@ -106,7 +114,8 @@ type Service struct {
 func NewService(db *data.DB) *Service {
 	return &Service{DB: db, Hasher: NewHasher(DefaultParams), Now: time.Now,
 		AccountIP: AccountIPPolicy, IP: IPPolicy, Account: AccountPolicy,
-		SignInAccount: SignInAccountPolicy, SignInNetwork: SignInNetworkPolicy, SignUpsPerHour: DefaultSignUpsPerHour}
+		SignInAccount: SignInAccountPolicy, SignInAnyNet: SignInAnyNetPolicy, SignInNetwork: SignInNetworkPolicy,
+		SignUpsPerHour: DefaultSignUpsPerHour}
 }
 
 // Principal is who a password check proved the client to be: the user, and
@@ -244,9 +253,10 @@ func (s *Service) login(ctx context.Context, username, password, clientIP string
 	if limitSuccess {
 		successes = []data.FailureKey{
 			{Scope: data.ScopeSignInAccount, Subject: account + " " + network},
+			{Scope: data.ScopeSignInAnyNet, Subject: account},
 			{Scope: data.ScopeSignInNetwork, Subject: network},
 		}
-		successPolicies = []Policy{s.SignInAccount, s.SignInNetwork}
+		successPolicies = []Policy{s.SignInAccount, s.SignInAnyNet, s.SignInNetwork}
 	}
 	now := s.Now()
 	prior, err := s.DB.LoginFailures(ctx, append(keys[:len(keys):len(keys)], successes...)...)

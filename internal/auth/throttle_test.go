@@ -171,7 +171,21 @@ func TestThrottling(t *testing.T) {
 				if err := login(s, "alice", "correct horse alice", "192.0.2.78"); err != nil {
 					t.Fatalf("after the window: %v", err)
 				}
+				// Per account from anywhere, with a larger allowance.
+				s.SignInAnyNet.Free = 3 // one sign-in so far in this window, two more below
+				for i := range 2 {
+					if err := login(s, "alice", "correct horse alice", "203.0.113."+strconv.Itoa(100+i)); err != nil {
+						t.Fatalf("alice from another network %d: %v", i, err)
+					}
+				}
+				if got := throttledScope(login(s, "alice", "correct horse alice", "203.0.113.120")); got != data.ScopeSignInAnyNet {
+					t.Fatalf("past the account's allowance from anywhere: %q, want %s", got, data.ScopeSignInAnyNet)
+				}
+				if _, err := s.Reauthenticate(context.Background(), "alice", "correct horse alice", "203.0.113.121"); err != nil {
+					t.Fatalf("re-authentication past it: %v", err)
+				}
 				// Per network, across accounts.
+				s.SignInAnyNet.Free = 1000
 				s.SignInNetwork.Free = 3
 				for i := range 3 {
 					if err := login(s, "bob", "correct horse bob", "203.0.113.80"); err != nil {
@@ -186,7 +200,7 @@ func TestThrottling(t *testing.T) {
 				s, _ := newService(t, be.DSN(t), NewHasherLimits(cheap, 2, 8, time.Second))
 				// Successes have limits of their own (tested below); here
 				// they are out of the way.
-				s.SignInAccount.Free, s.SignInNetwork.Free = 1000, 1000
+				s.SignInAccount.Free, s.SignInAnyNet.Free, s.SignInNetwork.Free = 1000, 1000, 1000
 				for range 3 * IPPolicy.Free {
 					if err := login(s, "alice", "correct horse alice", "192.0.2.77"); err != nil {
 						t.Fatalf("repeated successful logins: %v", err)

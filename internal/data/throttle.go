@@ -13,9 +13,10 @@ const (
 	ScopeIP        = "ip"         // one client network, any account
 
 	// Not failures, but limits on what succeeds, counted the same way.
-	ScopeSignInAccount = "signin_account" // successful sign-ins to one account
-	ScopeSignInNetwork = "signin_network" // successful sign-ins from one client network
-	ScopeSignUp        = "signup"         // accounts created from one client network
+	ScopeSignInAccount = "signin_account"     // successful sign-ins to one account from one client network
+	ScopeSignInAnyNet  = "signin_account_any" // successful sign-ins to one account from anywhere
+	ScopeSignInNetwork = "signin_network"     // successful sign-ins from one client network
+	ScopeSignUp        = "signup"             // accounts created from one client network
 )
 
 // Failures is the failed-login record of one subject.

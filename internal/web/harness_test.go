@@ -94,7 +94,7 @@ func newServerOn(t testing.TB, opts app.Options, h *auth.Hasher) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Auth.SignInAccount.Free, st.Auth.SignInNetwork.Free = 1000, 1000 // likewise
+	st.Auth.SignInAccount.Free, st.Auth.SignInAnyNet.Free, st.Auth.SignInNetwork.Free = 1000, 1000, 1000 // likewise
 	if err := st.RecordStore(context.Background()); err != nil {
 		t.Fatal(err)
 	}
