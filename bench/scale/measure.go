@@ -141,6 +141,7 @@ type result struct {
 	sweepDue      []time.Duration // sorted, one per batch
 	sweepIdle     []time.Duration // sorted
 	readers       int             // of the throughput measurement
+	faults        float64         // the process's page faults per timed Find
 }
 
 // measure sweeps the due sessions and times the operations at the current
@@ -178,6 +179,7 @@ func (f *filler) measure(ctx context.Context, cfg config, r *result) error {
 	// Rounds of each, alternating, and the median of the rounds' p50 and
 	// p99: another process's burst of work spoils a round, not the figure.
 	var hits, misses []stats
+	faults := pageFaults()
 	for range cfg.rounds {
 		ds, err := timed(cfg.samples, func() error {
 			_, err := st.Find(ctx, hit())
@@ -201,6 +203,7 @@ func (f *filler) measure(ctx context.Context, cfg config, r *result) error {
 		misses = append(misses, statsOf(ds))
 	}
 	r.hit, r.miss = median(hits), median(misses)
+	r.faults = float64(pageFaults()-faults) / float64(2*cfg.rounds*cfg.samples)
 	var err error
 	r.readers = cfg.readers
 	if r.hitsPerSecond, err = f.throughput(ctx, cfg.readers, cfg.duration); err != nil {

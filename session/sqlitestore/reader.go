@@ -10,6 +10,7 @@ import (
 	"math"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/connectbook/connectbook/session"
 )
@@ -39,16 +40,22 @@ var errClosed = errors.New("sqlitestore: store is closed")
 // There are several readers per CPU. Besides not queueing requests, this
 // lets read transactions overlap: SQLite takes the WAL read lock from the
 // operating system (an fcntl call to take it, another to drop it) only when
-// no other connection of the process holds it.
+// no other connection of the process holds it. Idle readers are taken last
+// in, first out, so that at light load the same few serve every Find,
+// their maps and caches warm, and the others only under concurrency.
 //
 // Each reader maps the database file into memory (PRAGMA mmap_size), up to
 // Options.MmapSize bytes, so that reading a page costs neither a system
 // call nor a copy into the connection's page cache. Without the map, once
 // the table outgrows the readers' page caches (2 MB each), a Find reads
 // three or four pages with pread: at a million sessions (a 560 MB file),
-// most of its time. Larger page caches do not help: each reader would need
-// the whole table in a copy of its own, and SQLite's cache slows down as it
-// grows. Mapped pages are the operating system's cache of the file, shared
+// most of its time. Each map is the reader's own, though: the first time a
+// reader touches a part of the file, the kernel takes a page fault to map
+// it (tens of microseconds on some virtual machines). Taking readers in
+// turn spread those faults over every reader's map: at a million sessions,
+// most sequential Finds took one, which doubled their time. Larger page
+// caches do not help: each reader would need the whole table in a copy of
+// its own, and SQLite's cache slows down as it grows. Mapped pages are the operating system's cache of the file, shared
 // by all the readers (and any other process reading the file) and
 // reclaimed under memory pressure like any cached file data; they are not
 // in the Go heap. The RSS that ps and top show, though, counts a page once
@@ -104,7 +111,7 @@ func (s *Store) openReaders(ctx context.Context) (err error) {
 		return fmt.Errorf("the database allows %d open connections; the store needs %d of them for reads and at least %d left for writes: raise SetMaxOpenConns or leave it unlimited",
 			limit, n, spareConns)
 	}
-	s.readers = make(chan *reader, n)
+	s.readers = readerPool{free: make(chan struct{}, n), idle: make([]*reader, 0, n)}
 	defer func() {
 		if err != nil {
 			s.closeReaders()
@@ -143,7 +150,7 @@ func (s *Store) openReaders(ctx context.Context) (err error) {
 			conn.Close()
 			return err
 		}
-		s.readers <- r
+		s.readers.put(r)
 		s.nreaders++
 	}
 	return nil
@@ -154,11 +161,44 @@ func (s *Store) openReaders(ctx context.Context) (err error) {
 func (s *Store) closeReaders() error {
 	var errs []error
 	for ; s.nreaders > 0; s.nreaders-- {
-		r := <-s.readers
+		r, _ := s.readers.get(context.Background())
 		errs = append(errs, r.conn.Raw(func(any) error { return r.stmt.Close() }), r.conn.Close())
 	}
-	close(s.readers)
+	close(s.readers.free)
 	return errors.Join(errs...)
+}
+
+// readerPool holds the idle readers, the most recently used on top.
+type readerPool struct {
+	free chan struct{} // a token for each idle reader; closed with the Store
+	mu   sync.Mutex
+	idle []*reader
+}
+
+// get waits for an idle reader; it fails once the pool is closed, or with
+// ctx's error.
+func (p *readerPool) get(ctx context.Context) (*reader, error) {
+	select {
+	case _, ok := <-p.free:
+		if !ok {
+			return nil, errClosed
+		}
+	case <-ctx.Done():
+		return nil, fmt.Errorf("sqlitestore: %w", ctx.Err())
+	}
+	p.mu.Lock()
+	r := p.idle[len(p.idle)-1]
+	p.idle = p.idle[:len(p.idle)-1]
+	p.mu.Unlock()
+	return r, nil
+}
+
+// put gives back r, which get returned.
+func (p *readerPool) put(r *reader) {
+	p.mu.Lock()
+	p.idle = append(p.idle, r)
+	p.mu.Unlock()
+	p.free <- struct{}{}
 }
 
 // query runs inside conn.Raw and leaves the record in r.dest[0].
@@ -179,21 +219,16 @@ func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error
 	if err := ctx.Err(); err != nil {
 		return session.Session{}, fmt.Errorf("sqlitestore: %w", err)
 	}
-	var r *reader
-	select {
-	case r = <-s.readers:
-		if r == nil {
-			return session.Session{}, errClosed
-		}
-	case <-ctx.Done():
-		return session.Session{}, fmt.Errorf("sqlitestore: %w", ctx.Err())
+	r, err := s.readers.get(ctx)
+	if err != nil {
+		return session.Session{}, err
 	}
 	r.id = id
-	err := r.conn.Raw(r.run)
+	err = r.conn.Raw(r.run)
 	rec, _ := r.dest[0].(string)
 	found := r.found
 	r.dest[0] = nil
-	s.readers <- r
+	s.readers.put(r)
 	if err != nil {
 		return session.Session{}, mapErr(err)
 	}

@@ -243,7 +243,8 @@ func TestFindHonoursContext(t *testing.T) {
 	// Hold every reader, so Find can only wait.
 	var held []*reader
 	for range st.nreaders {
-		held = append(held, <-st.readers)
+		r, _ := st.readers.get(context.Background())
+		held = append(held, r)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -251,7 +252,7 @@ func TestFindHonoursContext(t *testing.T) {
 		t.Fatalf("Find with every reader busy = %v, want the context's error", err)
 	}
 	for _, r := range held {
-		st.readers <- r
+		st.readers.put(r)
 	}
 	// A context that has ended is refused before any reader is taken.
 	done, stop := context.WithCancel(context.Background())
@@ -338,15 +339,67 @@ func TestReadersMapTheFile(t *testing.T) {
 			defer st.Close()
 			var readers []*reader
 			for range st.nreaders {
-				readers = append(readers, <-st.readers)
+				r, _ := st.readers.get(ctx)
+				readers = append(readers, r)
 			}
 			for i, r := range readers {
 				var got int64
 				if err := r.conn.QueryRowContext(ctx, "PRAGMA mmap_size").Scan(&got); err != nil || got != c.want {
 					t.Errorf("reader %d: mmap_size = %d, %v; want %d", i, got, err, c.want)
 				}
-				st.readers <- r
+				st.readers.put(r)
 			}
 		})
+	}
+}
+
+func TestReadersLastInFirstOut(t *testing.T) {
+	st := newTestStore(t)
+	ctx := context.Background()
+	// At light load one reader serves every Find: the one put back last.
+	first, err := st.readers.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := st.readers.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.readers.put(second)
+	st.readers.put(first)
+	// Every reader taken is put back before the test can fail, or Close
+	// (in the cleanup) would wait for it.
+	for i := range 3 {
+		r, err := st.readers.get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.readers.put(r)
+		if r != first {
+			t.Fatalf("get %d took another reader than the one put back last", i)
+		}
+	}
+	for range 10 {
+		if _, err := st.Find(ctx, session.ID{1}); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("Find = %v, want ErrNotFound", err)
+		}
+	}
+	r, err := st.readers.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.readers.put(r)
+	if r != first {
+		t.Fatal("sequential Finds did not leave the same reader on top")
+	}
+}
+
+func TestFindAfterCloseFails(t *testing.T) {
+	st := newTestStore(t)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Find(context.Background(), session.ID{1}); !errors.Is(err, errClosed) {
+		t.Fatalf("Find after Close = %v, want errClosed", err)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -161,12 +162,15 @@ type Options struct {
 type Store struct {
 	db       *sql.DB
 	table    string
-	readers  chan *reader // see reader.go
+	readers  readerPool // see reader.go
 	nreaders int
 	mmapSize int64 // of each reader
 	touch    *sql.Stmt
 	seen     *sql.Stmt
 	alive    *sql.Stmt
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ session.Store = (*Store)(nil)
@@ -375,9 +379,12 @@ func addColumns(ctx context.Context, tx *sql.Tx, table string, cols []column) er
 }
 
 // Close releases the connections and statements the Store holds; it does
-// not close the database.
+// not close the database. Calling it again returns the first call's result.
 func (s *Store) Close() error {
-	return errors.Join(s.closeReaders(), s.touch.Close(), s.seen.Close(), s.alive.Close())
+	s.closeOnce.Do(func() {
+		s.closeErr = errors.Join(s.closeReaders(), s.touch.Close(), s.seen.Close(), s.alive.Close())
+	})
+	return s.closeErr
 }
 
 // Table returns the name of the sessions table.
