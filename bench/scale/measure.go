@@ -19,6 +19,13 @@ import (
 // sweepBatch is the limit the Manager's sweeper passes to DeleteExpired.
 const sweepBatch = 500
 
+// The warm-up runs until its Finds take at most one page fault in
+// maxWarmFaults, for at most maxWarmSlices slices.
+const (
+	maxWarmFaults = 1000
+	maxWarmSlices = 30
+)
+
 // userAgent is a browser's, of a common length.
 const userAgent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/141.0.0.0 Safari/537.36"
 
@@ -142,6 +149,8 @@ type result struct {
 	sweepIdle     []time.Duration // sorted
 	readers       int             // of the throughput measurement
 	faults        float64         // the process's page faults per timed Find
+	firstFaults   float64         // per Find in the warm-up's first slice
+	warmUp        time.Duration   // how long the warm-up ran
 }
 
 // measure sweeps the due sessions and times the operations at the current
@@ -172,9 +181,26 @@ func (f *filler) measure(ctx context.Context, cfg config, r *result) error {
 	hit := func() session.ID { return f.id(false, rnd.IntN(f.live)) }
 	// A warm-up, untimed, on as many goroutines as the throughput
 	// measurement, so that every connection the store reads on has seen
-	// the table much as a running server's would have.
-	if _, err := f.throughput(ctx, cfg.readers, cfg.duration); err != nil {
-		return err
+	// the table much as a running server's would have: in slices of
+	// cfg.duration until the page faults it takes (SQLite's readers
+	// mapping the file) are down to one in maxWarmFaults Finds, for at most
+	// maxWarmSlices. The figures are of a store in its steady state; the
+	// warm-up's length and its first slice's faults say how long reaching
+	// it took.
+	for slice := 1; ; slice++ {
+		faults := pageFaults()
+		rate, err := f.throughput(ctx, cfg.readers, cfg.duration)
+		if err != nil {
+			return err
+		}
+		perFind := float64(pageFaults()-faults) / (rate * cfg.duration.Seconds())
+		if slice == 1 {
+			r.firstFaults = perFind
+		}
+		r.warmUp = time.Duration(slice) * cfg.duration
+		if perFind*maxWarmFaults <= 1 || slice == maxWarmSlices {
+			break
+		}
 	}
 	// Rounds of each, alternating, and the median of the rounds' p50 and
 	// p99: another process's burst of work spoils a round, not the figure.

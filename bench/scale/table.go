@@ -13,18 +13,18 @@ func printTable(w io.Writer, results []result) {
 	if len(results) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\n| store | sessions | fill/s | bytes/session | Find hit p50 | Find hit p99 | Find miss p50 | Find miss p99 | page faults per Find | Find hits/s (%d goroutines) | List p50 | List p99 | sweep, due (per %d) | sweep, idle p50 | sweep, idle p99 |\n",
+	fmt.Fprintf(w, "\n| store | sessions | fill/s | bytes/session | Find hit p50 | Find hit p99 | Find miss p50 | Find miss p99 | warm-up (faults per Find at first) | page faults per timed Find | Find hits/s (%d goroutines) | List p50 | List p99 | sweep, due (per %d) | sweep, idle p50 | sweep, idle p99 |\n",
 		results[0].readers, sweepBatch)
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var first result
 	for _, r := range results {
 		if r.store != first.store {
 			first = r
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %.3f | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s (%.3f) | %.3f | %s | %s | %s | %s | %s | %s |\n",
 			r.store, count(float64(r.sessions)), count(r.fillRate), count(float64(r.bytes)/float64(r.sessions)),
 			dur(r.hit.p50), withRatio(r.hit.p99, first.hit.p99),
-			dur(r.miss.p50), withRatio(r.miss.p99, first.miss.p99), r.faults,
+			dur(r.miss.p50), withRatio(r.miss.p99, first.miss.p99), r.warmUp, r.firstFaults, r.faults,
 			count(r.hitsPerSecond),
 			dur(quantile(r.list, 0.5)), dur(quantile(r.list, 0.99)),
 			dur(mean(r.sweepDue)),
