@@ -22,8 +22,11 @@ type scheme interface {
 	logout(w http.ResponseWriter, r *http.Request)
 }
 
-// router is implemented by variants with pages of their own.
-type router interface{ routes(mux *http.ServeMux) }
+// router is implemented by variants with pages of their own, which they
+// render with v.
+type router interface {
+	routes(mux *http.ServeMux, v view)
+}
 
 // profileGate is implemented by variants that send some logged-in
 // sessions elsewhere instead of showing the profile.
@@ -32,22 +35,40 @@ type profileGate interface {
 }
 
 type app struct {
-	s     scheme
-	users map[string]string
+	s      scheme
+	users  map[string]string
+	v      view
+	lesson *lesson
+	// site is the whole variant, which the walkthrough's simulated
+	// browsers send their requests to.
+	site    http.Handler
+	cbSlots chan struct{}
 }
 
-func newApp(s scheme, users map[string]string) http.Handler {
-	a := &app{s: s, users: users}
+func newApp(s scheme, users map[string]string, variant, cookie string) http.Handler {
+	a := &app{s: s, users: users, v: view{variant: variant, hole: descriptions[variant]},
+		lesson: lessons(variant, cookie), cbSlots: make(chan struct{}, cbSlots)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("GET /login", a.loginPage)
 	mux.HandleFunc("POST /login", a.loginPost)
 	mux.HandleFunc("GET /profile", a.profile)
 	mux.HandleFunc("GET /logout", a.logout)
+	mux.Handle("GET /static/{file}", a.v.static())
+	// The walkthrough's steps are POSTs that make the server act; other
+	// sites' pages may not press its buttons.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.v.fail(w, http.StatusForbidden, "The walkthrough's buttons work only from the lab's own pages.")
+	}))
+	mux.HandleFunc("GET /walkthrough", a.walkthrough)
+	mux.Handle("POST /walkthrough/step", cop.Handler(http.HandlerFunc(a.walkStep)))
+	mux.Handle("POST /walkthrough/connectbook", cop.Handler(http.HandlerFunc(a.walkConnectBook)))
 	if rt, ok := s.(router); ok {
-		rt.routes(mux)
+		rt.routes(mux, a.v)
 	}
-	return noStore(mux)
+	a.site = noStore(a.v.errorPages(mux))
+	return a.site
 }
 
 // noStore keeps session-bearing pages out of every cache, errors included.
@@ -63,7 +84,7 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/profile", http.StatusSeeOther)
 		return
 	}
-	render(w, http.StatusOK, "home", nil)
+	a.v.render(w, http.StatusOK, "home", "Welcome", nil)
 }
 
 func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -71,19 +92,19 @@ func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/profile", http.StatusSeeOther)
 		return
 	}
-	render(w, http.StatusOK, "login", loginData{})
+	a.v.render(w, http.StatusOK, "login", "Log in", loginData{})
 }
 
 func (a *app) loginPost(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	if err := r.ParseForm(); err != nil {
-		http.Error(w, "Bad request", http.StatusBadRequest)
+		a.v.fail(w, http.StatusBadRequest, "The sign-in form could not be read.")
 		return
 	}
 	user := r.PostForm.Get("username")
 	if !a.check(user, r.PostForm.Get("password")) {
 		a.s.login(w, r, "")
-		render(w, http.StatusOK, "login", loginData{Error: "Invalid credentials"})
+		a.v.render(w, http.StatusOK, "login", "Log in", loginData{Error: "Invalid credentials"})
 		return
 	}
 	a.s.login(w, r, user)
@@ -102,7 +123,7 @@ func (a *app) profile(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	render(w, http.StatusOK, "profile", user)
+	a.v.render(w, http.StatusOK, "profile", "Your profile", user)
 }
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {

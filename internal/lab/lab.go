@@ -26,6 +26,15 @@ var descriptions = map[string]string{
 	"laxcookie": "sound server-side sessions, but the session cookie lacks HttpOnly, Secure and SameSite",
 }
 
+// cookieNames is each variant's session cookie.
+var cookieNames = map[string]string{
+	"seed1":     seed1Cookie,
+	"seed2":     seed2Cookie,
+	"adopt":     adoptCookie,
+	"stateless": statelessCookie,
+	"laxcookie": laxCookie,
+}
+
 // Describe returns a one-line description of a variant (what hole it has), "" if unknown.
 func Describe(variant string) string { return descriptions[variant] }
 
@@ -50,5 +59,5 @@ func build(variant string, now func() time.Time) (http.Handler, error) {
 		return nil, fmt.Errorf("lab: unknown variant %q (known: %s)", variant, strings.Join(Variants, ", "))
 	}
 	// A copy, so each app is independent of later changes to Users.
-	return newApp(s, maps.Clone(Users)), nil
+	return newApp(s, maps.Clone(Users), variant, cookieNames[variant]), nil
 }

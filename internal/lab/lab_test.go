@@ -14,15 +14,6 @@ import (
 	"time"
 )
 
-// cookieNames is each variant's session cookie.
-var cookieNames = map[string]string{
-	"seed1":     "session_id",
-	"seed2":     "session_id",
-	"adopt":     "SESSIONID",
-	"stateless": "session",
-	"laxcookie": "lab_session",
-}
-
 // extraPaths are each variant's own GET pages.
 var extraPaths = map[string][]string{
 	"seed1": {"/set_session/x", "/congrats"},
@@ -698,7 +689,7 @@ func TestRobust(t *testing.T) {
 // Visits without a login store nothing, so a flood of them costs no memory.
 func TestSeed1AnonymousVisitsStoreNothing(t *testing.T) {
 	s := newSeed1()
-	h := newApp(s, Users)
+	h := newApp(s, Users, "seed1", seed1Cookie)
 	for range 100 {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))

@@ -77,18 +77,18 @@ func (s *seed1) profileRedirect(r *http.Request, user string) string {
 	return ""
 }
 
-func (s *seed1) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /set_session/{id}", s.setSession)
+func (s *seed1) routes(mux *http.ServeMux, v view) {
+	mux.HandleFunc("GET /set_session/{id}", func(w http.ResponseWriter, r *http.Request) { s.setSession(w, r, v) })
 	mux.HandleFunc("GET /congrats", func(w http.ResponseWriter, r *http.Request) {
-		render(w, http.StatusOK, "message", "Congratulations! You hijacked a session by fixing its id.")
+		v.render(w, http.StatusOK, "message", "Congratulations", "Congratulations! You hijacked a session by fixing its id.")
 	})
 }
 
 // setSession plants any id the link names: the fixation entry point.
-func (s *seed1) setSession(w http.ResponseWriter, r *http.Request) {
+func (s *seed1) setSession(w http.ResponseWriter, r *http.Request, v view) {
 	id := r.PathValue("id")
 	if !validID(id) {
-		http.Error(w, "Bad session id", http.StatusBadRequest)
+		v.fail(w, http.StatusBadRequest, "Bad session id: up to 256 printable characters without spaces, quotes, commas, semicolons or backslashes.")
 		return
 	}
 	http.SetCookie(w, plainCookie(seed1Cookie, id))

@@ -101,9 +101,9 @@ func (s *seed2) logout(w http.ResponseWriter, r *http.Request) {
 	expire(w, plainCookie(seed2Cookie, ""))
 }
 
-func (s *seed2) routes(mux *http.ServeMux) {
+func (s *seed2) routes(mux *http.ServeMux, v view) {
 	mux.HandleFunc("GET /set_congrats", s.setCongrats)
-	mux.HandleFunc("GET /congratulations", s.congratulations)
+	mux.HandleFunc("GET /congratulations", func(w http.ResponseWriter, r *http.Request) { s.congratulations(w, r, v) })
 }
 
 // setCongrats marks a logged-in session, proving whoever follows the link
@@ -128,11 +128,11 @@ func (s *seed2) setCongrats(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-func (s *seed2) congratulations(w http.ResponseWriter, r *http.Request) {
+func (s *seed2) congratulations(w http.ResponseWriter, r *http.Request, v view) {
 	sess := s.lookup(s.id(r))
 	if sess == nil || !sess.congrats || sess.user == "" {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	render(w, http.StatusOK, "message", "Congratulations! The session you fixed is logged in as "+sess.user+".")
+	v.render(w, http.StatusOK, "message", "Congratulations", "Congratulations! The session you fixed is logged in as "+sess.user+".")
 }
