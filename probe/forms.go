@@ -3,6 +3,7 @@ package probe
 import (
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -358,4 +359,12 @@ func logoutWays(base, page *url.URL, forms []form, links []link, path string) []
 		}
 	}
 	return ways
+}
+
+// hasPasswordField reports whether one of forms asks for a password: a
+// login form, shown again after a failed login.
+func hasPasswordField(forms []form) bool {
+	return slices.ContainsFunc(forms, func(f form) bool {
+		return slices.ContainsFunc(f.inputs, func(in input) bool { return in.typ == "password" })
+	})
 }

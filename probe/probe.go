@@ -3,6 +3,8 @@ package probe
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -51,6 +53,24 @@ type Config struct {
 	Progress func(string)
 }
 
+// Check is the outcome of one of the probe's checks.
+type Check struct {
+	// ID is the finding the check looks for.
+	ID string `json:"id"`
+	// Outcome is OutcomePassed, OutcomeFailed or OutcomeSkipped.
+	Outcome string `json:"outcome"`
+	// Why says why a check was skipped, or what a passed one saw when
+	// that needs saying.
+	Why string `json:"why,omitempty"`
+}
+
+// Check outcomes.
+const (
+	OutcomePassed  = "passed"
+	OutcomeFailed  = "failed"
+	OutcomeSkipped = "skipped"
+)
+
 // Step is one request and its response, as evidence.
 type Step struct {
 	Note     string `json:"note,omitempty"`
@@ -72,7 +92,13 @@ type Finding struct {
 type Report struct {
 	Target   string    `json:"target"`
 	Findings []Finding `json:"findings"`
-	// Skipped names checks that could not run, and why.
+	// Checks says what became of each check: passed, failed (it has
+	// findings) or skipped, in the order they ran.
+	Checks []Check `json:"checks"`
+	// Skipped names checks that could not run, and why: the Why of the
+	// skipped Checks, each after its check's ID. Checks that were not
+	// asked for (the idle timeout without an idle wait) are only in
+	// Checks.
 	Skipped []string `json:"skipped,omitempty"`
 	// LeftSignedIn counts the sessions the probe opened and could not log
 	// out at the end (none could be where logout does not work).
@@ -112,6 +138,13 @@ const (
 	LogoutReplay      = "logout-replay"
 	CookieFlags       = "cookie-flags"
 	NoIdleTimeout     = "no-idle-timeout"
+	// CookieScope: the session cookie is shared with subdomains (a Domain
+	// attribute) or outlives any session (a persistent lifetime), or, as a
+	// low-severity hardening note, lacks the __Host- prefix.
+	CookieScope = "cookie-scope"
+	// FixationAuthenticatedID: a signed-in session's token stays the same
+	// when another user signs in on that browser.
+	FixationAuthenticatedID = "fixation-authenticated-id"
 )
 
 // urlParams are the query parameters tried for token-in-url, besides the
@@ -131,6 +164,8 @@ type prober struct {
 	pre        []*http.Cookie // cookies the login page sets before login
 	preSteps   []Step
 	loginSteps []Step
+	checkSteps []Step // the signed-in page's, right after login
+	lastAnswer *response // the answer to the last login form sent
 	setCookies []string
 	name       string   // the session cookie
 	token      string   // its value in the main session
@@ -151,19 +186,40 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer func() { p.rep.Requests = p.c.sent }()
 	defer p.signOutAll(ctx)
-	for _, check := range []func(context.Context) error{
-		p.signIn,
-		p.checkCookieFlags,
-		p.checkPreauth,
-		p.checkTokenInURL,
-		p.checkWeakToken,
-		p.checkAdopted,
-		p.checkLogoutReplay,
-		p.checkIdle,
+	if err := p.signIn(ctx); err != nil {
+		return nil, err
+	}
+	for _, check := range []struct {
+		id  string
+		run func(context.Context) error
+	}{
+		{CookieFlags, p.checkCookieFlags},
+		{CookieScope, p.checkCookieScope},
+		{FixationPreauthID, p.checkPreauth},
+		{TokenInURL, p.checkTokenInURL},
+		{WeakToken, p.checkWeakToken},
+		{FixationAdoptedID, p.checkAdopted},
+		{LogoutReplay, p.checkLogoutReplay},
+		{NoIdleTimeout, p.checkIdle},
 	} {
-		if err := check(ctx); err != nil {
+		found, skipped := len(p.rep.Findings), len(p.rep.Skipped)
+		if check.id == NoIdleTimeout && p.cfg.IdleWait == 0 {
+			p.rep.Checks = append(p.rep.Checks, Check{ID: check.id, Outcome: OutcomeSkipped,
+				Why: "not asked for: give an idle wait longer than the site's idle timeout to run it"})
+			continue
+		}
+		if err := check.run(ctx); err != nil {
 			return nil, err
 		}
+		c := Check{ID: check.id, Outcome: OutcomePassed}
+		switch {
+		case len(p.rep.Findings) > found:
+			c.Outcome = OutcomeFailed
+		case len(p.rep.Skipped) > skipped:
+			c.Outcome = OutcomeSkipped
+			c.Why = strings.TrimPrefix(p.rep.Skipped[len(p.rep.Skipped)-1], check.id+": ")
+		}
+		p.rep.Checks = append(p.rep.Checks, c)
 	}
 	return p.rep, nil
 }
@@ -299,6 +355,10 @@ func (p *prober) signIn(ctx context.Context) error {
 		if errors.Is(err, ErrBudget) || ctx.Err() != nil {
 			return err
 		}
+		if untrustedCertificate(err) {
+			return fmt.Errorf("%w: the certificate of %s is not trusted (%v); for a test site with a self-signed certificate, run with --insecure (Config.Client with InsecureSkipVerify)",
+				ErrUnreachable, p.base.Host, err)
+		}
 		return fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
 	if page.status >= 400 {
@@ -324,6 +384,7 @@ func (p *prober) signIn(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	answer := p.lastAnswer
 	p.loginSteps = steps
 	p.setCookies = append(p.setCookies, setCookies...)
 	p.rep.DeviceBound = p.deviceBound
@@ -331,9 +392,11 @@ func (p *prober) signIn(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A site may set the session cookie again on the signed-in page.
+	p.setCookies = append(p.setCookies, check.setCookies...)
+	p.checkSteps = check.steps
 	if !ok {
-		return fmt.Errorf("%w: after logging in as %s, %s answered %d at %s without %q; check the credentials, --authed-path and --authed-text",
-			ErrLogin, p.who(), p.authed.Path, check.status, check.url.Path, p.cfg.AuthedText)
+		return p.whyNotSignedIn(setCookies, answer, check)
 	}
 	// The session cookie is the one that keeps the login on its own. The
 	// most recently set cookies are the likeliest.
@@ -355,6 +418,48 @@ func (p *prober) signIn(ctx context.Context) error {
 	}
 	return fmt.Errorf("%w: no single cookie keeps the login on its own (cookies: %s); the probe needs a session cookie",
 		ErrLogin, strings.Join(names, ", "))
+}
+
+// whyNotSignedIn explains a login after which the signed-in page (check)
+// did not show the signed-in text: setCookies are the Set-Cookie lines of
+// the login page and the form's answer, answer that answer.
+func (p *prober) whyNotSignedIn(setCookies []string, answer, check *response) error {
+	formAgain := false
+	if forms, _ := parsePage(answer.url, answer.body); hasPasswordField(forms) {
+		formAgain = true
+	}
+	// A login that redirected elsewhere looked accepted: if it set no
+	// cookie, the form shown at the end of the redirects is the signed-in
+	// page sending a browser without a session back to log in.
+	accepted := answer.first >= 300 && answer.first < 400
+	if len(setCookies) == 0 && (accepted || !formAgain) {
+		why := "a site that keeps sessions in a cookie must set one at login"
+		if p.base.Scheme == "http" {
+			why = "a site that sends its session cookie only over HTTPS (a Secure cookie, express-session's cookie.secure, say) sets none over plain HTTP: probe its https:// address"
+		}
+		return fmt.Errorf("%w: logging in as %s set no cookie at all (neither the login page nor the answer to the login form, %d at %s, had a Set-Cookie header); %s",
+			ErrLogin, p.who(), answer.status, answer.url.Path, why)
+	}
+	if formAgain {
+		return fmt.Errorf("%w: after logging in as %s, the site showed the login form again (%d at %s): check the username and password (or the --field values)",
+			ErrLogin, p.who(), answer.status, answer.url.Path)
+	}
+	shown := ""
+	if forms, _ := parsePage(check.url, check.body); hasPasswordField(forms) {
+		shown = " but a login form"
+	}
+	return fmt.Errorf("%w: after logging in as %s, %s answered %d at %s without %q%s; check the credentials, --authed-path and --authed-text",
+		ErrLogin, p.who(), p.authed.Path, check.status, check.url.Path, p.cfg.AuthedText, shown)
+}
+
+// untrustedCertificate reports whether err is a TLS certificate the
+// system does not trust (unknown authority, wrong host, expired).
+func untrustedCertificate(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid)
 }
 
 // signInWith logs in with the browser j, adding q to the login page's and
@@ -388,6 +493,7 @@ func (p *prober) signInWith(ctx context.Context, j *jar, q url.Values) ([]Step, 
 	if err != nil {
 		return nil, nil, err
 	}
+	p.lastAnswer = res
 	if !p.deviceBound.Offered {
 		for _, h := range append(page.registrations, res.registrations...) {
 			if d, ok := parseRegistration(h); ok {
@@ -535,47 +641,6 @@ func plant(like string, sample []string) string {
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func (p *prober) checkCookieFlags(ctx context.Context) error {
-	p.progress("checking the session cookie's attributes")
-	var line string
-	for _, l := range p.setCookies {
-		if c, err := http.ParseSetCookie(l); err == nil && c.Name == p.name && c.Value == p.token {
-			line = l
-		}
-	}
-	if line == "" {
-		p.skip("%s: the Set-Cookie header for %s was not seen", CookieFlags, p.name)
-		return nil
-	}
-	c, _ := http.ParseSetCookie(line)
-	var missing []string
-	if !c.HttpOnly {
-		missing = append(missing, "HttpOnly")
-	}
-	if !c.Secure {
-		missing = append(missing, "Secure")
-	}
-	if c.SameSite == 0 || c.SameSite == http.SameSiteNoneMode {
-		missing = append(missing, "SameSite")
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	var ev []Step
-	for _, s := range append(append([]Step{}, p.preSteps...), p.loginSteps...) {
-		if strings.Contains(s.Response, "Set-Cookie: "+line) {
-			ev = []Step{s}
-		}
-	}
-	f := Finding{ID: CookieFlags, Detail: fmt.Sprintf("the %s cookie lacks %s", p.name, strings.Join(missing, ", ")),
-		Evidence: note(ev, "The response that sets the session cookie:")}
-	if len(missing) == 1 && missing[0] == "SameSite" {
-		f.Severity = "low"
-	}
-	p.add(f)
-	return nil
 }
 
 func (p *prober) checkPreauth(ctx context.Context) error {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -55,11 +57,11 @@ func TestLabVariants(t *testing.T) {
 		variant string
 		want    []string
 	}{
-		{"seed1", []string{probe.CookieFlags, probe.FixationAdoptedID, probe.FixationPreauthID, probe.WeakToken}},
-		{"seed2", []string{probe.CookieFlags, probe.FixationAdoptedID, probe.FixationPreauthID, probe.TokenInURL, probe.WeakToken}},
-		{"adopt", []string{probe.FixationAdoptedID}},
-		{"stateless", []string{probe.LogoutReplay}},
-		{"laxcookie", []string{probe.CookieFlags}},
+		{"seed1", []string{probe.CookieFlags, probe.CookieScope, probe.FixationAdoptedID, probe.FixationPreauthID, probe.WeakToken}},
+		{"seed2", []string{probe.CookieFlags, probe.CookieScope, probe.FixationAdoptedID, probe.FixationPreauthID, probe.TokenInURL, probe.WeakToken}},
+		{"adopt", []string{probe.CookieScope, probe.FixationAdoptedID}},
+		{"stateless", []string{probe.CookieScope, probe.LogoutReplay}},
+		{"laxcookie", []string{probe.CookieFlags, probe.CookieScope}},
 	} {
 		t.Run(tc.variant, func(t *testing.T) {
 			srv := startLab(t, tc.variant)
@@ -162,7 +164,7 @@ func TestEvidence(t *testing.T) {
 func TestIdleWait(t *testing.T) {
 	srv := startLab(t, "stateless")
 	rep := run(t, probe.Config{Target: srv.URL, Username: "alice", Password: "password123", IdleWait: 300 * time.Millisecond})
-	if got, want := ids(rep), []string{probe.LogoutReplay, probe.NoIdleTimeout}; !slices.Equal(got, want) {
+	if got, want := ids(rep), []string{probe.CookieScope, probe.LogoutReplay, probe.NoIdleTimeout}; !slices.Equal(got, want) {
 		t.Fatalf("findings = %v, want %v", got, want)
 	}
 }
@@ -175,18 +177,44 @@ func TestCannotRun(t *testing.T) {
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
 	srv := startLab(t, "laxcookie")
+	h, err := lab.New("laxcookie")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsSrv := httptest.NewTLSServer(h)
+	t.Cleanup(tlsSrv.Close)
+	// A site that sets its session cookie only over HTTPS, as
+	// express-session does with cookie.secure: over plain HTTP, none.
+	httpsOnly := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/login" && r.Method == http.MethodPost {
+			if r.TLS != nil {
+				http.SetCookie(w, &http.Cookie{Name: "connect.sid", Value: "s", Secure: true})
+			}
+			http.Redirect(w, r, "/profile", http.StatusFound)
+			return
+		}
+		if r.URL.Path == "/login" {
+			fmt.Fprint(w, `<form method="post"><input name="u"><input type="password" name="p"></form>`)
+			return
+		}
+		http.Redirect(w, r, "/login", http.StatusFound)
+	}))
+	t.Cleanup(httpsOnly.Close)
 	for _, tc := range []struct {
 		name string
 		cfg  probe.Config
 		want error
+		says string
 	}{
-		{"unreachable", probe.Config{Target: closed, Username: "alice", Password: "x"}, probe.ErrUnreachable},
-		{"wrong password", probe.Config{Target: srv.URL, Username: "alice", Password: "wrong"}, probe.ErrLogin},
-		{"no login form", probe.Config{Target: srv.URL, Username: "alice", Password: "password123", LoginPath: "/profile"}, probe.ErrLogin},
-		{"missing page", probe.Config{Target: srv.URL, Username: "alice", Password: "password123", LoginPath: "/nothing"}, probe.ErrLogin},
-		{"bad target", probe.Config{Target: "ftp://example.com", Username: "alice"}, probe.ErrConfig},
-		{"no credentials", probe.Config{Target: srv.URL}, probe.ErrConfig},
-		{"tiny budget", probe.Config{Target: srv.URL, Username: "alice", Password: "password123", MaxRequests: 3}, probe.ErrBudget},
+		{"unreachable", probe.Config{Target: closed, Username: "alice", Password: "x"}, probe.ErrUnreachable, "connection refused"},
+		{"untrusted certificate", probe.Config{Target: tlsSrv.URL, Username: "alice", Password: "password123"}, probe.ErrUnreachable, "--insecure"},
+		{"wrong password", probe.Config{Target: srv.URL, Username: "alice", Password: "wrong"}, probe.ErrLogin, "showed the login form again"},
+		{"no cookie at all", probe.Config{Target: httpsOnly.URL, Username: "alice", Password: "password123"}, probe.ErrLogin, "set no cookie at all"},
+		{"no login form", probe.Config{Target: srv.URL, Username: "alice", Password: "password123", LoginPath: "/profile"}, probe.ErrLogin, ""},
+		{"missing page", probe.Config{Target: srv.URL, Username: "alice", Password: "password123", LoginPath: "/nothing"}, probe.ErrLogin, ""},
+		{"bad target", probe.Config{Target: "ftp://example.com", Username: "alice"}, probe.ErrConfig, ""},
+		{"no credentials", probe.Config{Target: srv.URL}, probe.ErrConfig, ""},
+		{"tiny budget", probe.Config{Target: srv.URL, Username: "alice", Password: "password123", MaxRequests: 3}, probe.ErrBudget, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.cfg.Rate = 2000
@@ -194,6 +222,17 @@ func TestCannotRun(t *testing.T) {
 			if !errors.Is(err, tc.want) || rep != nil {
 				t.Fatalf("Run = %v, %v; want %v", rep, err, tc.want)
 			}
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("Run = %v; want it to say %q", err, tc.says)
+			}
 		})
+	}
+	// A wrong password is not blamed on the cookies, and a missing cookie
+	// not on the password.
+	if _, err := probe.Run(context.Background(), probe.Config{Target: srv.URL, Username: "alice", Password: "wrong", Rate: 2000}); err == nil || strings.Contains(err.Error(), "no cookie") {
+		t.Errorf("wrong password: %v", err)
+	}
+	if _, err := probe.Run(context.Background(), probe.Config{Target: httpsOnly.URL, Username: "alice", Password: "password123", Rate: 2000}); err == nil || strings.Contains(err.Error(), "login form again") || !strings.Contains(err.Error(), "https://") {
+		t.Errorf("https-only cookie over http: %v", err)
 	}
 }

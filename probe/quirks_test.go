@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -35,6 +36,10 @@ type quirks struct {
 	noopLogout    bool   // /logout only redirects
 	registration  string // a Secure-Session-Registration header on the login POST's answer
 	approvals     *atomic.Int64
+	cookieName    string // the session cookie's name; __Host-sid if empty
+	domain        string // a Domain attribute on the session cookie
+	maxAge        int    // a Max-Age on the session cookie
+	reissue       bool   // every signed-in page sets the session cookie again, to a new value
 }
 
 func randomHex(n int) string {
@@ -43,12 +48,17 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// quirkySite answers alice / pw-secret-123 with a "sid" session cookie.
+// quirkySite answers alice / pw-secret-123 with a "__Host-sid" session
+// cookie.
 func quirkySite(t *testing.T, q quirks) *httptest.Server {
+	sid := q.cookieName
+	if sid == "" {
+		sid = "__Host-sid"
+	}
 	var mu sync.Mutex
 	sessions := map[string]string{}
 	user := func(r *http.Request) string {
-		c, err := r.Cookie("sid")
+		c, err := r.Cookie(sid)
 		if err != nil {
 			return ""
 		}
@@ -57,17 +67,22 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 		return sessions[c.Value]
 	}
 	drop := func(r *http.Request) {
-		if c, err := r.Cookie("sid"); err == nil {
+		if c, err := r.Cookie(sid); err == nil {
 			mu.Lock()
+			if who := sessions[c.Value]; q.reissue && who != "" {
+				// Every value issued to the session ends with it.
+				maps.DeleteFunc(sessions, func(_, u string) bool { return u == who })
+			}
 			delete(sessions, c.Value)
 			mu.Unlock()
 		}
 	}
 	setSid := func(w http.ResponseWriter, v string) {
-		c := &http.Cookie{Name: "sid", Value: v, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode}
+		c := &http.Cookie{Name: sid, Value: v, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode}
 		if q.laxFlags {
-			c = &http.Cookie{Name: "sid", Value: v, Path: "/"}
+			c = &http.Cookie{Name: sid, Value: v, Path: "/"}
 		}
+		c.Domain, c.MaxAge = q.domain, q.maxAge
 		http.SetCookie(w, c)
 	}
 	form := `<form method="post" action="/login"><input name="username"><input type="password" name="password"><button>Log in</button></form>`
@@ -77,7 +92,7 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && !r.URL.Query().Has("username") {
-			if _, err := r.Cookie("sid"); err != nil && q.preToken {
+			if _, err := r.Cookie(sid); err != nil && q.preToken {
 				setSid(w, randomHex(32))
 			}
 			fmt.Fprint(w, form)
@@ -88,7 +103,7 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 			return
 		}
 		id := ""
-		if c, err := r.Cookie("sid"); err == nil && q.adopt != nil && q.adopt(c.Value) {
+		if c, err := r.Cookie(sid); err == nil && q.adopt != nil && q.adopt(c.Value) {
 			id = c.Value
 		} else {
 			drop(r)
@@ -110,6 +125,15 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 		if user(r) == "" && !q.publicProfile {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
 			return
+		}
+		if q.reissue && user(r) != "" {
+			// As a cookie store that encrypts the session anew on every
+			// response: a new value each time, the old ones still valid.
+			id := randomHex(32)
+			mu.Lock()
+			sessions[id] = "alice"
+			mu.Unlock()
+			setSid(w, id)
 		}
 		href := "/logout"
 		if q.logoutHref != "" {
@@ -135,7 +159,7 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 			return
 		}
 		drop(r)
-		http.SetCookie(w, &http.Cookie{Name: "sid", Path: "/", MaxAge: -1})
+		http.SetCookie(w, &http.Cookie{Name: sid, Path: "/", MaxAge: -1})
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	})
 	srv := httptest.NewServer(mux)
@@ -157,6 +181,12 @@ func TestQuirkySites(t *testing.T) {
 		skipped string // a check that must be reported as not run
 	}{
 		{"sound", quirks{}, nil, ""},
+		{"session cookie set again on every page, without flags", quirks{reissue: true, laxFlags: true}, []string{probe.CookieFlags}, ""},
+		{"session cookie set again on every page", quirks{reissue: true}, nil, ""},
+		{"session cookie shared with subdomains", quirks{cookieName: "sid", domain: "example.test"}, []string{probe.CookieScope}, ""},
+		{"session cookie kept for 30 days", quirks{maxAge: 30 * 24 * 3600}, []string{probe.CookieScope}, ""},
+		{"session cookie kept for 8 hours", quirks{maxAge: 8 * 3600}, nil, ""},
+		{"session cookie without the __Host- prefix", quirks{cookieName: "sid"}, []string{probe.CookieScope}, ""},
 		{"logout asks for confirmation", quirks{confirmLogout: true}, nil, ""},
 		{"logout by script", quirks{logoutHref: "javascript:logout()"}, nil, "logout-replay"},
 		{"logout link to the page itself", quirks{logoutHref: "#"}, nil, "logout-replay"},
@@ -346,6 +376,33 @@ func TestDeviceBoundReported(t *testing.T) {
 		}
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("header %q: report lacks %q:\n%s", tc.header, want, text.String())
+		}
+	}
+}
+
+// cookie-scope's severity follows the worst reach: a Domain shares the
+// cookie with every subdomain (medium); a missing __Host- prefix alone is
+// a hardening note (low).
+func TestCookieScopeSeverity(t *testing.T) {
+	for _, tc := range []struct {
+		q        quirks
+		severity string
+		says     string
+	}{
+		{quirks{cookieName: "sid", domain: "example.test", maxAge: 3600}, "medium", "Domain=example.test"},
+		{quirks{cookieName: "sid"}, "low", "__Host- prefix"},
+		{quirks{maxAge: 90 * 24 * 3600}, "low", "persistent for 90 days"},
+	} {
+		rep, err := probeQuirky(t, quirkySite(t, tc.q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Findings) != 1 || rep.Findings[0].ID != probe.CookieScope {
+			t.Fatalf("%+v: findings = %v, want cookie-scope", tc.q, ids(rep))
+		}
+		f := rep.Findings[0]
+		if f.Severity != tc.severity || !strings.Contains(f.Detail, tc.says) || len(f.Evidence) == 0 {
+			t.Errorf("%+v: severity %s, detail %q, %d evidence steps; want %s, saying %q, with evidence", tc.q, f.Severity, f.Detail, len(f.Evidence), tc.severity, tc.says)
 		}
 	}
 }
