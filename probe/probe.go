@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -597,7 +598,10 @@ func plant(like string, sample []string) string {
 			alphabet = strings.TrimRight(al.chars, "=")
 		}
 	}
-	useSample := len(sample) > 1 && a.MinLen == len(like) && a.MaxLen == len(like) && alphabet != ""
+	// A sample whose values are all the same (records signed in the same
+	// second) shows nothing that varies: imitate like itself then.
+	useSample := len(sample) > 1 && a.MinLen == len(like) && a.MaxLen == len(like) && alphabet != "" &&
+		slices.Contains(a.varies, true)
 	kind, _ := alphabetOf([]string{like})
 	lower, upper := "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	switch kind {
@@ -928,12 +932,16 @@ func (p *prober) checkWeakToken(ctx context.Context) error {
 	}
 	p.samples = tokens
 	a := analyzeTokens(tokens)
-	why := a.Weak()
-	if len(why) == 0 {
+	if format, ok := recordFormat(tokens); ok {
+		same := ""
+		if a.Duplicates > 0 {
+			same = fmt.Sprintf(" (%d values were issued twice: a record of the same data signed in the same second is the same record, not a guessable id)", a.Duplicates)
+		}
+		p.skip("%s: the session cookie holds %s, not random ids, so its strength is the key's, which no sample of values can show%s; %s", WeakToken, format, same, a)
 		return nil
 	}
-	if signedRecords(tokens) {
-		p.skip("%s: the tokens are signed records (JSON data and a signature), not random ids, so their strength is the signing key's, which no sample can show; %s", WeakToken, a)
+	why := a.Weak()
+	if len(why) == 0 {
 		return nil
 	}
 	p.add(Finding{ID: WeakToken,

@@ -1,15 +1,22 @@
 package probe_test
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
+	"crypto/hmac"
+	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -40,6 +47,30 @@ type quirks struct {
 	domain        string // a Domain attribute on the session cookie
 	maxAge        int    // a Max-Age on the session cookie
 	reissue       bool   // every signed-in page sets the session cookie again, to a new value
+}
+
+// mac is an HMAC-SHA256 of data under a fixed key, cut to n bytes.
+func mac(data string, n int, enc *base64.Encoding) string {
+	h := hmac.New(sha256.New, []byte("site key"))
+	h.Write([]byte(data))
+	return enc.EncodeToString(h.Sum(nil)[:n])
+}
+
+// secondsB64 is the current second as itsdangerous writes it.
+func secondsB64() string {
+	var ts [4]byte
+	binary.BigEndian.PutUint32(ts[:], uint32(time.Now().Unix()))
+	return base64.RawURLEncoding.EncodeToString(ts[:])
+}
+
+// base62 writes n as Django's signing does.
+func base62(n int64) string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	s := ""
+	for ; n > 0; n /= 62 {
+		s = string(digits[n%62]) + s
+	}
+	return s
 }
 
 func randomHex(n int) string {
@@ -223,6 +254,36 @@ func TestQuirkySites(t *testing.T) {
 			payload := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"sub":"alice","iat":%d}`, time.Now().Unix())))
 			return "eyJhbGciOiJIUzI1NiJ9." + payload + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
 		}}, nil, "weak-token"},
+		// Records of the same data signed in the same second are the same
+		// value: not a duplicate id, and not judged.
+		{"Flask compressed sessions", quirks{token: func() string {
+			var b bytes.Buffer
+			z := zlib.NewWriter(&b)
+			z.Write([]byte(`{"_user_id":"1"}`))
+			z.Close()
+			payload := "." + base64.RawURLEncoding.EncodeToString(b.Bytes()) + "." + secondsB64()
+			return payload + "." + mac(payload, 20, base64.RawURLEncoding)
+		}}, nil, "zlib"},
+		{"Django signed-cookie sessions", quirks{token: func() string {
+			payload := base64.RawURLEncoding.EncodeToString([]byte(`{"_auth_user_id":"1"}`)) + ":" + base62(time.Now().Unix())
+			return payload + ":" + mac(payload, 32, base64.RawURLEncoding)
+		}}, nil, "Django"},
+		{"gorilla/securecookie sessions", quirks{token: func() string {
+			inner := fmt.Sprintf("%d|%s|", time.Now().Unix(), base64.URLEncoding.EncodeToString([]byte("alice")))
+			return base64.URLEncoding.EncodeToString([]byte(inner + mac(inner, 32, base64.RawStdEncoding)))
+		}}, nil, "gorilla"},
+		{"Rails encrypted cookie store", quirks{token: func() string {
+			return url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(randomHex(45))) + "--" +
+				base64.StdEncoding.EncodeToString([]byte(randomHex(6))) + "--" + base64.StdEncoding.EncodeToString([]byte(randomHex(8))))
+		}}, nil, "Rails"},
+		{"Laravel encrypted cookies", quirks{token: func() string {
+			v := fmt.Sprintf(`{"iv":"%s","value":"%s","mac":"%s","tag":""}`, base64.StdEncoding.EncodeToString([]byte(randomHex(8))),
+				base64.StdEncoding.EncodeToString([]byte(randomHex(32))), randomHex(32))
+			return url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(v)))
+		}}, nil, "Laravel"},
+		{"an md5 of the user and the second", quirks{token: func() string {
+			return fmt.Sprintf("%x", md5.Sum([]byte(fmt.Sprint("alice", time.Now().Unix()))))
+		}}, []string{probe.WeakToken}, ""},
 		{"adopts well-formed uppercase hex ids", quirks{
 			token: func() string { return strings.ToUpper(randomHex(16)) },
 			adopt: func(v string) bool {

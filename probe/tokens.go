@@ -227,20 +227,6 @@ func reverse(s string) string {
 	return string(b)
 }
 
-// signedRecords reports whether the tokens are signed data rather than
-// random ids: a JWT, or a record and its signature as Flask and
-// itsdangerous make them, whose data is JSON. Their strength is the
-// signing key's, which no sample of tokens can show.
-func signedRecords(tokens []string) bool {
-	for _, t := range tokens {
-		parts := strings.Split(t, ".")
-		if len(parts) < 2 || (!isJSON(parts[0]) && !isJSON(parts[1])) {
-			return false
-		}
-	}
-	return len(tokens) > 0
-}
-
 func isJSON(part string) bool {
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(part, "="))
 	return err == nil && json.Valid(b) && len(b) > 0 && b[0] == '{'

@@ -1,15 +1,21 @@
 package probe
 
 import (
+	"bytes"
+	"compress/zlib"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/big"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func sample(n int, gen func(i int) string) []string {
@@ -135,15 +141,105 @@ func TestPlantFromSample(t *testing.T) {
 	}
 }
 
-func TestSignedRecords(t *testing.T) {
-	jwt := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJl"
-	flask := "eyJ1c2VyIjoiYWxpY2UifQ.ZxYzAb.c2lnbmF0dXJlc2lnbmF0dXJl"
-	if !signedRecords([]string{jwt, flask}) {
-		t.Error("a JWT and a Flask session are signed records")
+func TestRecordFormats(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		token  func() string
+		format string // a word of the format's name; "" for not a record
+	}{
+		{"JWT", func() string {
+			return "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJl"
+		}, "JSON"},
+		{"Flask session", func() string { return "eyJ1c2VyIjoiYWxpY2UifQ.ZxYzAb.c2lnbmF0dXJlc2lnbmF0dXJl" }, "JSON"},
+		{"Flask compressed session", itsdangerousCompressed, "zlib"},
+		{"Django signed cookie", djangoSigned, "timestamp"},
+		{"itsdangerous timestamped, opaque payload", itsdangerousOpaque, "timestamp"},
+		{"Rails encrypted cookie", railsEncrypted, "Rails' encrypted"},
+		{"Rails signed cookie", func() string {
+			return base64.StdEncoding.EncodeToString([]byte(`{"user":"alice"}`)) + "--" + hex.EncodeToString(randomBytes(20))
+		}, "Rails' signed"},
+		{"Laravel encrypted cookie", laravelEncrypted, "Laravel"},
+		{"gorilla/securecookie", securecookie, "gorilla"},
+		{"random hex", func() string { return hex.EncodeToString(randomBytes(32)) }, ""},
+		{"random base64url", func() string { return base64.RawURLEncoding.EncodeToString(randomBytes(32)) }, ""},
+		{"express-session signed id", func() string {
+			return "s%3A" + base64.RawURLEncoding.EncodeToString(randomBytes(24)) + "." + base64.RawStdEncoding.EncodeToString(randomBytes(32))
+		}, ""},
+		{"dotted words", func() string { return "abc.def" }, ""},
+		{"an opaque 128-bit hash", func() string { return hex.EncodeToString(randomBytes(16)) }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sample := []string{tc.token(), tc.token(), tc.token()}
+			got, ok := recordFormat(sample)
+			if ok != (tc.format != "") || !strings.Contains(got, tc.format) {
+				t.Fatalf("recordFormat(%q) = %q, %v; want one naming %q", sample[0], got, ok, tc.format)
+			}
+		})
 	}
-	for _, tok := range []string{hex.EncodeToString(randomBytes(32)), "abc.def", "s%3Aabc.def"} {
-		if signedRecords([]string{tok}) {
-			t.Errorf("%q is not a signed record", tok)
+	// One token of another shape makes the sample not records.
+	if _, ok := recordFormat([]string{railsEncrypted(), hex.EncodeToString(randomBytes(32))}); ok {
+		t.Error("a sample mixing a record and a random id taken for records")
+	}
+}
+
+// The record makers below build values as the frameworks do, with the
+// current second in them where the framework puts it there.
+
+func itsdangerousCompressed() string {
+	var b bytes.Buffer
+	z := zlib.NewWriter(&b)
+	z.Write([]byte(`{"_fresh":true,"_user_id":"1","csrf_token":"2b9a3c"}`))
+	z.Close()
+	return "." + base64.RawURLEncoding.EncodeToString(b.Bytes()) + "." + itsTime() + "." + base64.RawURLEncoding.EncodeToString(randomBytes(20))
+}
+
+func itsdangerousOpaque() string {
+	return base64.RawURLEncoding.EncodeToString([]byte("alice")) + "." + itsTime() + "." + base64.RawURLEncoding.EncodeToString(randomBytes(20))
+}
+
+func itsTime() string {
+	var ts [4]byte
+	binary.BigEndian.PutUint32(ts[:], uint32(time.Now().Unix()))
+	return base64.RawURLEncoding.EncodeToString(ts[:])
+}
+
+func djangoSigned() string {
+	const digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	n, ts := time.Now().Unix(), ""
+	for ; n > 0; n /= 62 {
+		ts = string(digits[n%62]) + ts
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(`{"_auth_user_id":"1"}`)) + ":" + ts + ":" + base64.RawURLEncoding.EncodeToString(randomBytes(32))
+}
+
+func railsEncrypted() string {
+	return url.QueryEscape(base64.StdEncoding.EncodeToString(randomBytes(90)) + "--" +
+		base64.StdEncoding.EncodeToString(randomBytes(12)) + "--" + base64.StdEncoding.EncodeToString(randomBytes(16)))
+}
+
+func laravelEncrypted() string {
+	v, _ := json.Marshal(map[string]string{"iv": base64.StdEncoding.EncodeToString(randomBytes(16)),
+		"value": base64.StdEncoding.EncodeToString(randomBytes(64)), "mac": hex.EncodeToString(randomBytes(32)), "tag": ""})
+	return url.QueryEscape(base64.StdEncoding.EncodeToString(v))
+}
+
+func securecookie() string {
+	inner := fmt.Sprintf("%d|%s|", time.Now().Unix(), base64.URLEncoding.EncodeToString([]byte("alice")))
+	return base64.URLEncoding.EncodeToString(append([]byte(inner), randomBytes(32)...))
+}
+
+// A sample of identical values (records signed in the same second) still
+// gives a planted id unlike them, without looping.
+func TestPlantFromIdenticalSample(t *testing.T) {
+	v := securecookie()
+	done := make(chan string, 1)
+	go func() { done <- plant(v, []string{v, v, v}) }()
+	select {
+	case got := <-done:
+		if got == v || len(got) != len(v) {
+			t.Fatalf("plant = %q, want a new id shaped like %q", got, v)
 		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("plant did not return")
 	}
 }
