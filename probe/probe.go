@@ -27,6 +27,10 @@ type Config struct {
 	// Fields are form fields to send at login, by name, over whatever the
 	// form holds: for forms with other fields, or none for the username.
 	Fields map[string]string
+	// Username2 and Password2 are a second account of the tester's, for
+	// fixation by an authenticated session: without them that check is
+	// not run.
+	Username2, Password2 string
 	// LoginPath is where the login form is (default /login).
 	LoginPath string
 	// AuthedPath is a page only a signed-in user sees (default /profile),
@@ -200,6 +204,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{TokenInURL, p.checkTokenInURL},
 		{WeakToken, p.checkWeakToken},
 		{FixationAdoptedID, p.checkAdopted},
+		{FixationAuthenticatedID, p.checkAuthenticatedFixation},
 		{LogoutReplay, p.checkLogoutReplay},
 		{NoIdleTimeout, p.checkIdle},
 	} {
@@ -207,6 +212,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if check.id == NoIdleTimeout && p.cfg.IdleWait == 0 {
 			p.rep.Checks = append(p.rep.Checks, Check{ID: check.id, Outcome: OutcomeSkipped,
 				Why: "not asked for: give an idle wait longer than the site's idle timeout to run it"})
+			continue
+		}
+		if check.id == FixationAuthenticatedID && (p.cfg.Username2 == "" || p.cfg.Password2 == "") {
+			p.rep.Checks = append(p.rep.Checks, Check{ID: check.id, Outcome: OutcomeSkipped,
+				Why: "not asked for: give a second account of yours (--user2, --password2) to check whether a signed-in session's token survives another user's login"})
 			continue
 		}
 		if err := check.run(ctx); err != nil {
@@ -463,9 +473,20 @@ func untrustedCertificate(err error) bool {
 	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid)
 }
 
-// signInWith logs in with the browser j, adding q to the login page's and
-// the form's URLs.
+// account is a set of credentials to log in with.
+type account struct{ username, password string }
+
+// signInWith logs in with the browser j as the configured user, adding q
+// to the login page's and the form's URLs.
 func (p *prober) signInWith(ctx context.Context, j *jar, q url.Values) ([]Step, []string, error) {
+	return p.signInAs(ctx, j, q, account{p.cfg.Username, p.cfg.Password})
+}
+
+// errNoForm is a login page that shows no login form.
+var errNoForm = errors.New("no login form")
+
+// signInAs logs in with the browser j as who.
+func (p *prober) signInAs(ctx context.Context, j *jar, q url.Values, who account) ([]Step, []string, error) {
 	page, err := p.c.do(ctx, http.MethodGet, withQuery(p.login, q), nil, j)
 	if err != nil {
 		return nil, nil, err
@@ -473,9 +494,9 @@ func (p *prober) signInWith(ctx context.Context, j *jar, q url.Values) ([]Step, 
 	forms, _ := parsePage(page.url, page.body)
 	f, ok := loginForm(forms, p.cfg.Fields)
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: no login form at %s (answer %d)", ErrLogin, page.url.Redacted(), page.status)
+		return nil, nil, fmt.Errorf("%w: %w at %s (answer %d)", ErrLogin, errNoForm, page.url.Redacted(), page.status)
 	}
-	vals := f.values(p.cfg.Username, p.cfg.Password, p.cfg.Fields)
+	vals := f.values(who.username, who.password, p.cfg.Fields)
 	for _, in := range f.inputs {
 		if in.typ == "password" && vals.Get(in.name) != "" {
 			p.c.secrets[vals.Get(in.name)] = true

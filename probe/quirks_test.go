@@ -47,6 +47,7 @@ type quirks struct {
 	domain        string // a Domain attribute on the session cookie
 	maxAge        int    // a Max-Age on the session cookie
 	reissue       bool   // every signed-in page sets the session cookie again, to a new value
+	keepSignedIn  bool   // a login keeps the id of a signed-in session the browser carries
 }
 
 // mac is an HMAC-SHA256 of data under a fixed key, cut to n bytes.
@@ -129,13 +130,16 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 			fmt.Fprint(w, form)
 			return
 		}
-		if r.FormValue("username") != "alice" || r.FormValue("password") != "pw-secret-123" {
+		who := r.FormValue("username")
+		if pw, ok := map[string]string{"alice": "pw-secret-123", "mallory": "pw-mallory-789"}[who]; !ok || r.FormValue("password") != pw {
 			http.Error(w, "Wrong username or password", http.StatusUnauthorized)
 			return
 		}
 		id := ""
 		if c, err := r.Cookie(sid); err == nil && q.adopt != nil && q.adopt(c.Value) {
 			id = c.Value
+		} else if err == nil && q.keepSignedIn && user(r) != "" {
+			id = c.Value // the signed-in session goes on, now as who
 		} else {
 			drop(r)
 			id = randomHex(32)
@@ -144,7 +148,7 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 			}
 		}
 		mu.Lock()
-		sessions[id] = "alice"
+		sessions[id] = who
 		mu.Unlock()
 		setSid(w, id)
 		if q.registration != "" {
@@ -173,7 +177,11 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 		if q.approveForm {
 			fmt.Fprint(w, `<form method="post" action="/expenses/42/approve"><button>Sign off</button></form>`)
 		}
-		fmt.Fprintf(w, `<p>Profile of alice</p><a href="%s">Log out</a>`, href)
+		who := user(r)
+		if who == "" {
+			who = "alice" // the public profile
+		}
+		fmt.Fprintf(w, `<p>Profile of %s</p><a href="%s">Log out</a>`, who, href)
 	})
 	mux.HandleFunc("POST /expenses/42/approve", func(w http.ResponseWriter, r *http.Request) {
 		if q.approvals != nil {
@@ -465,5 +473,55 @@ func TestCookieScopeSeverity(t *testing.T) {
 		if f.Severity != tc.severity || !strings.Contains(f.Detail, tc.says) || len(f.Evidence) == 0 {
 			t.Errorf("%+v: severity %s, detail %q, %d evidence steps; want %s, saying %q, with evidence", tc.q, f.Severity, f.Detail, len(f.Evidence), tc.severity, tc.says)
 		}
+	}
+}
+
+// Fixation by an authenticated session: found on a site that keeps a
+// signed-in session's id when another user signs in on that browser,
+// given a second account; not run without one, and passed where login
+// issues a new id.
+func TestAuthenticatedFixation(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		q       quirks
+		second  bool
+		want    []string
+		outcome string
+	}{
+		{"kept id, second account", quirks{keepSignedIn: true}, true, []string{probe.FixationAuthenticatedID}, probe.OutcomeFailed},
+		{"kept id, no second account", quirks{keepSignedIn: true}, false, nil, probe.OutcomeSkipped},
+		{"new id at login", quirks{}, true, nil, probe.OutcomePassed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := probe.Config{Target: quirkySite(t, tc.q).URL, Username: "alice", Password: "pw-secret-123",
+				AuthedText: "Profile of alice", Rate: 5000}
+			if tc.second {
+				cfg.Username2, cfg.Password2 = "mallory", "pw-mallory-789"
+			}
+			rep, err := probe.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(rep); !slices.Equal(got, tc.want) {
+				t.Fatalf("findings = %v, want %v", got, tc.want)
+			}
+			i := slices.IndexFunc(rep.Checks, func(c probe.Check) bool { return c.ID == probe.FixationAuthenticatedID })
+			if i < 0 || rep.Checks[i].Outcome != tc.outcome {
+				t.Fatalf("checks = %+v, want %s %s", rep.Checks, probe.FixationAuthenticatedID, tc.outcome)
+			}
+			if tc.outcome == probe.OutcomeSkipped && !strings.Contains(rep.Checks[i].Why, "--user2") {
+				t.Errorf("skipped without saying how to run it: %q", rep.Checks[i].Why)
+			}
+			for _, f := range rep.Findings {
+				if len(f.Evidence) < 3 || !strings.Contains(f.Detail, "mallory") {
+					t.Errorf("finding %+v lacks its story", f)
+				}
+				for _, s := range f.Evidence {
+					if strings.Contains(s.Request, "pw-mallory-789") || strings.Contains(s.Request, "pw-secret-123") {
+						t.Errorf("a password is in the evidence: %q", s.Request)
+					}
+				}
+			}
+		})
 	}
 }

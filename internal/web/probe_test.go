@@ -9,7 +9,8 @@ import (
 )
 
 // The probe's attacks all fail against ConnectBook, on every store: no
-// finding, and no check skipped (so logout was found and used). Sessions
+// finding, and no check skipped (so logout was found and used), with a
+// second account for fixation by an authenticated session. Sessions
 // here end after two seconds unused, and the probe waits longer than that.
 func TestProbeFindsNothing(t *testing.T) {
 	for _, be := range backends {
@@ -19,10 +20,12 @@ func TestProbeFindsNothing(t *testing.T) {
 			opts.Now = time.Now // the probe waits in real time
 			s := newServerOn(t, opts, defaultHasher())
 			s.addUser("alice", alicePW)
+			s.addUser("mallory", "mallory's own passphrase")
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			rep, err := probe.Run(ctx, probe.Config{
 				Target: s.srv.URL, Username: "alice", Password: alicePW,
+				Username2: "mallory", Password2: "mallory's own passphrase",
 				IdleWait: 2500 * time.Millisecond, Rate: 2000, Client: s.srv.Client(),
 			})
 			if err != nil {
@@ -33,6 +36,11 @@ func TestProbeFindsNothing(t *testing.T) {
 			}
 			if len(rep.Skipped) > 0 {
 				t.Errorf("skipped checks: %v", rep.Skipped)
+			}
+			for _, c := range rep.Checks {
+				if c.Outcome != probe.OutcomePassed {
+					t.Errorf("check %s %s: %s", c.ID, c.Outcome, c.Why)
+				}
 			}
 			// 20 logins for the token sample, and the rest.
 			if rep.Requests < 60 {
