@@ -108,7 +108,10 @@ type Report struct {
 	// LeftSignedIn counts the sessions the probe opened and could not log
 	// out at the end (none could be where logout does not work).
 	LeftSignedIn int `json:"left_signed_in,omitempty"`
-	Requests     int `json:"requests"`
+	// LoginPage is where the probe found the login form when the login
+	// path showed none; empty when it was there.
+	LoginPage string `json:"login_page,omitempty"`
+	Requests  int    `json:"requests"`
 	// DeviceBound says whether the site offered Device Bound Session
 	// Credentials when the probe signed in: for information, not a finding
 	// (a site without them is not vulnerable for it, but a copied session
@@ -169,7 +172,7 @@ type prober struct {
 	pre        []*http.Cookie // cookies the login page sets before login
 	preSteps   []Step
 	loginSteps []Step
-	checkSteps []Step // the signed-in page's, right after login
+	checkSteps []Step    // the signed-in page's, right after login
 	lastAnswer *response // the answer to the last login form sent
 	setCookies []string
 	name       string   // the session cookie
@@ -372,8 +375,22 @@ func (p *prober) signIn(ctx context.Context) error {
 		}
 		return fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
-	if page.status >= 400 {
-		return fmt.Errorf("%w: the login page %s answered %d", ErrLogin, page.url.Redacted(), page.status)
+	if forms, _ := parsePage(page.url, page.body); page.status >= 400 || !hasPasswordField(forms) {
+		found, fpre, fpage, err := p.discoverLogin(ctx)
+		if err != nil {
+			return err
+		}
+		if found == nil {
+			if page.status >= 400 {
+				return fmt.Errorf("%w: the login page %s answered %d, and no login form was found on %s or behind its log-in links; give the login path",
+					ErrLogin, page.url.Redacted(), page.status, p.base.Redacted())
+			}
+			return fmt.Errorf("%w: no login form at %s (answer %d), nor on %s or behind its log-in links; give the login path",
+				ErrLogin, page.url.Redacted(), page.status, p.base.Redacted())
+		}
+		p.progress("%s has no login form; found one at %s", p.login.Path, found.Path)
+		p.rep.LoginPage = found.Path
+		p.login, pre, page = found, fpre, fpage
 	}
 	p.pre, p.preSteps, p.loginAt = pre.cookies, page.steps, page.url.Path
 	p.setCookies = append(p.setCookies, page.setCookies...)
@@ -429,6 +446,66 @@ func (p *prober) signIn(ctx context.Context) error {
 	}
 	return fmt.Errorf("%w: no single cookie keeps the login on its own (cookies: %s); the probe needs a session cookie",
 		ErrLogin, strings.Join(names, ", "))
+}
+
+// maxLoginLinks bounds how many log-in links discoverLogin follows.
+const maxLoginLinks = 3
+
+// discoverLogin looks for the login form when the login path shows none:
+// on the target's root page, then behind the links there whose text or
+// address says log in or sign in. It returns the page's URL (nil if none
+// was found), and the browser and answer of the visit that found it.
+func (p *prober) discoverLogin(ctx context.Context) (*url.URL, *jar, *response, error) {
+	root, _ := p.base.Parse("/")
+	p.progress("no login form at %s; looking on %s", p.login.Path, root.Redacted())
+	j := newJar()
+	page, err := p.c.do(ctx, http.MethodGet, root, nil, j)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	forms, links := parsePage(page.url, page.body)
+	if page.status < 400 && hasPasswordField(forms) {
+		return page.url, j, page, nil
+	}
+	tried := 0
+	for _, l := range links {
+		if tried == maxLoginLinks {
+			break
+		}
+		if !isLoginLink(l) || l.href.Host != p.base.Host || l.href.Path == p.login.Path {
+			continue
+		}
+		tried++
+		j := newJar()
+		page, err := p.c.do(ctx, http.MethodGet, l.href, nil, j)
+		if errors.Is(err, errOffSite) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if forms, _ := parsePage(page.url, page.body); page.status < 400 && hasPasswordField(forms) {
+			return page.url, j, page, nil
+		}
+	}
+	return nil, nil, nil, nil
+}
+
+// isLoginLink reports whether a link's text or address says log in or
+// sign in (and not log out, sign up or register).
+func isLoginLink(l link) bool {
+	say := strings.ToLower(l.text + " " + l.href.Path)
+	for _, no := range []string{"logout", "log out", "log-out", "signout", "sign out", "sign-out", "signup", "sign up", "sign-up", "register", "forgot", "reset"} {
+		if strings.Contains(say, no) {
+			return false
+		}
+	}
+	for _, yes := range []string{"login", "log in", "log-in", "signin", "sign in", "sign-in", "anmelden", "connexion"} {
+		if strings.Contains(say, yes) {
+			return true
+		}
+	}
+	return false
 }
 
 // whyNotSignedIn explains a login after which the signed-in page (check)
@@ -565,8 +642,14 @@ func (p *prober) isAuthed(ctx context.Context, j *jar, q url.Values) (bool, *res
 	if err != nil {
 		return false, nil, err
 	}
-	ok := res.status == http.StatusOK && strings.Contains(res.body, p.cfg.AuthedText) &&
-		res.url.Path != p.login.Path && res.url.Path != p.loginAt
+	// A page that shows the login form is not signed in, though it may
+	// echo the username; the login page itself may be the signed-in page
+	// once the form is gone (sites that show members their content there).
+	ok := res.status == http.StatusOK && strings.Contains(res.body, p.cfg.AuthedText)
+	if ok && (res.url.Path == p.login.Path || res.url.Path == p.loginAt) {
+		forms, _ := parsePage(res.url, res.body)
+		ok = !hasPasswordField(forms)
+	}
 	last := &res.steps[len(res.steps)-1]
 	if ok {
 		last.Response += "\n\n" + excerpt(res.body, p.cfg.AuthedText)

@@ -2,6 +2,7 @@ package probe_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,6 +207,15 @@ func TestCannotRun(t *testing.T) {
 		http.Redirect(w, r, "/login", http.StatusFound)
 	}))
 	t.Cleanup(httpsOnly.Close)
+	// A site with no login form: a home page whose only link is not one.
+	nowhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, `<p>Welcome</p><a href="/about">About us</a><a href="/signup">Sign up</a>`)
+	}))
+	t.Cleanup(nowhere.Close)
 	for _, tc := range []struct {
 		name string
 		cfg  probe.Config
@@ -215,8 +226,7 @@ func TestCannotRun(t *testing.T) {
 		{"untrusted certificate", probe.Config{Target: tlsSrv.URL, Username: "alice", Password: "password123"}, probe.ErrUnreachable, "--insecure"},
 		{"wrong password", probe.Config{Target: srv.URL, Username: "alice", Password: "wrong"}, probe.ErrLogin, "showed the login form again"},
 		{"no cookie at all", probe.Config{Target: httpsOnly.URL, Username: "alice", Password: "password123"}, probe.ErrLogin, "set no cookie at all"},
-		{"no login form", probe.Config{Target: srv.URL, Username: "alice", Password: "password123", LoginPath: "/profile"}, probe.ErrLogin, ""},
-		{"missing page", probe.Config{Target: srv.URL, Username: "alice", Password: "password123", LoginPath: "/nothing"}, probe.ErrLogin, ""},
+		{"no login form anywhere", probe.Config{Target: nowhere.URL, Username: "alice", Password: "password123"}, probe.ErrLogin, "no login form was found"},
 		{"bad target", probe.Config{Target: "ftp://example.com", Username: "alice"}, probe.ErrConfig, ""},
 		{"no credentials", probe.Config{Target: srv.URL}, probe.ErrConfig, ""},
 		{"tiny budget", probe.Config{Target: srv.URL, Username: "alice", Password: "password123", MaxRequests: 3}, probe.ErrBudget, ""},
@@ -239,5 +249,81 @@ func TestCannotRun(t *testing.T) {
 	}
 	if _, err := probe.Run(context.Background(), probe.Config{Target: httpsOnly.URL, Username: "alice", Password: "password123", Rate: 2000}); err == nil || strings.Contains(err.Error(), "login form again") || !strings.Contains(err.Error(), "https://") {
 		t.Errorf("https-only cookie over http: %v", err)
+	}
+}
+
+// When the login path shows no form, the probe finds it on the home page
+// or behind a link that says sign in, and says where.
+func TestLoginDiscovery(t *testing.T) {
+	srv := startLab(t, "laxcookie")
+	// /profile redirects to the form; /nothing is a 404.
+	for path, found := range map[string]string{"/profile": "", "/nothing": "/login"} {
+		rep := run(t, probe.Config{Target: srv.URL, Username: "alice", Password: "password123", LoginPath: path})
+		if rep.LoginPage != found {
+			t.Errorf("login path %s: found the form at %q, want %q", path, rep.LoginPage, found)
+		}
+		if got, want := ids(rep), []string{probe.CookieFlags, probe.CookieScope}; !slices.Equal(got, want) {
+			t.Errorf("login path %s: findings = %v, want %v", path, got, want)
+		}
+	}
+	// A sound site whose form sits behind a "Sign in" link, and whose
+	// login page is also the members' page: a form when anonymous, the
+	// member's content when signed in.
+	var mu sync.Mutex
+	sessions := map[string]bool{}
+	signedIn := func(r *http.Request) bool {
+		c, err := r.Cookie("__Host-id")
+		mu.Lock()
+		defer mu.Unlock()
+		return err == nil && sessions[c.Value]
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<a href="/about">About</a> <a href="/members">Sign in</a>`)
+	})
+	mux.HandleFunc("/members", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			if r.FormValue("user") != "alice" || r.FormValue("pass") != "pw-secret-123" {
+				fmt.Fprint(w, `<p>Wrong password for alice.</p><form method="post"><input name="user"><input type="password" name="pass"></form>`)
+				return
+			}
+			if c, err := r.Cookie("__Host-id"); err == nil {
+				mu.Lock()
+				delete(sessions, c.Value)
+				mu.Unlock()
+			}
+			id := rand.Text()
+			mu.Lock()
+			sessions[id] = true
+			mu.Unlock()
+			http.SetCookie(w, &http.Cookie{Name: "__Host-id", Value: id, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+			http.Redirect(w, r, "/members", http.StatusSeeOther)
+			return
+		}
+		if !signedIn(r) {
+			fmt.Fprint(w, `<p>Members, sign in. Hello, alice? Not yet.</p><form method="post"><input name="user"><input type="password" name="pass"></form>`)
+			return
+		}
+		fmt.Fprint(w, `<p>Hello, alice</p><form method="post" action="/logout"><button>Log out</button></form>`)
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie("__Host-id"); err == nil {
+			mu.Lock()
+			delete(sessions, c.Value)
+			mu.Unlock()
+		}
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	site := httptest.NewServer(mux)
+	t.Cleanup(site.Close)
+	rep := run(t, probe.Config{Target: site.URL, Username: "alice", Password: "pw-secret-123", AuthedPath: "/members", AuthedText: "Hello, alice"})
+	if rep.LoginPage != "/members" || len(rep.Findings) != 0 || len(rep.Skipped) != 0 {
+		t.Fatalf("login page %q, findings %v, skipped %v; want /members and none", rep.LoginPage, ids(rep), rep.Skipped)
+	}
+	// With a wrong password the form's page echoes the text, but shows the
+	// form: not signed in.
+	_, err := probe.Run(context.Background(), probe.Config{Target: site.URL, Username: "alice", Password: "wrong", AuthedPath: "/members", AuthedText: "alice", Rate: 2000})
+	if !errors.Is(err, probe.ErrLogin) {
+		t.Fatalf("wrong password: %v, want a login failure", err)
 	}
 }
