@@ -117,6 +117,7 @@ type Report struct {
 	// (a site without them is not vulnerable for it, but a copied session
 	// cookie then works on any device).
 	DeviceBound DeviceBound `json:"device_bound_sessions"`
+	Tokens      *TokenStats `json:"tokens,omitempty"`
 }
 
 // DeviceBound describes a site's offer of Device Bound Session Credentials

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/term"
@@ -31,7 +33,13 @@ and with --idle-wait a session that never expires when unused.
 Without --password, the password is read from CONNECTBOOK_PROBE_PASSWORD, or
 asked for on the terminal, or else read from the first line of standard input.
 
-Exit status: 0 nothing found, 1 findings, 2 the probe could not run.
+The report goes to standard output, as text or with --json as JSON; --html
+and --sarif also write it to a file, as a self-contained HTML page and as
+SARIF 2.1.0 for CI systems that show a scanner's findings. Both files are
+written whatever the outcome, saying why when the probe could not run.
+
+Exit status: 0 nothing found, 1 findings, 2 the probe could not run (or a
+report could not be written).
 `
 
 // fieldFlags collects repeated --field name=value flags.
@@ -52,6 +60,8 @@ type probeFlags struct {
 	cfg      probe.Config
 	fields   fieldFlags
 	json     bool
+	html     string
+	sarif    string
 	insecure bool
 	timeout  time.Duration
 }
@@ -73,6 +83,8 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "how long to wait for each response")
 	fs.BoolVar(&f.insecure, "insecure", false, "accept any TLS certificate (for a test site with a self-signed one)")
 	fs.BoolVar(&f.json, "json", false, "write the report as JSON")
+	fs.StringVar(&f.html, "html", "", "also write the report to `FILE` as a self-contained HTML page")
+	fs.StringVar(&f.sarif, "sarif", "", "also write the report to `FILE` as SARIF 2.1.0, for CI")
 }
 
 func probeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -89,6 +101,12 @@ func probeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if f.cfg.Target == "" {
 		fmt.Fprintln(stderr, "connectbook probe: --target is required")
 		return 2
+	}
+	for _, file := range []struct{ flag, path string }{{"--html", f.html}, {"--sarif", f.sarif}} {
+		if file.path == "-" {
+			fmt.Fprintf(stderr, "connectbook probe: %s needs a file name (the report itself goes to standard output)\n", file.flag)
+			return 2
+		}
 	}
 	if f.cfg.Username != "" && f.cfg.Password == "" {
 		f.cfg.Password = os.Getenv("CONNECTBOOK_PROBE_PASSWORD")
@@ -112,13 +130,19 @@ func probeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
 	}
 	f.cfg.Client = &http.Client{Transport: tr, Timeout: f.timeout}
-	if file, ok := stderr.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
-		f.cfg.Progress = func(msg string) { fmt.Fprintf(stderr, "· %s\n", msg) }
-	}
+	file, ok := stderr.(*os.File)
+	progress := newProgressPrinter(stderr, ok && term.IsTerminal(int(file.Fd())))
+	f.cfg.Progress = progress.print
 
 	rep, err := probe.Run(ctx, f.cfg)
+	progress.stop()
 	if err != nil {
 		fmt.Fprintf(stderr, "connectbook probe: %v\n", err)
+		f.writeFiles(stderr, func(w io.Writer) error { return probe.WriteFailedHTML(w, f.cfg.Target, err) },
+			func(w io.Writer) error { return probe.WriteFailedSARIF(w, f.cfg.Target, err) })
+		return 2
+	}
+	if !f.writeFiles(stderr, rep.WriteHTML, rep.WriteSARIF) {
 		return 2
 	}
 	if f.json {
@@ -136,4 +160,115 @@ func probeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return 1
 	}
 	return 0
+}
+
+// writeFiles writes the --html and --sarif files asked for, and reports
+// whether that went well.
+func (f *probeFlags) writeFiles(stderr io.Writer, html, sarif func(io.Writer) error) bool {
+	ok := true
+	for _, file := range []struct {
+		path  string
+		write func(io.Writer) error
+	}{{f.html, html}, {f.sarif, sarif}} {
+		if file.path == "" {
+			continue
+		}
+		var buf bytes.Buffer
+		err := file.write(&buf)
+		if err == nil {
+			err = os.WriteFile(file.path, buf.Bytes(), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "connectbook probe: writing the report: %v\n", err)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// idleWaitStart is how the probe says it starts the idle wait, before the
+// wait itself.
+const idleWaitStart = "logging in, then leaving the session unused for "
+
+// progressPrinter prints what the probe is doing. On a terminal it prints
+// every step, and counts down the idle wait on one line rewritten every
+// second; elsewhere (a CI log) it prints only the idle wait, a line a
+// minute, so that a long wait does not look like a hang.
+type progressPrinter struct {
+	w   io.Writer
+	tty bool
+	now func() time.Time
+	// ticker ticks every d until stopped.
+	ticker func(d time.Duration) (<-chan time.Time, func())
+
+	mu       sync.Mutex
+	quit     chan struct{} // closes to end the countdown
+	finished chan struct{} // closed when the countdown has ended
+}
+
+func newProgressPrinter(w io.Writer, tty bool) *progressPrinter {
+	return &progressPrinter{w: w, tty: tty, now: time.Now, ticker: func(d time.Duration) (<-chan time.Time, func()) {
+		t := time.NewTicker(d)
+		return t.C, t.Stop
+	}}
+}
+
+// print shows one progress message, ending any countdown.
+func (p *progressPrinter) print(msg string) {
+	p.stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rest, idle := strings.CutPrefix(msg, idleWaitStart)
+	if p.tty || idle {
+		fmt.Fprintf(p.w, "· %s\n", msg)
+	}
+	if !idle {
+		return
+	}
+	d, err := time.ParseDuration(rest)
+	if err != nil || d <= 0 {
+		return
+	}
+	p.quit, p.finished = make(chan struct{}), make(chan struct{})
+	now := p.now()
+	go p.countdown(now, now.Add(d), p.quit, p.finished)
+}
+
+// countdown shows the time left until end, from now and at every tick,
+// until quit closes.
+func (p *progressPrinter) countdown(now, end time.Time, quit, finished chan struct{}) {
+	defer close(finished)
+	every := time.Minute
+	if p.tty {
+		every = time.Second
+	}
+	ticks, stop := p.ticker(every)
+	defer stop()
+	for {
+		left := max(end.Sub(now), 0)
+		if p.tty {
+			fmt.Fprintf(p.w, "\r\033[K  idle wait: %s left", left.Round(time.Second))
+		} else if left > 0 {
+			fmt.Fprintf(p.w, "  idle wait: %s left\n", left.Round(time.Minute))
+		}
+		select {
+		case <-quit:
+			if p.tty {
+				fmt.Fprint(p.w, "\r\033[K")
+			}
+			return
+		case now = <-ticks:
+		}
+	}
+}
+
+// stop ends the countdown, if any, and waits until it has.
+func (p *progressPrinter) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.quit != nil {
+		close(p.quit)
+		<-p.finished
+		p.quit, p.finished = nil, nil
+	}
 }

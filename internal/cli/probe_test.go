@@ -8,9 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,4 +175,152 @@ func TestLabCommand(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("lab did not stop")
 	}
+}
+
+func TestProbeReportFiles(t *testing.T) {
+	seed1 := labServer(t, "seed1")
+	dir := t.TempDir()
+	html, sarif := dir+"/report.html", dir+"/report.sarif"
+	code, out, errOut := cmd(t, "", "probe", "--target", seed1, "--user", "alice", "--password", "password123", "--rate", "2000",
+		"--html", html, "--sarif", sarif)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
+	}
+	if !strings.Contains(out, "findings (") || !strings.Contains(out, "Checks, in the order they ran") {
+		t.Errorf("text report:\n%s", out)
+	}
+	page, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "<h1>Session probe of "+seed1) || strings.Contains(string(page), "password123") {
+		t.Errorf("HTML report:\n%s", page)
+	}
+	var log struct {
+		Version string
+		Runs    []struct {
+			Results []struct{ RuleID string }
+		}
+	}
+	b, err := os.ReadFile(sarif)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &log); err != nil || log.Version != "2.1.0" || len(log.Runs[0].Results) == 0 {
+		t.Fatalf("SARIF %v: %s", err, b)
+	}
+
+	// Written when the probe cannot run too, saying so.
+	code, _, errOut = cmd(t, "", "probe", "--target", seed1, "--user", "alice", "--password", "wrong", "--rate", "2000",
+		"--html", html, "--sarif", sarif)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stderr %s", code, errOut)
+	}
+	b, _ = os.ReadFile(sarif)
+	page, _ = os.ReadFile(html)
+	if !strings.Contains(string(b), `"executionSuccessful": false`) || !strings.Contains(string(page), "The probe could not run. Login failed") {
+		t.Errorf("after a failed login:\n%s\n%s", b, page)
+	}
+
+	for _, flag := range []string{"--html", "--sarif"} {
+		code, _, errOut := cmd(t, "", "probe", "--target", seed1, "--user", "alice", "--password", "x", flag, "-")
+		if code != 2 || !strings.Contains(errOut, flag+" needs a file name") {
+			t.Errorf("%s -: exit %d, stderr %q", flag, code, errOut)
+		}
+	}
+	code, _, errOut = cmd(t, "", "probe", "--target", seed1, "--user", "alice", "--password", "password123", "--rate", "2000",
+		"--sarif", dir+"/no/such/dir/report.sarif")
+	if code != 2 || !strings.Contains(errOut, "writing the report") {
+		t.Errorf("unwritable file: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// syncBuffer is a buffer the countdown's goroutine and the test share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fakeTicker is a clock the test moves, and the ticks it sends.
+type fakeTicker struct {
+	now   time.Time
+	ticks chan time.Time
+	mu    sync.Mutex
+	every time.Duration
+}
+
+func newFakePrinter(tty bool) (*progressPrinter, *syncBuffer, *fakeTicker) {
+	var out syncBuffer
+	clock := &fakeTicker{now: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC), ticks: make(chan time.Time)}
+	p := newProgressPrinter(&out, tty)
+	p.now = func() time.Time { return clock.now }
+	p.ticker = func(d time.Duration) (<-chan time.Time, func()) {
+		clock.mu.Lock()
+		clock.every = d
+		clock.mu.Unlock()
+		return clock.ticks, func() {}
+	}
+	return p, &out, clock
+}
+
+// advance moves the clock on by d and ticks once.
+func (c *fakeTicker) advance(d time.Duration) {
+	c.now = c.now.Add(d)
+	c.ticks <- c.now
+}
+
+func TestIdleWaitCountdown(t *testing.T) {
+	t.Run("terminal", func(t *testing.T) {
+		p, out, clock := newFakePrinter(true)
+		p.print("logging in as \"alice\"")
+		p.print("logging in, then leaving the session unused for 5m0s")
+		clock.advance(time.Second)
+		clock.advance(2 * time.Minute)
+		p.print("found no-idle-timeout")
+		want := "· logging in as \"alice\"\n" +
+			"· logging in, then leaving the session unused for 5m0s\n" +
+			"\r\033[K  idle wait: 5m0s left" +
+			"\r\033[K  idle wait: 4m59s left" +
+			"\r\033[K  idle wait: 2m59s left" +
+			"\r\033[K" +
+			"· found no-idle-timeout\n"
+		if got := out.String(); got != want {
+			t.Errorf("got %q\nwant %q", got, want)
+		}
+		if clock.every != time.Second {
+			t.Errorf("ticks every %v, want 1s", clock.every)
+		}
+	})
+	t.Run("log", func(t *testing.T) {
+		p, out, clock := newFakePrinter(false)
+		p.print("logging in as \"alice\"")
+		p.print("logging in, then leaving the session unused for 3m0s")
+		clock.advance(time.Minute)
+		clock.advance(time.Minute)
+		clock.advance(time.Minute)
+		p.stop()
+		p.stop() // twice is fine
+		want := "· logging in, then leaving the session unused for 3m0s\n" +
+			"  idle wait: 3m0s left\n" +
+			"  idle wait: 2m0s left\n" +
+			"  idle wait: 1m0s left\n"
+		if got := out.String(); got != want {
+			t.Errorf("got %q\nwant %q", got, want)
+		}
+		if clock.every != time.Minute {
+			t.Errorf("ticks every %v, want 1m", clock.every)
+		}
+	})
 }
