@@ -1036,6 +1036,7 @@ func (p *prober) checkWeakToken(ctx context.Context) error {
 		}
 	}
 	p.samples = tokens
+	p.rep.Tokens = newTokenStats(tokens)
 	a := analyzeTokens(tokens)
 	if format, ok := recordFormat(tokens); ok {
 		same := ""

@@ -28,7 +28,11 @@ Runs session attacks against a site you are allowed to test, logging in with
 an account of yours: a planted session id accepted at login, an id issued
 before login still valid after it, a session accepted from the URL,
 guessable tokens, a token that works after logout, missing cookie flags,
-and with --idle-wait a session that never expires when unused.
+a cookie shared with subdomains or kept for days, with --user2 a signed-in
+session's token kept when another user signs in on that browser, and with
+--idle-wait a session that never expires when unused. When the login path
+shows no form, the probe looks for it on the home page and behind its
+sign-in links.
 
 Without --password, the password is read from CONNECTBOOK_PROBE_PASSWORD, or
 asked for on the terminal, or else read from the first line of standard input.
@@ -71,6 +75,8 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cfg.Target, "target", "", "the site's base URL, such as https://example.com (required)")
 	fs.StringVar(&f.cfg.Username, "user", "", "the account to log in with")
 	fs.StringVar(&f.cfg.Password, "password", "", "its password (see above for other ways to give it)")
+	fs.StringVar(&f.cfg.Username2, "user2", "", "a second account of yours, for fixation by a signed-in session (checked only with it)")
+	fs.StringVar(&f.cfg.Password2, "password2", "", "its password (or CONNECTBOOK_PROBE_PASSWORD2)")
 	fs.Var(f.fields, "field", "a login form field as name=value, repeatable; overrides what the form holds")
 	fs.StringVar(&f.cfg.LoginPath, "login-path", "/login", "where the login form is")
 	fs.StringVar(&f.cfg.AuthedPath, "authed-path", "/profile", "a page only a signed-in user sees")
@@ -123,6 +129,17 @@ func probeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			fmt.Fprintln(stderr, "connectbook probe: no password: pass --password, set CONNECTBOOK_PROBE_PASSWORD, or write it to standard input")
 			return 2
 		}
+	}
+	if f.cfg.Username2 != "" && f.cfg.Password2 == "" {
+		f.cfg.Password2 = os.Getenv("CONNECTBOOK_PROBE_PASSWORD2")
+		if f.cfg.Password2 == "" {
+			fmt.Fprintln(stderr, "connectbook probe: --user2 needs its password: pass --password2 or set CONNECTBOOK_PROBE_PASSWORD2")
+			return 2
+		}
+	}
+	if f.cfg.Username2 != "" && f.cfg.Username2 == f.cfg.Username {
+		fmt.Fprintln(stderr, "connectbook probe: --user2 must be another account than --user")
+		return 2
 	}
 	f.cfg.Fields = f.fields
 	tr := http.DefaultTransport.(*http.Transport).Clone()

@@ -92,6 +92,15 @@ func TestProbeCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("a second account finds fixation by a signed-in session", func(t *testing.T) {
+		t.Setenv("CONNECTBOOK_PROBE_PASSWORD2", "securepassword")
+		code, out, errOut := cmd(t, "", "probe", "--target", seed1, "--user", "alice", "--password", "password123",
+			"--user2", "bob", "--rate", "2000", "--json")
+		if code != 1 || !strings.Contains(out, `"fixation-authenticated-id"`) || strings.Contains(out, "securepassword") {
+			t.Fatalf("exit %d, want 1 with fixation-authenticated-id and no password in the report\n%s\n%s", code, out, errOut)
+		}
+	})
+
 	t.Run("nothing found on ConnectBook", func(t *testing.T) {
 		code, out, errOut := cmd(t, "", "probe", "--target", connectBook(t), "--user", "alice", "--password", "correct horse battery",
 			"--insecure", "--rate", "2000")
@@ -110,7 +119,9 @@ func TestProbeCommand(t *testing.T) {
 		{"no target", []string{"--user", "alice", "--password", "x"}, "--target is required"},
 		{"no password", []string{"--target", seed1, "--user", "alice"}, "no password"},
 		{"bad field", []string{"--target", seed1, "--field", "novalue"}, "name=value"},
-		{"self-signed certificate", []string{"--target", strings.Replace(connectBook(t), "127.0.0.1", "localhost", 1), "--user", "alice", "--password", "x"}, "certificate"},
+		{"self-signed certificate", []string{"--target", strings.Replace(connectBook(t), "127.0.0.1", "localhost", 1), "--user", "alice", "--password", "x"}, "--insecure"},
+		{"second account without its password", []string{"--target", seed1, "--user", "alice", "--password", "x", "--user2", "bob"}, "--password2"},
+		{"second account the same", []string{"--target", seed1, "--user", "alice", "--password", "x", "--user2", "alice", "--password2", "x"}, "another account"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := cmd(t, "", append([]string{"probe", "--rate", "2000"}, tc.args...)...)
