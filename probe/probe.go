@@ -45,8 +45,15 @@ type Config struct {
 	// IdleWait must be gone.
 	IdleWait time.Duration
 	// TokenSamples is how many fresh tokens the weak-token check collects
-	// (default and minimum 20, at most 200).
+	// (default and minimum 20, at most MaxTokenSamples). Past the quick
+	// default of 20 the sample also goes through bit- and character-level
+	// randomness tests (FIPS 140-2 monobit, poker, runs and long runs,
+	// per-position tests), held to Significance; the sample must fit in
+	// MaxRequests.
 	TokenSamples int
+	// Significance is the level the randomness tests are held to, over
+	// all of them together (default 0.01).
+	Significance float64
 	// MaxRequests bounds the requests sent (default 500), and Rate their
 	// number per second (default 20).
 	MaxRequests int
@@ -118,6 +125,9 @@ type Report struct {
 	// cookie then works on any device).
 	DeviceBound DeviceBound `json:"device_bound_sessions"`
 	Tokens      *TokenStats `json:"tokens,omitempty"`
+	// TokenTests sums up the randomness tests of a sample larger than the
+	// quick default: effective entropy, significance, confidence.
+	TokenTests string `json:"token_tests,omitempty"`
 }
 
 // DeviceBound describes a site's offer of Device Bound Session Credentials
@@ -130,6 +140,13 @@ type DeviceBound struct {
 	// Registration is the path the browser registers its key at.
 	Registration string `json:"registration,omitempty"`
 }
+
+// MaxTokenSamples is the most fresh tokens the weak-token check collects;
+// quickSamples the default, too few for the randomness tests to judge.
+const (
+	MaxTokenSamples = 5000
+	quickSamples    = 20
+)
 
 // Errors that mean the probe could not run; Run wraps them with details.
 var (
@@ -284,9 +301,23 @@ func newProber(cfg Config) (*prober, error) {
 	if cfg.AuthedText == "" {
 		return nil, fmt.Errorf("%w: without a username, say what text a signed-in page shows", ErrConfig)
 	}
-	cfg.TokenSamples = min(max(cfg.TokenSamples, 20), 200)
+	if cfg.TokenSamples > MaxTokenSamples {
+		return nil, fmt.Errorf("%w: at most %d token samples", ErrConfig, MaxTokenSamples)
+	}
+	cfg.TokenSamples = max(cfg.TokenSamples, quickSamples)
 	if cfg.MaxRequests <= 0 {
 		cfg.MaxRequests = 500
+	}
+	// A sample costs a login each (two or three requests), and the other
+	// checks about a hundred.
+	if need := 3*cfg.TokenSamples + 100; cfg.TokenSamples > quickSamples && cfg.MaxRequests < need {
+		return nil, fmt.Errorf("%w: %d token samples need about %d requests; raise the request budget (--max-requests %d)", ErrConfig, cfg.TokenSamples, need, need)
+	}
+	if cfg.Significance == 0 {
+		cfg.Significance = 0.01
+	}
+	if cfg.Significance < 0 || cfg.Significance >= 0.5 {
+		return nil, fmt.Errorf("%w: a significance level between 0 and 0.5, such as 0.01", ErrConfig)
 	}
 	if cfg.Rate <= 0 {
 		cfg.Rate = 20
@@ -1047,11 +1078,23 @@ func (p *prober) checkWeakToken(ctx context.Context) error {
 		return nil
 	}
 	why := a.Weak()
+	detail := a.String()
+	if len(tokens) > quickSamples {
+		// Enough tokens for the statistics to say something; at the quick
+		// default they would only see bits that never vary, which the
+		// estimate above already counts.
+		r := randomnessTests(tokens, p.cfg.Significance)
+		if verdict, reasons := r.verdict(); verdict == weakTokens {
+			why = append(why, reasons...)
+		}
+		detail += ". " + r.summary()
+		p.rep.TokenTests = r.summary()
+	}
 	if len(why) == 0 {
 		return nil
 	}
 	p.add(Finding{ID: WeakToken,
-		Detail: strings.Join(why, "; ") + ". " + a.String(),
+		Detail: strings.Join(why, "; ") + ". " + detail,
 		Evidence: append(note(first, "The first of the fresh tokens:"),
 			Step{Note: "All the fresh tokens, in the order issued:", Request: how, Response: strings.Join(tokens, "\n")})})
 	return nil

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -523,5 +524,50 @@ func TestAuthenticatedFixation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Past the quick default, the sample goes through randomness tests: they
+// catch tokens that the per-position estimate takes for strong, such as
+// 112 random bits followed by their CRC-32 (every position varies, but 32
+// of the 144 bits are a function of the others), and pass random ids.
+func TestLargeTokenSample(t *testing.T) {
+	crc := func() string {
+		b := make([]byte, 14)
+		rand.Read(b)
+		return hex.EncodeToString(binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b)))
+	}
+	for _, tc := range []struct {
+		name    string
+		token   func() string
+		samples int
+		want    []string
+	}{
+		{"CRC-32 after 112 random bits, quick sample", crc, 20, nil},
+		{"CRC-32 after 112 random bits, 600 samples", crc, 600, []string{probe.WeakToken}},
+		{"256 random bits, 600 samples", func() string { return randomHex(32) }, 600, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := quirkySite(t, quirks{token: tc.token})
+			rep, err := probe.Run(context.Background(), probe.Config{Target: srv.URL, Username: "alice", Password: "pw-secret-123",
+				AuthedText: "Profile of alice", Rate: 50000, TokenSamples: tc.samples, MaxRequests: 3*tc.samples + 200, Significance: 0.001})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(rep); !slices.Equal(got, tc.want) {
+				t.Fatalf("findings = %v, want %v", got, tc.want)
+			}
+			if tc.samples > 20 && !strings.Contains(rep.TokenTests, "Effective entropy") {
+				t.Errorf("token tests = %q, want their summary", rep.TokenTests)
+			}
+			if len(tc.want) > 0 && !strings.Contains(rep.Findings[0].Detail, "significance") {
+				t.Errorf("detail %q lacks the tests' summary", rep.Findings[0].Detail)
+			}
+		})
+	}
+	// A sample larger than the request budget allows is refused up front.
+	_, err := probe.Run(context.Background(), probe.Config{Target: "http://127.0.0.1:1", Username: "alice", Password: "x", TokenSamples: 1000})
+	if !errors.Is(err, probe.ErrConfig) || !strings.Contains(err.Error(), "--max-requests") {
+		t.Errorf("1000 samples in the default budget: %v", err)
 	}
 }

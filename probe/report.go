@@ -76,6 +76,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	} else {
 		wrap(&b, "", "Device Bound Session Credentials: not offered at sign-in (for information: a copied session cookie works on any device until the session ends).", "", textWidth)
 	}
+	if r.TokenTests != "" {
+		b.WriteByte('\n')
+		wrap(&b, "Token sample: ", r.TokenTests, "", textWidth)
+	}
+	if r.LoginPage != "" {
+		b.WriteByte('\n')
+		wrap(&b, "", fmt.Sprintf("The login path showed no login form; the probe found one at %s.", r.LoginPage), "", textWidth)
+	}
 	if r.LeftSignedIn > 0 {
 		b.WriteByte('\n')
 		wrap(&b, "", fmt.Sprintf("%d of the sessions the probe opened could not be logged out; they end with the site's timeouts.", r.LeftSignedIn), "", textWidth)
