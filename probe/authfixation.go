@@ -41,7 +41,8 @@ func (p *prober) checkAuthenticatedFixation(ctx context.Context) error {
 	p.opened = append(p.opened, victim)
 	steps, _, err := p.signInWith(ctx, victim, nil)
 	if errors.Is(err, errNoForm) {
-		return nil // no login form for a signed-in browser: the victim cannot sign in on it
+		p.passedBecause = "the login page shows no login form to a browser that is signed in, so a victim cannot sign in over a planted session"
+		return nil
 	}
 	if err != nil {
 		return err

@@ -192,14 +192,17 @@ type prober struct {
 	loginSteps []Step
 	checkSteps []Step    // the signed-in page's, right after login
 	lastAnswer *response // the answer to the last login form sent
-	setCookies []string
-	name       string   // the session cookie
-	token      string   // its value in the main session
-	urlParam   string   // the URL parameter the site reads a session from
-	opened     []*jar   // browsers the probe signed in, to sign out at the end
-	logoutWay  *url.URL // where logging out worked
-	loginAt    string   // the login page's path after its redirects
-	samples    []string // fresh tokens of the weak-token check
+	// passedBecause, set by a check that passed without playing its
+	// attack to the end, says why.
+	passedBecause string
+	setCookies    []string
+	name          string   // the session cookie
+	token         string   // its value in the main session
+	urlParam      string   // the URL parameter the site reads a session from
+	opened        []*jar   // browsers the probe signed in, to sign out at the end
+	logoutWay     *url.URL // where logging out worked
+	loginAt       string   // the login page's path after its redirects
+	samples       []string // fresh tokens of the weak-token check
 }
 
 // Run probes cfg.Target. It returns an error wrapping ErrConfig,
@@ -243,10 +246,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err := check.run(ctx); err != nil {
 			return nil, err
 		}
-		c := Check{ID: check.id, Outcome: OutcomePassed}
+		c := Check{ID: check.id, Outcome: OutcomePassed, Why: p.passedBecause}
+		p.passedBecause = ""
 		switch {
 		case len(p.rep.Findings) > found:
-			c.Outcome = OutcomeFailed
+			c.Outcome, c.Why = OutcomeFailed, ""
 		case len(p.rep.Skipped) > skipped:
 			c.Outcome = OutcomeSkipped
 			c.Why = strings.TrimPrefix(p.rep.Skipped[len(p.rep.Skipped)-1], check.id+": ")

@@ -49,6 +49,7 @@ type quirks struct {
 	maxAge        int    // a Max-Age on the session cookie
 	reissue       bool   // every signed-in page sets the session cookie again, to a new value
 	keepSignedIn  bool   // a login keeps the id of a signed-in session the browser carries
+	noFormSigned  bool   // the login page sends a signed-in browser to its profile
 }
 
 // mac is an HMAC-SHA256 of data under a fixed key, cut to n bytes.
@@ -124,6 +125,10 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && q.noFormSigned && user(r) != "" {
+			http.Redirect(w, r, "/profile", http.StatusSeeOther)
+			return
+		}
 		if r.Method == http.MethodGet && !r.URL.Query().Has("username") {
 			if _, err := r.Cookie(sid); err != nil && q.preToken {
 				setSid(w, randomHex(32))
@@ -492,6 +497,7 @@ func TestAuthenticatedFixation(t *testing.T) {
 		{"kept id, second account", quirks{keepSignedIn: true}, true, []string{probe.FixationAuthenticatedID}, probe.OutcomeFailed},
 		{"kept id, no second account", quirks{keepSignedIn: true}, false, nil, probe.OutcomeSkipped},
 		{"new id at login", quirks{}, true, nil, probe.OutcomePassed},
+		{"kept id, but no login form for a signed-in browser", quirks{keepSignedIn: true, noFormSigned: true}, true, nil, probe.OutcomePassed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := probe.Config{Target: quirkySite(t, tc.q).URL, Username: "alice", Password: "pw-secret-123",
@@ -512,6 +518,9 @@ func TestAuthenticatedFixation(t *testing.T) {
 			}
 			if tc.outcome == probe.OutcomeSkipped && !strings.Contains(rep.Checks[i].Why, "--user2") {
 				t.Errorf("skipped without saying how to run it: %q", rep.Checks[i].Why)
+			}
+			if tc.q.noFormSigned && !strings.Contains(rep.Checks[i].Why, "no login form") {
+				t.Errorf("passed without saying the attack could not be played: %q", rep.Checks[i].Why)
 			}
 			for _, f := range rep.Findings {
 				if len(f.Evidence) < 3 || !strings.Contains(f.Detail, "mallory") {
