@@ -50,6 +50,8 @@ type page struct {
 	Checks       []checkRow
 	Findings     []findingView
 	Chart        *chart
+	TokenTests   string // the randomness tests' summary, for a large sample
+	LoginPage    string // where the login form was found, if not at the login path
 	DeviceBound  string
 	LeftSignedIn string
 	Masked       bool
@@ -110,6 +112,7 @@ func htmlPage(r *Report, now time.Time) page {
 		p.Findings = append(p.Findings, v)
 	}
 	p.Chart = newChart(r.Tokens)
+	p.TokenTests, p.LoginPage = r.TokenTests, r.LoginPage
 	if r.DeviceBound.Offered {
 		p.DeviceBound = fmt.Sprintf("Offered at sign-in (%s", strings.Join(r.DeviceBound.Algorithms, ", "))
 		if r.DeviceBound.Registration != "" {
@@ -329,6 +332,7 @@ pre { background: #f5f5f5; padding: .5rem; overflow-x: auto; white-space: pre-wr
 pre.response { background: #eef3f8; }
 .badge { display: inline-block; padding: 0 .4rem; border-radius: .2rem; font-size: .8rem; font-weight: 600; text-transform: uppercase; color: #fff; }
 .high { background: #b00020; } .medium { background: #c25e00; } .low { background: #7a6a00; }
+.counts .high, .counts .medium, .counts .low { color: #fff; padding: 0 .3rem; border-radius: .2rem; }
 .passed { color: #1b6e20; } .failed { color: #b00020; font-weight: 600; } .skipped { color: #666; }
 .counts { display: flex; flex-wrap: wrap; gap: .5rem; padding: 0; list-style: none; }
 .counts li { border: 1px solid #ddd; border-radius: .3rem; padding: .2rem .6rem; }
@@ -345,6 +349,9 @@ svg .strong { fill: #2e7d32; } svg .weak { fill: #c62828; } svg text { font-size
 {{- else}}
 <h2>Summary</h2>
 <p>{{.Summary}}</p>
+{{- with .LoginPage}}
+<p>The login path showed no login form; the probe found one at <code>{{.}}</code>.</p>
+{{- end}}
 <ul class="counts">
 {{- range .Counts}}
 <li><span class="{{.Class}}">{{.Label}}</span>: {{.N}}</li>
@@ -366,6 +373,9 @@ svg .strong { fill: #2e7d32; } svg .weak { fill: #c62828; } svg text { font-size
 {{- with .Chart}}
 <h2>The token sample</h2>
 <p>{{.Summary}}</p>
+{{- with $.TokenTests}}
+<p>{{.}}</p>
+{{- end}}
 <svg xmlns="http://www.w3.org/2000/svg" width="{{.Width}}" height="{{.Height}}" role="img" aria-label="Estimated bits of entropy at each position of the tokens">
 {{- range .Ticks}}
 <line x1="36" x2="{{$.Chart.Width}}" y1="{{.Y}}" y2="{{.Y}}" stroke-dasharray="2 3"></line><text x="30" y="{{.Y}}" text-anchor="end" dominant-baseline="middle">{{.Label}}</text>

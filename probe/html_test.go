@@ -156,3 +156,20 @@ func TestFailedHTML(t *testing.T) {
 		t.Errorf("page %s", b.String())
 	}
 }
+
+// The randomness tests' summary and where the login form was found reach
+// the page.
+func TestHTMLTokenTestsAndLoginPage(t *testing.T) {
+	r := &probe.Report{Target: "http://127.0.0.1:1", Findings: []probe.Finding{}, LoginPage: "/members",
+		Tokens:     &probe.TokenStats{Samples: 3, Alphabet: "hex", Positions: []probe.PositionStat{{Position: 1, Bits: 4, Passed: true}}, EffectiveBits: 4, WantedBits: 128, Summary: "3 fresh tokens"},
+		TokenTests: "Effective entropy about 20 bits of 20 (significance 1%, 300 samples): the tokens are weak."}
+	var b strings.Builder
+	if err := r.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Effective entropy about 20 bits", "<code>/members</code>"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+}
