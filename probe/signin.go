@@ -1,0 +1,335 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// The sign-in phase: finding the login form, logging in, telling a signed-in
+// page from another, and saying why a login did not work.
+
+// signIn visits the login page, logs in, and works out which cookie holds
+// the session.
+func (p *prober) signIn(ctx context.Context) error {
+	p.progress("visiting %s", p.login.Redacted())
+	pre := newJar()
+	page, err := p.c.do(ctx, http.MethodGet, p.login, nil, pre)
+	if err != nil {
+		if errors.Is(err, ErrBudget) || ctx.Err() != nil {
+			return err
+		}
+		if untrustedCertificate(err) {
+			return fmt.Errorf("%w: the certificate of %s is not trusted (%v); for a test site with a self-signed certificate, run with --insecure (Config.Client with InsecureSkipVerify)",
+				ErrUnreachable, p.base.Host, err)
+		}
+		return fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	if forms, _ := parsePage(page.url, page.body); page.status >= 400 || !hasPasswordField(forms) {
+		found, fpre, fpage, err := p.discoverLogin(ctx)
+		if err != nil {
+			return err
+		}
+		if found == nil {
+			if page.status >= 400 {
+				return fmt.Errorf("%w: the login page %s answered %d, and no login form was found on %s or behind its log-in links; give the login path",
+					ErrLogin, page.url.Redacted(), page.status, p.base.Redacted())
+			}
+			return fmt.Errorf("%w: no login form at %s (answer %d), nor on %s or behind its log-in links; give the login path",
+				ErrLogin, page.url.Redacted(), page.status, p.base.Redacted())
+		}
+		p.progress("%s has no login form; found one at %s", p.login.Path, found.Path)
+		p.rep.LoginPage = found.Path
+		p.login, pre, page = found, fpre, fpage
+	}
+	p.pre, p.preSteps, p.loginAt = pre.cookies, page.steps, page.url.Path
+	p.setCookies = append(p.setCookies, page.setCookies...)
+
+	// Without cookies the signed-in page must not look signed in, or
+	// every attack would seem to work.
+	ok, anon, err := p.isAuthed(ctx, newJar(), nil)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("%w: %s shows %q to a browser without cookies (answer %d at %s), so it cannot tell who is signed in; give a page and text only a signed-in user sees (--authed-path, --authed-text)",
+			ErrLogin, p.authed.Path, p.cfg.AuthedText, anon.status, anon.url.Path)
+	}
+
+	p.progress("logging in as %s", p.who())
+	main := newJar(p.pre...)
+	steps, setCookies, err := p.signInWith(ctx, main, nil)
+	if err != nil {
+		return err
+	}
+	answer := p.lastAnswer
+	p.loginSteps = steps
+	p.setCookies = append(p.setCookies, setCookies...)
+	p.rep.DeviceBound = p.deviceBound
+	ok, check, err := p.isAuthed(ctx, main, nil)
+	if err != nil {
+		return err
+	}
+	// A site may set the session cookie again on the signed-in page.
+	p.setCookies = append(p.setCookies, check.setCookies...)
+	p.checkSteps = check.steps
+	if !ok {
+		return p.whyNotSignedIn(setCookies, answer, check)
+	}
+	// The session cookie is the one that keeps the login on its own. The
+	// most recently set cookies are the likeliest.
+	for i := len(main.cookies) - 1; i >= 0; i-- {
+		c := main.cookies[i]
+		ok, _, err := p.isAuthed(ctx, newJar(c), nil)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p.name, p.token = c.Name, c.Value
+			p.progress("the session cookie is %s", c.Name)
+			return nil
+		}
+	}
+	names := make([]string, len(main.cookies))
+	for i, c := range main.cookies {
+		names[i] = c.Name
+	}
+	return fmt.Errorf("%w: no single cookie keeps the login on its own (cookies: %s); the probe needs a session cookie",
+		ErrLogin, strings.Join(names, ", "))
+}
+
+// maxLoginLinks bounds how many log-in links discoverLogin follows.
+const maxLoginLinks = 3
+
+// discoverLogin looks for the login form when the login path shows none:
+// on the target's root page, then behind the links there whose text or
+// address says log in or sign in. It returns the page's URL (nil if none
+// was found), and the browser and answer of the visit that found it.
+func (p *prober) discoverLogin(ctx context.Context) (*url.URL, *jar, *response, error) {
+	root, _ := p.base.Parse("/")
+	p.progress("no login form at %s; looking on %s", p.login.Path, root.Redacted())
+	j := newJar()
+	page, err := p.c.do(ctx, http.MethodGet, root, nil, j)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	forms, links := parsePage(page.url, page.body)
+	if page.status < 400 && hasPasswordField(forms) {
+		return page.url, j, page, nil
+	}
+	tried := 0
+	for _, l := range links {
+		if tried == maxLoginLinks {
+			break
+		}
+		if !isLoginLink(l) || l.href.Host != p.base.Host || l.href.Path == p.login.Path {
+			continue
+		}
+		tried++
+		j := newJar()
+		page, err := p.c.do(ctx, http.MethodGet, l.href, nil, j)
+		if errors.Is(err, errOffSite) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if forms, _ := parsePage(page.url, page.body); page.status < 400 && hasPasswordField(forms) {
+			return page.url, j, page, nil
+		}
+	}
+	return nil, nil, nil, nil
+}
+
+// isLoginLink reports whether a link's text or address says log in or
+// sign in (and not log out, sign up or register).
+func isLoginLink(l link) bool {
+	say := strings.ToLower(l.text + " " + l.href.Path)
+	for _, no := range []string{"logout", "log out", "log-out", "signout", "sign out", "sign-out", "signup", "sign up", "sign-up", "register", "forgot", "reset"} {
+		if strings.Contains(say, no) {
+			return false
+		}
+	}
+	for _, yes := range []string{"login", "log in", "log-in", "signin", "sign in", "sign-in", "anmelden", "connexion"} {
+		if strings.Contains(say, yes) {
+			return true
+		}
+	}
+	return false
+}
+
+// whyNotSignedIn explains a login after which the signed-in page (check)
+// did not show the signed-in text: setCookies are the Set-Cookie lines of
+// the login page and the form's answer, answer that answer.
+func (p *prober) whyNotSignedIn(setCookies []string, answer, check *response) error {
+	formAgain := false
+	if forms, _ := parsePage(answer.url, answer.body); hasPasswordField(forms) {
+		formAgain = true
+	}
+	// A login that redirected elsewhere looked accepted: if it set no
+	// cookie, the form shown at the end of the redirects is the signed-in
+	// page sending a browser without a session back to log in.
+	accepted := answer.first >= 300 && answer.first < 400
+	if len(setCookies) == 0 && (accepted || !formAgain) {
+		why := "a site that keeps sessions in a cookie must set one at login"
+		if p.base.Scheme == "http" {
+			why = "a site that sends its session cookie only over HTTPS (a Secure cookie, express-session's cookie.secure, say) sets none over plain HTTP: probe its https:// address"
+		}
+		return fmt.Errorf("%w: logging in as %s set no cookie at all (neither the login page nor the answer to the login form, %d at %s, had a Set-Cookie header); %s",
+			ErrLogin, p.who(), answer.status, answer.url.Path, why)
+	}
+	if formAgain {
+		return fmt.Errorf("%w: after logging in as %s, the site showed the login form again (%d at %s): check the username and password (or the --field values)",
+			ErrLogin, p.who(), answer.status, answer.url.Path)
+	}
+	shown := ""
+	if forms, _ := parsePage(check.url, check.body); hasPasswordField(forms) {
+		shown = " but a login form"
+	}
+	return fmt.Errorf("%w: after logging in as %s, %s answered %d at %s without %q%s; check the credentials, --authed-path and --authed-text",
+		ErrLogin, p.who(), p.authed.Path, check.status, check.url.Path, p.cfg.AuthedText, shown)
+}
+
+// untrustedCertificate reports whether err is a TLS certificate the
+// system does not trust (unknown authority, wrong host, expired).
+func untrustedCertificate(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid)
+}
+
+// account is a set of credentials to log in with.
+type account struct{ username, password string }
+
+// signInWith logs in with the browser j as the configured user, adding q
+// to the login page's and the form's URLs.
+func (p *prober) signInWith(ctx context.Context, j *jar, q url.Values) ([]Step, []string, error) {
+	return p.signInAs(ctx, j, q, account{p.cfg.Username, p.cfg.Password})
+}
+
+// errNoForm is a login page that shows no login form.
+var errNoForm = errors.New("no login form")
+
+// signInAs logs in with the browser j as who.
+func (p *prober) signInAs(ctx context.Context, j *jar, q url.Values, who account) ([]Step, []string, error) {
+	page, err := p.c.do(ctx, http.MethodGet, withQuery(p.login, q), nil, j)
+	if err != nil {
+		return nil, nil, err
+	}
+	forms, _ := parsePage(page.url, page.body)
+	f, ok := loginForm(forms, p.cfg.Fields)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %w at %s (answer %d)", ErrLogin, errNoForm, page.url.Redacted(), page.status)
+	}
+	vals := f.values(who.username, who.password, p.cfg.Fields)
+	for _, in := range f.inputs {
+		if in.typ == "password" && vals.Get(in.name) != "" {
+			p.c.secrets[vals.Get(in.name)] = true
+		}
+	}
+	action := withQuery(f.action, q)
+	var res *response
+	if f.method == http.MethodPost {
+		res, err = p.c.do(ctx, http.MethodPost, action, vals, j)
+	} else {
+		res, err = p.c.do(ctx, http.MethodGet, withQuery(action, vals), nil, j)
+	}
+	if errors.Is(err, errOffSite) {
+		return nil, nil, fmt.Errorf("%w: the login form sends to another host (%s); the probe only talks to the target", ErrLogin, action.Host)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	p.lastAnswer = res
+	if !p.deviceBound.Offered {
+		for _, h := range append(page.registrations, res.registrations...) {
+			if d, ok := parseRegistration(h); ok {
+				p.deviceBound = d
+				break
+			}
+		}
+	}
+	return append(page.steps, res.steps...), append(page.setCookies, res.setCookies...), nil
+}
+
+// parseRegistration reads a Secure-Session-Registration header, a
+// structured field such as
+//
+//	(ES256 RS256);path="/dbsc/register";challenge="…"
+//
+// and reports whether it is one.
+func parseRegistration(h string) (DeviceBound, bool) {
+	h = strings.TrimSpace(h)
+	if !strings.HasPrefix(h, "(") {
+		return DeviceBound{}, false
+	}
+	list, params, ok := strings.Cut(h[1:], ")")
+	if !ok {
+		return DeviceBound{}, false
+	}
+	d := DeviceBound{Offered: true}
+	for alg := range strings.FieldsSeq(list) {
+		if len(alg) <= 16 && strings.Trim(alg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == "" {
+			d.Algorithms = append(d.Algorithms, alg)
+		}
+	}
+	for param := range strings.SplitSeq(params, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
+		if k == "path" {
+			if u, err := strconv.Unquote(v); err == nil && len(u) <= 200 {
+				d.Registration = u
+			}
+		}
+	}
+	return d, len(d.Algorithms) > 0
+}
+
+// isAuthed loads the signed-in page with j's cookies (and q in the URL).
+func (p *prober) isAuthed(ctx context.Context, j *jar, q url.Values) (bool, *response, error) {
+	res, err := p.c.do(ctx, http.MethodGet, withQuery(p.authed, q), nil, j)
+	if err != nil {
+		return false, nil, err
+	}
+	// A page that shows the login form is not signed in, though it may
+	// echo the username; the login page itself may be the signed-in page
+	// once the form is gone (sites that show members their content there).
+	ok := res.status == http.StatusOK && strings.Contains(res.body, p.cfg.AuthedText)
+	if ok && (res.url.Path == p.login.Path || res.url.Path == p.loginAt) {
+		forms, _ := parsePage(res.url, res.body)
+		ok = !hasPasswordField(forms)
+	}
+	last := &res.steps[len(res.steps)-1]
+	if ok {
+		last.Response += "\n\n" + excerpt(res.body, p.cfg.AuthedText)
+	}
+	return ok, res, nil
+}
+
+// excerpt is the line of body holding text, shortened.
+func excerpt(body, text string) string {
+	i := strings.Index(body, text)
+	if i < 0 {
+		return ""
+	}
+	start := strings.LastIndexByte(body[:i], '\n') + 1
+	end := strings.IndexByte(body[i:], '\n')
+	if end < 0 {
+		end = len(body)
+	} else {
+		end += i
+	}
+	line := strings.TrimSpace(body[start:end])
+	if len(line) > 200 {
+		j := max(0, strings.Index(line, text)-80)
+		line = "…" + line[j:min(len(line), j+200)] + "…"
+	}
+	return line
+}
