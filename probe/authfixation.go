@@ -14,48 +14,45 @@ import (
 // signs in on it: the attacker signs in to their own second account,
 // plants that session's token in the victim's browser, the victim signs
 // in, and the attacker's copy of the token is now the victim's session.
-func (p *prober) checkAuthenticatedFixation(ctx context.Context) error {
+func (p *prober) checkAuthenticatedFixation(ctx context.Context, s signedIn) (verdict, error) {
 	p.progress("signing in as the second account and planting its session before the victim signs in")
 	second := account{p.cfg.Username2, p.cfg.Password2}
 	attacker := newJar()
 	p.opened = append(p.opened, attacker)
-	own, _, err := p.signInAs(ctx, attacker, nil, second)
+	own, err := p.signInAs(ctx, attacker, nil, second)
 	if err != nil {
-		return err
+		return verdict{}, err
 	}
-	token, ok := attacker.get(p.name)
+	token, ok := attacker.get(s.name)
 	if !ok {
-		p.skip("%s: signing in as %s set no %s cookie", FixationAuthenticatedID, strconv.Quote(second.username), p.name)
-		return nil
+		return skipped("signing in as %s set no %s cookie", strconv.Quote(second.username), s.name), nil
 	}
 	// The attacker's token must not show the victim's page yet, or the
 	// check could not tell anything.
-	planted := func() *jar { return newJar(&http.Cookie{Name: p.name, Value: token}) }
+	planted := func() *jar { return newJar(&http.Cookie{Name: s.name, Value: token}) }
 	if ok, _, err := p.isAuthed(ctx, planted(), nil); err != nil || ok {
-		if ok {
-			p.skip("%s: the second account's session already shows %q, the first account's text; give a second account whose pages do not", FixationAuthenticatedID, p.cfg.AuthedText)
+		if err != nil {
+			return verdict{}, err
 		}
-		return err
+		return skipped("the second account's session already shows %q, the first account's text; give a second account whose pages do not", p.cfg.AuthedText), nil
 	}
 	victim := planted()
 	p.opened = append(p.opened, victim)
-	steps, _, err := p.signInWith(ctx, victim, nil)
+	login, err := p.signInWith(ctx, victim, nil)
 	if errors.Is(err, errNoForm) {
-		p.passedBecause = "the login page shows no login form to a browser that is signed in, so a victim cannot sign in over a planted session"
-		return nil
+		return passed("the login page shows no login form to a browser that is signed in, so a victim cannot sign in over a planted session"), nil
 	}
 	if err != nil {
-		return err
+		return verdict{}, err
 	}
 	ok, after, err := p.isAuthed(ctx, planted(), nil)
 	if err != nil || !ok {
-		return err
+		return passed(""), err
 	}
-	p.add(Finding{ID: FixationAuthenticatedID,
+	return failed(Finding{ID: FixationAuthenticatedID,
 		Detail: fmt.Sprintf("the %s token of a session signed in as %s stayed the same when %s signed in on that browser, and now opens %s's session",
-			p.name, strconv.Quote(second.username), p.who(), p.who()),
-		Evidence: append(append(note(own, fmt.Sprintf("The attacker signs in to their own account %s and takes the session token %s=%s:", strconv.Quote(second.username), p.name, token)),
-			note(steps, "The victim's browser carries the attacker's token, and the victim signs in:")...),
-			note(after.steps, "The attacker, with their old token, is now signed in as the victim:")...)})
-	return nil
+			s.name, strconv.Quote(second.username), p.who(), p.who()),
+		Evidence: append(append(note(own.steps, fmt.Sprintf("The attacker signs in to their own account %s and takes the session token %s=%s:", strconv.Quote(second.username), s.name, token)),
+			note(login.steps, "The victim's browser carries the attacker's token, and the victim signs in:")...),
+			note(after.steps, "The attacker, with their old token, is now signed in as the victim:")...)}), nil
 }

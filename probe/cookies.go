@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -99,49 +98,51 @@ func days(d time.Duration) string {
 }
 
 // setCookieEvidence returns the step whose response carries line.
-func (p *prober) setCookieEvidence(line string) []Step {
+func setCookieEvidence(s signedIn, line string) []Step {
 	var ev []Step
-	for _, s := range slices.Concat(p.preSteps, p.loginSteps, p.checkSteps) {
-		if strings.Contains(s.Response, "Set-Cookie: "+line) {
-			ev = []Step{s}
+	for _, st := range slices.Concat(s.preSteps, s.loginSteps, s.checkSteps) {
+		if strings.Contains(st.Response, "Set-Cookie: "+line) {
+			ev = []Step{st}
 		}
 	}
 	return note(ev, "The response that sets the session cookie:")
 }
 
-func (p *prober) checkCookieFlags(ctx context.Context) error {
+// sessionSetCookie is the most recent Set-Cookie line that sets the
+// session cookie, parsed; ok is false when none was seen.
+func sessionSetCookie(s signedIn) (c *http.Cookie, line string, ok bool) {
+	return lastSetCookie(s.setCookies, s.name)
+}
+
+func (p *prober) checkCookieFlags(s signedIn) verdict {
 	p.progress("checking the session cookie's attributes")
-	c, line, ok := lastSetCookie(p.setCookies, p.name)
+	c, line, ok := sessionSetCookie(s)
 	if !ok {
-		p.skip("%s: no Set-Cookie header that sets %s was seen", CookieFlags, p.name)
-		return nil
+		return skipped("no Set-Cookie header that sets %s was seen", s.name)
 	}
 	missing := missingFlags(c)
 	if len(missing) == 0 {
-		return nil
+		return passed("")
 	}
-	f := Finding{ID: CookieFlags, Detail: fmt.Sprintf("the %s cookie lacks %s", p.name, strings.Join(missing, ", ")),
-		Evidence: p.setCookieEvidence(line)}
+	f := Finding{ID: CookieFlags, Detail: fmt.Sprintf("the %s cookie lacks %s", s.name, strings.Join(missing, ", ")),
+		Evidence: setCookieEvidence(s, line)}
 	if len(missing) == 1 && missing[0] == "SameSite" {
 		f.Severity = "low"
 	}
-	p.add(f)
-	return nil
+	return failed(f)
 }
 
-func (p *prober) checkCookieScope(ctx context.Context) error {
+func (p *prober) checkCookieScope(s signedIn) verdict {
 	p.progress("checking the session cookie's scope and lifetime")
-	c, line, ok := lastSetCookie(p.setCookies, p.name)
+	c, line, ok := sessionSetCookie(s)
 	if !ok {
-		p.skip("%s: no Set-Cookie header that sets %s was seen", CookieScope, p.name)
-		return nil
+		return skipped("no Set-Cookie header that sets %s was seen", s.name)
 	}
-	s := judgeScope(c, p.c.now())
-	if len(s.problems) == 0 {
-		return nil
+	scope := judgeScope(c, p.c.now())
+	if len(scope.problems) == 0 {
+		return passed("")
 	}
-	p.add(Finding{ID: CookieScope, Severity: s.severity,
-		Detail:   fmt.Sprintf("the %s cookie: %s", p.name, strings.Join(s.problems, "; ")),
-		Evidence: p.setCookieEvidence(line)})
-	return nil
+	return failed(Finding{ID: CookieScope, Severity: scope.severity,
+		Detail:   fmt.Sprintf("the %s cookie: %s", s.name, strings.Join(scope.problems, "; ")),
+		Evidence: setCookieEvidence(s, line)})
 }

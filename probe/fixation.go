@@ -80,86 +80,88 @@ func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-func (p *prober) checkPreauth(ctx context.Context) error {
-	if len(p.pre) == 0 {
-		return nil // nothing issued before login
+func (p *prober) checkPreauth(ctx context.Context, s signedIn) (verdict, error) {
+	if len(s.pre) == 0 {
+		return passed("the login page sets no cookie before login"), nil
 	}
 	p.progress("checking whether the cookies issued before login work after it")
-	ok, res, err := p.isAuthed(ctx, newJar(p.pre...), nil)
+	ok, res, err := p.isAuthed(ctx, newJar(s.pre...), nil)
 	if err != nil || !ok {
-		return err
+		return verdict{}, err
 	}
 	var before []string
-	for _, c := range p.pre {
+	for _, c := range s.pre {
 		before = append(before, c.Name+"="+c.Value)
 	}
-	p.add(Finding{ID: FixationPreauthID,
+	return failed(Finding{ID: FixationPreauthID,
 		Detail: fmt.Sprintf("the cookies the login page set before login (%s) are logged in once the user logs in", strings.Join(before, "; ")),
-		Evidence: append(append(note(append([]Step{}, p.preSteps...), "Before login, the site issues a session:"),
-			note(append([]Step{}, p.loginSteps...), "The user logs in carrying it:")...),
-			note(res.steps, "The id issued before login now opens the signed-in page:")...)})
-	return nil
+		Evidence: append(append(note(append([]Step{}, s.preSteps...), "Before login, the site issues a session:"),
+			note(append([]Step{}, s.loginSteps...), "The user logs in carrying it:")...),
+			note(res.steps, "The id issued before login now opens the signed-in page:")...)}), nil
 }
 
-func (p *prober) checkTokenInURL(ctx context.Context) error {
+// checkTokenInURL returns the URL parameter the site reads a session
+// from, if any.
+func (p *prober) checkTokenInURL(ctx context.Context, s signedIn) (string, verdict, error) {
 	p.progress("checking whether a session is accepted from the URL")
-	params := append([]string{p.name}, urlParams...)
+	params := append([]string{s.name}, urlParams...)
 	seen := map[string]bool{}
 	for _, name := range params {
 		if seen[name] {
 			continue
 		}
 		seen[name] = true
-		ok, res, err := p.isAuthed(ctx, newJar(), url.Values{name: {p.token}})
+		ok, res, err := p.isAuthed(ctx, newJar(), url.Values{name: {s.token}})
 		if err != nil {
-			return err
+			return "", verdict{}, err
 		}
 		if ok {
-			p.urlParam = name
-			p.add(Finding{ID: TokenInURL,
+			return name, failed(Finding{ID: TokenInURL,
 				Detail:   fmt.Sprintf("the session is read from the URL parameter %q", name),
-				Evidence: note(res.steps, "Without any cookie, the session token in the URL opens the signed-in page:")})
-			return nil
+				Evidence: note(res.steps, "Without any cookie, the session token in the URL opens the signed-in page:")}), nil
 		}
 	}
-	return nil
+	return "", passed(""), nil
 }
 
-func (p *prober) checkAdopted(ctx context.Context) error {
+// checkAdopted plants an id shaped like the site's (imitating sample, the
+// fresh tokens) in the session cookie, and in urlParam when the site reads
+// sessions from the URL.
+func (p *prober) checkAdopted(ctx context.Context, s signedIn, urlParam string, sample []string) (verdict, error) {
 	p.progress("planting a session id before the victim logs in")
 	var evidence []Step
 	var where []string
 
-	id := plant(p.token, p.samples)
-	planted := func(...*http.Cookie) *jar { return newJar(&http.Cookie{Name: p.name, Value: id}) }
+	id := plant(s.token, sample)
+	planted := func(...*http.Cookie) *jar { return newJar(&http.Cookie{Name: s.name, Value: id}) }
 	ev, ok, err := p.plantAndLogin(ctx, planted, nil,
-		fmt.Sprintf("The victim's browser carries %s=%s, chosen by the attacker, and logs in:", p.name, id))
+		fmt.Sprintf("The victim's browser carries %s=%s, chosen by the attacker, and logs in:", s.name, id))
 	if err != nil {
-		return err
+		return verdict{}, err
 	}
 	if ok {
-		where = append(where, fmt.Sprintf("in the %s cookie", p.name))
+		where = append(where, fmt.Sprintf("in the %s cookie", s.name))
 		evidence = append(evidence, ev...)
 	}
 
-	if p.urlParam != "" {
-		id := plant(p.token, p.samples)
-		ev, ok, err := p.plantAndLogin(ctx, newJar, url.Values{p.urlParam: {id}},
-			fmt.Sprintf("The victim follows the attacker's link with %s=%s and logs in:", p.urlParam, id))
+	if urlParam != "" {
+		id := plant(s.token, sample)
+		ev, ok, err := p.plantAndLogin(ctx, newJar, url.Values{urlParam: {id}},
+			fmt.Sprintf("The victim follows the attacker's link with %s=%s and logs in:", urlParam, id))
 		if err != nil {
-			return err
+			return verdict{}, err
 		}
 		if ok {
-			where = append(where, fmt.Sprintf("in the URL parameter %s", p.urlParam))
+			where = append(where, fmt.Sprintf("in the URL parameter %s", urlParam))
 			evidence = append(evidence, ev...)
 		}
 	}
-	if len(where) > 0 {
-		p.add(Finding{ID: FixationAdoptedID,
-			Detail:   "an id the attacker chose, " + strings.Join(where, " and ") + ", is logged in after the victim logs in with it",
-			Evidence: evidence})
+	if len(where) == 0 {
+		return passed(""), nil
 	}
-	return nil
+	return failed(Finding{ID: FixationAdoptedID,
+		Detail:   "an id the attacker chose, " + strings.Join(where, " and ") + ", is logged in after the victim logs in with it",
+		Evidence: evidence}), nil
 }
 
 // plantAndLogin plays one fixation: browser gives a browser carrying the
@@ -172,7 +174,7 @@ func (p *prober) plantAndLogin(ctx context.Context, browser func(...*http.Cookie
 	}
 	victim := browser()
 	p.opened = append(p.opened, victim)
-	steps, _, err := p.signInWith(ctx, victim, q)
+	login, err := p.signInWith(ctx, victim, q)
 	if err != nil {
 		return nil, false, err
 	}
@@ -181,6 +183,6 @@ func (p *prober) plantAndLogin(ctx context.Context, browser func(...*http.Cookie
 		return nil, false, err
 	}
 	return append(append(note(before.steps, "Before the victim logs in, the attacker's id is not signed in:"),
-		note(steps, story)...),
+		note(login.steps, story)...),
 		note(after.steps, "The attacker, with only the id they chose, is signed in as the victim:")...), true, nil
 }

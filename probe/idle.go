@@ -7,34 +7,29 @@ import (
 
 // The idle-timeout check.
 
-func (p *prober) checkIdle(ctx context.Context) error {
-	if p.cfg.IdleWait == 0 {
-		return nil
-	}
+func (p *prober) checkIdle(ctx context.Context) (verdict, error) {
 	p.progress("logging in, then leaving the session unused for %s", p.cfg.IdleWait)
 	j := newJar()
 	p.opened = append(p.opened, j)
-	if _, _, err := p.signInWith(ctx, j, nil); err != nil {
-		return err
+	if _, err := p.signInWith(ctx, j, nil); err != nil {
+		return verdict{}, err
 	}
 	ok, before, err := p.isAuthed(ctx, j, nil)
 	if err != nil {
-		return err
+		return verdict{}, err
 	}
 	if !ok {
-		p.skip("%s: a fresh login was not signed in", NoIdleTimeout)
-		return nil
+		return skipped("a fresh login was not signed in"), nil
 	}
 	if err := p.c.sleep(ctx, p.cfg.IdleWait); err != nil {
-		return err
+		return verdict{}, err
 	}
 	ok, after, err := p.isAuthed(ctx, j, nil)
 	if err != nil || !ok {
-		return err
+		return passed(""), err
 	}
-	p.add(Finding{ID: NoIdleTimeout,
+	return failed(Finding{ID: NoIdleTimeout,
 		Detail: fmt.Sprintf("the session still works after %s without use", p.cfg.IdleWait),
 		Evidence: append(note(before.steps, "The session's last use:"),
-			note(after.steps, fmt.Sprintf("%s later, still signed in:", p.cfg.IdleWait))...)})
-	return nil
+			note(after.steps, fmt.Sprintf("%s later, still signed in:", p.cfg.IdleWait))...)}), nil
 }

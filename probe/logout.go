@@ -17,17 +17,17 @@ import (
 // check found to work, so that none stays usable after the probe; on the
 // sites where logout works. It stops at the first failure or after
 // signOutTime; what it could not do is counted in the report.
-func (p *prober) signOutAll(ctx context.Context) {
+func (p *prober) signOutAll(ctx context.Context, way *url.URL) {
 	left := p.opened
 	defer func() { p.rep.LeftSignedIn = len(left) }()
-	if len(left) == 0 || p.logoutWay == nil {
+	if len(left) == 0 || way == nil {
 		return
 	}
 	p.progress("logging out the %d other sessions the probe opened", len(left))
 	ctx, cancel := context.WithTimeout(ctx, signOutTime)
 	defer cancel()
 	for len(left) > 0 {
-		lo, err := p.logOut(ctx, left[0], p.logoutWay)
+		lo, err := p.logOut(ctx, left[0], way)
 		if err != nil || (lo.why != "" && !strings.HasPrefix(lo.why, "the session was not signed in")) || lo.survived {
 			return
 		}
@@ -38,39 +38,38 @@ func (p *prober) signOutAll(ctx context.Context) {
 // signOutTime bounds signOutAll.
 const signOutTime = 30 * time.Second
 
-func (p *prober) checkLogoutReplay(ctx context.Context) error {
+// checkLogoutReplay logs the main session out and replays its token. It
+// returns where logging out worked, if it did.
+func (p *prober) checkLogoutReplay(ctx context.Context, s signedIn) (*url.URL, verdict, error) {
 	p.progress("logging out and replaying the token")
-	browser := newJar(&http.Cookie{Name: p.name, Value: p.token})
-	lo, err := p.logOut(ctx, browser, nil)
+	copied := func() *jar { return newJar(&http.Cookie{Name: s.name, Value: s.token}) }
+	lo, err := p.logOut(ctx, copied(), nil)
 	if err != nil {
-		return err
+		return nil, verdict{}, err
 	}
 	switch {
 	case lo.why != "":
-		p.skip("%s: %s", LogoutReplay, lo.why)
-		return nil
+		return nil, skipped("%s", lo.why), nil
 	case lo.survived:
 		// Logging out did nothing: the browser itself is still signed in.
-		ok, res, err := p.isAuthed(ctx, newJar(&http.Cookie{Name: p.name, Value: p.token}), nil)
+		ok, res, err := p.isAuthed(ctx, copied(), nil)
 		if err != nil || !ok {
-			return err
+			return nil, passed(""), err
 		}
-		p.add(Finding{ID: LogoutReplay,
-			Detail: fmt.Sprintf("logging out (%s, answered %d) did not end the session: the browser and its %s token are still signed in", lo.way, lo.status, p.name),
+		return nil, failed(Finding{ID: LogoutReplay,
+			Detail: fmt.Sprintf("logging out (%s, answered %d) did not end the session: the browser and its %s token are still signed in", lo.way, lo.status, s.name),
 			Evidence: append(note(lo.steps, "The user logs out, and is still signed in:"),
-				note(res.steps, "The token still opens the signed-in page:")...)})
-		return nil
+				note(res.steps, "The token still opens the signed-in page:")...)}), nil
 	}
-	p.logoutWay = lo.way.target()
-	ok, res, err := p.isAuthed(ctx, newJar(&http.Cookie{Name: p.name, Value: p.token}), nil)
+	way := lo.way.target()
+	ok, res, err := p.isAuthed(ctx, copied(), nil)
 	if err != nil || !ok {
-		return err
+		return way, passed(""), err
 	}
-	p.add(Finding{ID: LogoutReplay,
-		Detail: fmt.Sprintf("the %s token still opens %s after the user logged out", p.name, p.authed.Path),
+	return way, failed(Finding{ID: LogoutReplay,
+		Detail: fmt.Sprintf("the %s token still opens %s after the user logged out", s.name, p.authed.Path),
 		Evidence: append(note(lo.steps, "The user logs out, and the browser is signed out:"),
-			note(res.steps, "A copy of the token taken before logout still works:")...)})
-	return nil
+			note(res.steps, "A copy of the token taken before logout still works:")...)}), nil
 }
 
 // logout is what logging a browser out came to.

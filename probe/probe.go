@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -173,32 +172,48 @@ const (
 var urlParams = []string{"session_id", "sessionid", "sid", "session", "token", "PHPSESSID", "JSESSIONID"}
 
 type prober struct {
-	cfg         Config
-	deviceBound DeviceBound // what the first sign-in offered
-	c           *client
-	base        *url.URL
-	login       *url.URL
-	authed      *url.URL
-	rep         *Report
-
-	// Learnt along the way.
-	pre        []*http.Cookie // cookies the login page sets before login
-	preSteps   []Step
-	loginSteps []Step
-	checkSteps []Step    // the signed-in page's, right after login
-	lastAnswer *response // the answer to the last login form sent
-	// passedBecause, set by a check that passed without playing its
-	// attack to the end, says why.
-	passedBecause string
-	setCookies    []string
-	name          string   // the session cookie
-	token         string   // its value in the main session
-	urlParam      string   // the URL parameter the site reads a session from
-	opened        []*jar   // browsers the probe signed in, to sign out at the end
-	logoutWay     *url.URL // where logging out worked
-	loginAt       string   // the login page's path after its redirects
-	samples       []string // fresh tokens of the weak-token check
+	cfg    Config
+	c      *client
+	base   *url.URL
+	authed *url.URL
+	rep    *Report
+	// Where the login form is, and the path it ends up at after its
+	// redirects: set by the sign-in before any check runs, and fixed from
+	// then on.
+	login   *url.URL
+	loginAt string
+	// opened are the browsers the probe signed in, to sign out at the end.
+	opened []*jar
 }
+
+// signedIn is what the sign-in learnt about the site's sessions, handed
+// to each check.
+type signedIn struct {
+	name, token string         // the session cookie, and its value in the main session
+	pre         []*http.Cookie // cookies the login page sets before login
+	preSteps    []Step         // the login page's visit
+	loginSteps  []Step         // the login
+	checkSteps  []Step         // the signed-in page's, right after login
+	setCookies  []string       // every Set-Cookie line of those
+	deviceBound DeviceBound    // what the login offered
+}
+
+// verdict is what one check concluded: findings when its attack worked,
+// why it could not judge when skipped, and otherwise (passed) what it saw
+// when that needs saying.
+type verdict struct {
+	findings []Finding
+	skipped  string
+	passed   string
+}
+
+func failed(f ...Finding) verdict { return verdict{findings: f} }
+
+func skipped(format string, args ...any) verdict {
+	return verdict{skipped: fmt.Sprintf(format, args...)}
+}
+
+func passed(why string) verdict { return verdict{passed: why} }
 
 // Run probes cfg.Target. It returns an error wrapping ErrConfig,
 // ErrUnreachable, ErrLogin or ErrBudget when it cannot run the checks;
@@ -209,50 +224,96 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer func() { p.rep.Requests = p.c.sent }()
-	defer p.signOutAll(ctx)
-	if err := p.signIn(ctx); err != nil {
+	var signOut *url.URL // where logging out works, once the logout check found it
+	defer func() { p.signOutAll(ctx, signOut) }()
+	s, err := p.signIn(ctx)
+	if err != nil {
 		return nil, err
 	}
+	p.rep.DeviceBound = s.deviceBound
+
+	var urlParam string // the URL parameter the site reads a session from
+	var sample []string // fresh tokens
 	for _, check := range []struct {
 		id  string
-		run func(context.Context) error
+		run func() (verdict, error)
 	}{
-		{CookieFlags, p.checkCookieFlags},
-		{CookieScope, p.checkCookieScope},
-		{FixationPreauthID, p.checkPreauth},
-		{TokenInURL, p.checkTokenInURL},
-		{WeakToken, p.checkWeakToken},
-		{FixationAdoptedID, p.checkAdopted},
-		{FixationAuthenticatedID, p.checkAuthenticatedFixation},
-		{LogoutReplay, p.checkLogoutReplay},
-		{NoIdleTimeout, p.checkIdle},
+		{CookieFlags, func() (verdict, error) { return p.checkCookieFlags(s), nil }},
+		{CookieScope, func() (verdict, error) { return p.checkCookieScope(s), nil }},
+		{FixationPreauthID, func() (verdict, error) { return p.checkPreauth(ctx, s) }},
+		{TokenInURL, func() (v verdict, err error) {
+			urlParam, v, err = p.checkTokenInURL(ctx, s)
+			return v, err
+		}},
+		{WeakToken, func() (verdict, error) {
+			t, v, err := p.checkWeakToken(ctx, s)
+			sample = t.tokens
+			if len(t.tokens) > 0 {
+				p.rep.Tokens, p.rep.TokenTests = newTokenStats(t.tokens), t.tests
+			}
+			return v, err
+		}},
+		{FixationAdoptedID, func() (verdict, error) { return p.checkAdopted(ctx, s, urlParam, sample) }},
+		{FixationAuthenticatedID, func() (verdict, error) {
+			if p.cfg.Username2 == "" || p.cfg.Password2 == "" {
+				return verdict{}, errNotAsked
+			}
+			return p.checkAuthenticatedFixation(ctx, s)
+		}},
+		{LogoutReplay, func() (v verdict, err error) {
+			signOut, v, err = p.checkLogoutReplay(ctx, s)
+			return v, err
+		}},
+		{NoIdleTimeout, func() (verdict, error) {
+			if p.cfg.IdleWait == 0 {
+				return verdict{}, errNotAsked
+			}
+			return p.checkIdle(ctx)
+		}},
 	} {
-		found, skipped := len(p.rep.Findings), len(p.rep.Skipped)
-		if check.id == NoIdleTimeout && p.cfg.IdleWait == 0 {
-			p.rep.Checks = append(p.rep.Checks, Check{ID: check.id, Outcome: OutcomeSkipped,
-				Why: "not asked for: give an idle wait longer than the site's idle timeout to run it"})
+		v, err := check.run()
+		if errors.Is(err, errNotAsked) {
+			p.rep.Checks = append(p.rep.Checks, Check{ID: check.id, Outcome: OutcomeSkipped, Why: notAsked[check.id]})
 			continue
 		}
-		if check.id == FixationAuthenticatedID && (p.cfg.Username2 == "" || p.cfg.Password2 == "") {
-			p.rep.Checks = append(p.rep.Checks, Check{ID: check.id, Outcome: OutcomeSkipped,
-				Why: "not asked for: give a second account of yours (--user2, --password2) to check whether a signed-in session's token survives another user's login"})
-			continue
-		}
-		if err := check.run(ctx); err != nil {
+		if err != nil {
 			return nil, err
 		}
-		c := Check{ID: check.id, Outcome: OutcomePassed, Why: p.passedBecause}
-		p.passedBecause = ""
-		switch {
-		case len(p.rep.Findings) > found:
-			c.Outcome, c.Why = OutcomeFailed, ""
-		case len(p.rep.Skipped) > skipped:
-			c.Outcome = OutcomeSkipped
-			c.Why = strings.TrimPrefix(p.rep.Skipped[len(p.rep.Skipped)-1], check.id+": ")
-		}
-		p.rep.Checks = append(p.rep.Checks, c)
+		p.record(check.id, v)
 	}
 	return p.rep, nil
+}
+
+// errNotAsked is a check the configuration does not ask for; notAsked
+// says how to ask.
+var errNotAsked = errors.New("not asked for")
+
+var notAsked = map[string]string{
+	NoIdleTimeout:           "not asked for: give an idle wait longer than the site's idle timeout to run it",
+	FixationAuthenticatedID: "not asked for: give a second account of yours (--user2, --password2) to check whether a signed-in session's token survives another user's login",
+}
+
+// record adds a check's verdict to the report.
+func (p *prober) record(id string, v verdict) {
+	c := Check{ID: id, Outcome: OutcomePassed, Why: v.passed}
+	switch {
+	case len(v.findings) > 0:
+		c.Outcome, c.Why = OutcomeFailed, ""
+		for _, f := range v.findings {
+			p.progress("found %s", f.ID)
+			cat := catalog[f.ID]
+			f.Title, f.Fix = cat.title, cat.fix
+			if f.Severity == "" {
+				f.Severity = cat.severity
+			}
+			p.rep.Findings = append(p.rep.Findings, f)
+		}
+	case v.skipped != "":
+		c.Outcome, c.Why = OutcomeSkipped, v.skipped
+		p.progress("skipped: %s: %s", id, v.skipped)
+		p.rep.Skipped = append(p.rep.Skipped, id+": "+v.skipped)
+	}
+	p.rep.Checks = append(p.rep.Checks, c)
 }
 
 func newProber(cfg Config) (*prober, error) {
@@ -335,22 +396,6 @@ func (p *prober) progress(format string, args ...any) {
 	if p.cfg.Progress != nil {
 		p.cfg.Progress(fmt.Sprintf(format, args...))
 	}
-}
-
-func (p *prober) add(f Finding) {
-	p.progress("found %s", f.ID)
-	c := catalog[f.ID]
-	f.Title, f.Fix = c.title, c.fix
-	if f.Severity == "" {
-		f.Severity = c.severity
-	}
-	p.rep.Findings = append(p.rep.Findings, f)
-}
-
-func (p *prober) skip(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	p.progress("skipped: %s", msg)
-	p.rep.Skipped = append(p.rep.Skipped, msg)
 }
 
 func withQuery(u *url.URL, q url.Values) *url.URL {

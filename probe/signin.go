@@ -17,70 +17,70 @@ import (
 
 // signIn visits the login page, logs in, and works out which cookie holds
 // the session.
-func (p *prober) signIn(ctx context.Context) error {
+func (p *prober) signIn(ctx context.Context) (signedIn, error) {
+	var s signedIn
 	p.progress("visiting %s", p.login.Redacted())
 	pre := newJar()
 	page, err := p.c.do(ctx, http.MethodGet, p.login, nil, pre)
 	if err != nil {
 		if errors.Is(err, ErrBudget) || ctx.Err() != nil {
-			return err
+			return s, err
 		}
 		if untrustedCertificate(err) {
-			return fmt.Errorf("%w: the certificate of %s is not trusted (%v); for a test site with a self-signed certificate, run with --insecure (Config.Client with InsecureSkipVerify)",
+			return s, fmt.Errorf("%w: the certificate of %s is not trusted (%v); for a test site with a self-signed certificate, run with --insecure (Config.Client with InsecureSkipVerify)",
 				ErrUnreachable, p.base.Host, err)
 		}
-		return fmt.Errorf("%w: %v", ErrUnreachable, err)
+		return s, fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
 	if forms, _ := parsePage(page.url, page.body); page.status >= 400 || !hasPasswordField(forms) {
 		found, fpre, fpage, err := p.discoverLogin(ctx)
 		if err != nil {
-			return err
+			return s, err
 		}
 		if found == nil {
 			if page.status >= 400 {
-				return fmt.Errorf("%w: the login page %s answered %d, and no login form was found on %s or behind its log-in links; give the login path",
+				return s, fmt.Errorf("%w: the login page %s answered %d, and no login form was found on %s or behind its log-in links; give the login path",
 					ErrLogin, page.url.Redacted(), page.status, p.base.Redacted())
 			}
-			return fmt.Errorf("%w: no login form at %s (answer %d), nor on %s or behind its log-in links; give the login path",
+			return s, fmt.Errorf("%w: no login form at %s (answer %d), nor on %s or behind its log-in links; give the login path",
 				ErrLogin, page.url.Redacted(), page.status, p.base.Redacted())
 		}
 		p.progress("%s has no login form; found one at %s", p.login.Path, found.Path)
 		p.rep.LoginPage = found.Path
 		p.login, pre, page = found, fpre, fpage
 	}
-	p.pre, p.preSteps, p.loginAt = pre.cookies, page.steps, page.url.Path
-	p.setCookies = append(p.setCookies, page.setCookies...)
+	p.loginAt = page.url.Path
+	s.pre, s.preSteps = pre.cookies, page.steps
+	s.setCookies = append(s.setCookies, page.setCookies...)
 
 	// Without cookies the signed-in page must not look signed in, or
 	// every attack would seem to work.
 	ok, anon, err := p.isAuthed(ctx, newJar(), nil)
 	if err != nil {
-		return err
+		return s, err
 	}
 	if ok {
-		return fmt.Errorf("%w: %s shows %q to a browser without cookies (answer %d at %s), so it cannot tell who is signed in; give a page and text only a signed-in user sees (--authed-path, --authed-text)",
+		return s, fmt.Errorf("%w: %s shows %q to a browser without cookies (answer %d at %s), so it cannot tell who is signed in; give a page and text only a signed-in user sees (--authed-path, --authed-text)",
 			ErrLogin, p.authed.Path, p.cfg.AuthedText, anon.status, anon.url.Path)
 	}
 
 	p.progress("logging in as %s", p.who())
-	main := newJar(p.pre...)
-	steps, setCookies, err := p.signInWith(ctx, main, nil)
+	main := newJar(s.pre...)
+	login, err := p.signInWith(ctx, main, nil)
 	if err != nil {
-		return err
+		return s, err
 	}
-	answer := p.lastAnswer
-	p.loginSteps = steps
-	p.setCookies = append(p.setCookies, setCookies...)
-	p.rep.DeviceBound = p.deviceBound
+	s.loginSteps, s.deviceBound = login.steps, login.deviceBound
+	s.setCookies = append(s.setCookies, login.setCookies...)
 	ok, check, err := p.isAuthed(ctx, main, nil)
 	if err != nil {
-		return err
+		return s, err
 	}
 	// A site may set the session cookie again on the signed-in page.
-	p.setCookies = append(p.setCookies, check.setCookies...)
-	p.checkSteps = check.steps
+	s.setCookies = append(s.setCookies, check.setCookies...)
+	s.checkSteps = check.steps
 	if !ok {
-		return p.whyNotSignedIn(setCookies, answer, check)
+		return s, p.whyNotSignedIn(login.setCookies, login.answer, check)
 	}
 	// The session cookie is the one that keeps the login on its own. The
 	// most recently set cookies are the likeliest.
@@ -88,19 +88,19 @@ func (p *prober) signIn(ctx context.Context) error {
 		c := main.cookies[i]
 		ok, _, err := p.isAuthed(ctx, newJar(c), nil)
 		if err != nil {
-			return err
+			return s, err
 		}
 		if ok {
-			p.name, p.token = c.Name, c.Value
+			s.name, s.token = c.Name, c.Value
 			p.progress("the session cookie is %s", c.Name)
-			return nil
+			return s, nil
 		}
 	}
 	names := make([]string, len(main.cookies))
 	for i, c := range main.cookies {
 		names[i] = c.Name
 	}
-	return fmt.Errorf("%w: no single cookie keeps the login on its own (cookies: %s); the probe needs a session cookie",
+	return s, fmt.Errorf("%w: no single cookie keeps the login on its own (cookies: %s); the probe needs a session cookie",
 		ErrLogin, strings.Join(names, ", "))
 }
 
@@ -209,9 +209,19 @@ func untrustedCertificate(err error) bool {
 // account is a set of credentials to log in with.
 type account struct{ username, password string }
 
+// attempt is one login: its requests, the Set-Cookie lines of the login
+// page and of the answer to the form, that answer, and the Device Bound
+// Session Credentials offered on the way.
+type attempt struct {
+	steps       []Step
+	setCookies  []string
+	answer      *response
+	deviceBound DeviceBound
+}
+
 // signInWith logs in with the browser j as the configured user, adding q
 // to the login page's and the form's URLs.
-func (p *prober) signInWith(ctx context.Context, j *jar, q url.Values) ([]Step, []string, error) {
+func (p *prober) signInWith(ctx context.Context, j *jar, q url.Values) (attempt, error) {
 	return p.signInAs(ctx, j, q, account{p.cfg.Username, p.cfg.Password})
 }
 
@@ -219,15 +229,15 @@ func (p *prober) signInWith(ctx context.Context, j *jar, q url.Values) ([]Step, 
 var errNoForm = errors.New("no login form")
 
 // signInAs logs in with the browser j as who.
-func (p *prober) signInAs(ctx context.Context, j *jar, q url.Values, who account) ([]Step, []string, error) {
+func (p *prober) signInAs(ctx context.Context, j *jar, q url.Values, who account) (attempt, error) {
 	page, err := p.c.do(ctx, http.MethodGet, withQuery(p.login, q), nil, j)
 	if err != nil {
-		return nil, nil, err
+		return attempt{}, err
 	}
 	forms, _ := parsePage(page.url, page.body)
 	f, ok := loginForm(forms, p.cfg.Fields)
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: %w at %s (answer %d)", ErrLogin, errNoForm, page.url.Redacted(), page.status)
+		return attempt{}, fmt.Errorf("%w: %w at %s (answer %d)", ErrLogin, errNoForm, page.url.Redacted(), page.status)
 	}
 	vals := f.values(who.username, who.password, p.cfg.Fields)
 	for _, in := range f.inputs {
@@ -243,21 +253,19 @@ func (p *prober) signInAs(ctx context.Context, j *jar, q url.Values, who account
 		res, err = p.c.do(ctx, http.MethodGet, withQuery(action, vals), nil, j)
 	}
 	if errors.Is(err, errOffSite) {
-		return nil, nil, fmt.Errorf("%w: the login form sends to another host (%s); the probe only talks to the target", ErrLogin, action.Host)
+		return attempt{}, fmt.Errorf("%w: the login form sends to another host (%s); the probe only talks to the target", ErrLogin, action.Host)
 	}
 	if err != nil {
-		return nil, nil, err
+		return attempt{}, err
 	}
-	p.lastAnswer = res
-	if !p.deviceBound.Offered {
-		for _, h := range append(page.registrations, res.registrations...) {
-			if d, ok := parseRegistration(h); ok {
-				p.deviceBound = d
-				break
-			}
+	a := attempt{steps: append(page.steps, res.steps...), setCookies: append(page.setCookies, res.setCookies...), answer: res}
+	for _, h := range append(page.registrations, res.registrations...) {
+		if d, ok := parseRegistration(h); ok {
+			a.deviceBound = d
+			break
 		}
 	}
-	return append(page.steps, res.steps...), append(page.setCookies, res.setCookies...), nil
+	return a, nil
 }
 
 // parseRegistration reads a Secure-Session-Registration header, a

@@ -9,20 +9,27 @@ import (
 
 // The token phase: collecting fresh tokens and judging them.
 
-func (p *prober) checkWeakToken(ctx context.Context) error {
+// tokenSample is the fresh tokens the weak-token check collected, and the
+// summary of their randomness tests when there were enough to run them.
+type tokenSample struct {
+	tokens []string
+	tests  string
+}
+
+func (p *prober) checkWeakToken(ctx context.Context, s signedIn) (tokenSample, verdict, error) {
 	n := p.cfg.TokenSamples
 	var tokens []string
 	var first []Step
 	preIssued := false
-	for _, c := range p.pre {
-		preIssued = preIssued || (c.Name == p.name && c.Value == p.token)
+	for _, c := range s.pre {
+		preIssued = preIssued || (c.Name == s.name && c.Value == s.token)
 	}
 	// A fresh token comes from the login page when the id it issues before
 	// login is the one the session keeps, and otherwise from a fresh login.
 	fresh := func(j *jar) ([]Step, error) {
 		p.opened = append(p.opened, j)
-		steps, _, err := p.signInWith(ctx, j, nil)
-		return steps, err
+		login, err := p.signInWith(ctx, j, nil)
+		return login.steps, err
 	}
 	how, from := fmt.Sprintf("%d logins, each from a browser without cookies", n), "logging in"
 	if preIssued {
@@ -40,28 +47,25 @@ func (p *prober) checkWeakToken(ctx context.Context) error {
 		j := newJar()
 		steps, err := fresh(j)
 		if err != nil {
-			return err
+			return tokenSample{}, verdict{}, err
 		}
-		v, ok := j.get(p.name)
+		v, ok := j.get(s.name)
 		if !ok {
-			p.skip("%s: %s did not set %s (after %d tokens)", WeakToken, from, p.name, len(tokens))
-			return nil
+			return tokenSample{}, skipped("%s did not set %s (after %d tokens)", from, s.name, len(tokens)), nil
 		}
 		tokens = append(tokens, v)
 		if first == nil {
 			first = steps
 		}
 	}
-	p.samples = tokens
-	p.rep.Tokens = newTokenStats(tokens)
+	got := tokenSample{tokens: tokens}
 	a := analyzeTokens(tokens)
 	if format, ok := recordFormat(tokens); ok {
 		same := ""
 		if a.Duplicates > 0 {
 			same = fmt.Sprintf(" (%d values were issued twice: a record of the same data signed in the same second is the same record, not a guessable id)", a.Duplicates)
 		}
-		p.skip("%s: the session cookie holds %s, not random ids, so its strength is the key's, which no sample of values can show%s; %s", WeakToken, format, same, a)
-		return nil
+		return got, skipped("the session cookie holds %s, not random ids, so its strength is the key's, which no sample of values can show%s; %s", format, same, a), nil
 	}
 	why := a.Weak()
 	detail := a.String()
@@ -74,14 +78,13 @@ func (p *prober) checkWeakToken(ctx context.Context) error {
 			why = append(why, reasons...)
 		}
 		detail += ". " + r.summary()
-		p.rep.TokenTests = r.summary()
+		got.tests = r.summary()
 	}
 	if len(why) == 0 {
-		return nil
+		return got, passed(""), nil
 	}
-	p.add(Finding{ID: WeakToken,
+	return got, failed(Finding{ID: WeakToken,
 		Detail: strings.Join(why, "; ") + ". " + detail,
 		Evidence: append(note(first, "The first of the fresh tokens:"),
-			Step{Note: "All the fresh tokens, in the order issued:", Request: how, Response: strings.Join(tokens, "\n")})})
-	return nil
+			Step{Note: "All the fresh tokens, in the order issued:", Request: how, Response: strings.Join(tokens, "\n")})}), nil
 }
