@@ -29,7 +29,10 @@ func (p *prober) checkAuthenticatedFixation(ctx context.Context, s signedIn) (ve
 	}
 	// The attacker's token must not show the victim's page yet, or the
 	// check could not tell anything.
-	planted := func() *jar { return newJar(&http.Cookie{Name: s.name, Value: token}) }
+	companions := s.companionsIn(attacker)
+	planted := func() *jar {
+		return newJar(append([]*http.Cookie{{Name: s.name, Value: token}}, companions...)...)
+	}
 	if ok, _, err := p.isAuthed(ctx, planted(), nil); err != nil || ok {
 		if err != nil {
 			return verdict{}, err

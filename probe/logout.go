@@ -42,7 +42,7 @@ const signOutTime = 30 * time.Second
 // returns where logging out worked, if it did.
 func (p *prober) checkLogoutReplay(ctx context.Context, s signedIn) (*url.URL, verdict, error) {
 	p.progress("logging out and replaying the token")
-	copied := func() *jar { return newJar(&http.Cookie{Name: s.name, Value: s.token}) }
+	copied := s.session
 	lo, err := p.logOut(ctx, copied(), nil)
 	if err != nil {
 		return nil, verdict{}, err

@@ -190,6 +190,7 @@ type prober struct {
 // to each check.
 type signedIn struct {
 	name, token string         // the session cookie, and its value in the main session
+	companions  []*http.Cookie // cookies the session needs besides it: its signature's
 	pre         []*http.Cookie // cookies the login page sets before login
 	preSteps    []Step         // the login page's visit
 	loginSteps  []Step         // the login
@@ -205,6 +206,22 @@ type verdict struct {
 	findings []Finding
 	skipped  string
 	passed   string
+}
+
+// session is a browser carrying the main session: a copy of its cookies.
+func (s signedIn) session() *jar {
+	return newJar(append([]*http.Cookie{{Name: s.name, Value: s.token}}, s.companions...)...)
+}
+
+// companionsIn returns j's values of the session's companion cookies.
+func (s signedIn) companionsIn(j *jar) []*http.Cookie {
+	var out []*http.Cookie
+	for _, c := range s.companions {
+		if v, ok := j.get(c.Name); ok {
+			out = append(out, &http.Cookie{Name: c.Name, Value: v})
+		}
+	}
+	return out
 }
 
 func failed(f ...Finding) verdict { return verdict{findings: f} }

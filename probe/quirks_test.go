@@ -59,6 +59,13 @@ func mac(data string, n int, enc *base64.Encoding) string {
 	return enc.EncodeToString(h.Sum(nil)[:n])
 }
 
+// record48 is 48 bytes derived from data alone, in base64: an opaque
+// record, the same for the same data.
+func record48(data string) string {
+	a, b := sha256.Sum256([]byte("k1"+data)), sha256.Sum256([]byte("k2"+data))
+	return base64.RawURLEncoding.EncodeToString(append(a[:], b[:16]...))
+}
+
 // secondsB64 is the current second as itsdangerous writes it.
 func secondsB64() string {
 	var ts [4]byte
@@ -295,6 +302,18 @@ func TestQuirkySites(t *testing.T) {
 				base64.StdEncoding.EncodeToString([]byte(randomHex(32))), randomHex(32))
 			return url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(v)))
 		}}, nil, "Laravel"},
+		// Records recognised by behaviour alone: an opaque value that
+		// repeats within a second and changes with the time, longer than
+		// a bare hash.
+		{"opaque records of the user and the second", quirks{token: func() string {
+			return record48(fmt.Sprint("alice", time.Now().Unix()))
+		}}, nil, "change with the time"},
+		{"a SHA-256 of the user and the second", quirks{token: func() string {
+			return fmt.Sprintf("%x", sha256.Sum256([]byte(fmt.Sprint("alice", time.Now().Unix()))))
+		}}, []string{probe.WeakToken}, ""},
+		{"a long value that never changes", quirks{token: func() string {
+			return record48("alice")
+		}}, []string{probe.WeakToken}, ""},
 		{"an md5 of the user and the second", quirks{token: func() string {
 			return fmt.Sprintf("%x", md5.Sum([]byte(fmt.Sprint("alice", time.Now().Unix()))))
 		}}, []string{probe.WeakToken}, ""},

@@ -214,3 +214,82 @@ func isTimeValueMAC(t string) bool {
 	n, err := strconv.ParseInt(string(parts[0]), 10, 64)
 	return err == nil && plausibleTime(n)
 }
+
+// signedElsewhere recognises a session kept in a pair of cookies: tokens
+// are the data cookie's values, and sig names the cookie that signs them
+// (cookie-session's and Koa's session.sig). It reports the values as
+// records when they are data rather than ids: JSON, or text, in the clear
+// or in base64, or a value that repeats.
+func signedElsewhere(tokens []string, sig string) (string, bool) {
+	for _, t := range tokens {
+		t = unescape(t)
+		b, ok := decode64(t)
+		if !ok {
+			b = []byte(t)
+		}
+		if !json.Valid(b) && !readable(b) && analyzeTokens(tokens).Duplicates == 0 {
+			return "", false
+		}
+	}
+	return "records of the session's data, signed in the separate " + sig + " cookie (as cookie-session and Koa keep sessions)", true
+}
+
+// readable reports whether b is printable ASCII text.
+func readable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// sameTimeSpan is how close in time tokens count as issued together, and
+// how long the weak-token check waits before one more when every value
+// was the same.
+const sameTimeSpan = 2 * time.Second
+
+// minRecordBytes: a value no longer than a SHA-256 digest could be a bare
+// hash of guessable input (the user and the time), a weak id; a record
+// carries data and a signature or tag besides.
+const minRecordBytes = 32
+
+// timedRecords recognises records by behaviour, whatever their layout:
+// tokens, issued at the times at, repeat, yet change with the time (two
+// issued at least sameTimeSpan apart differ), the way the same data signed
+// or encrypted in the same second gives the same value; and each is longer
+// than a bare hash. Random ids never repeat; a value that stays the same
+// over time is not a record of the time.
+func timedRecords(tokens []string, at []time.Time) (string, bool) {
+	repeat, changed := false, false
+	for i, t := range tokens {
+		if n := recordBytes(t); n <= minRecordBytes {
+			return "", false
+		}
+		for j := i + 1; j < len(tokens); j++ {
+			switch {
+			case tokens[j] == t:
+				repeat = true
+			case at[j].Sub(at[i]).Abs() >= sameTimeSpan:
+				changed = true
+			}
+		}
+	}
+	if !repeat || !changed {
+		return "", false
+	}
+	return "values that repeat when issued in the same second and change with the time, each longer than a bare hash: records of the session's data and the time they were made, signed or encrypted", true
+}
+
+// recordBytes is how many bytes t holds: decoded from base64 or hex when
+// it is that, else its length.
+func recordBytes(t string) int {
+	t = unescape(t)
+	if b, err := hex.DecodeString(t); err == nil {
+		return len(b)
+	}
+	if b, ok := decode64(t); ok {
+		return len(b)
+	}
+	return len(t)
+}

@@ -96,12 +96,52 @@ func (p *prober) signIn(ctx context.Context) (signedIn, error) {
 			return s, nil
 		}
 	}
+	// Some sessions are a pair: the data in one cookie and its signature
+	// in another (cookie-session's "session" and "session.sig", Koa's).
+	if c, sig, err := p.cookiePair(ctx, main.cookies); err != nil || c != nil {
+		if c != nil {
+			s.name, s.token, s.companions = c.Name, c.Value, []*http.Cookie{sig}
+			p.progress("the session is in the %s cookie, signed in %s", c.Name, sig.Name)
+		}
+		return s, err
+	}
 	names := make([]string, len(main.cookies))
 	for i, c := range main.cookies {
 		names[i] = c.Name
 	}
 	return s, fmt.Errorf("%w: no single cookie keeps the login on its own (cookies: %s); the probe needs a session cookie",
 		ErrLogin, strings.Join(names, ", "))
+}
+
+// maxPairCookies bounds the cookies cookiePair tries in pairs.
+const maxPairCookies = 6
+
+// cookiePair finds two of cookies that keep the login together: the
+// session's data and its signature. The one whose name the other's
+// extends (session, session.sig) holds the data.
+func (p *prober) cookiePair(ctx context.Context, cookies []*http.Cookie) (data, sig *http.Cookie, err error) {
+	if len(cookies) > maxPairCookies {
+		return nil, nil, nil
+	}
+	for i, a := range cookies {
+		for _, b := range cookies[i+1:] {
+			if !strings.HasPrefix(b.Name, a.Name) && !strings.HasPrefix(a.Name, b.Name) {
+				continue // a signature cookie is named after its data's
+			}
+			ok, _, err := p.isAuthed(ctx, newJar(a, b), nil)
+			if err != nil || !ok {
+				if err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
+			if len(a.Name) > len(b.Name) {
+				a, b = b, a
+			}
+			return a, b, nil
+		}
+	}
+	return nil, nil, nil
 }
 
 // maxLoginLinks bounds how many log-in links discoverLogin follows.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 )
 
 // The token phase: collecting fresh tokens and judging them.
@@ -42,16 +44,25 @@ func (p *prober) checkWeakToken(ctx context.Context, s signedIn) (tokenSample, v
 		}
 		how, from = fmt.Sprintf("GET %s, %d times, each without cookies", p.login.Path, n), "the login page"
 	}
-	p.progress("collecting %d fresh tokens (%s)", n, from)
-	for len(tokens) < n {
+	var at []time.Time // when each token was issued
+	next := func() (string, []Step, verdict, error) {
 		j := newJar()
 		steps, err := fresh(j)
 		if err != nil {
-			return tokenSample{}, verdict{}, err
+			return "", nil, verdict{}, err
 		}
 		v, ok := j.get(s.name)
 		if !ok {
-			return tokenSample{}, skipped("%s did not set %s (after %d tokens)", from, s.name, len(tokens)), nil
+			return "", nil, skipped("%s did not set %s (after %d tokens)", from, s.name, len(tokens)), nil
+		}
+		at = append(at, p.c.now())
+		return v, steps, verdict{}, nil
+	}
+	p.progress("collecting %d fresh tokens (%s)", n, from)
+	for len(tokens) < n {
+		v, steps, skip, err := next()
+		if err != nil || skip.skipped != "" {
+			return tokenSample{}, skip, err
 		}
 		tokens = append(tokens, v)
 		if first == nil {
@@ -60,7 +71,28 @@ func (p *prober) checkWeakToken(ctx context.Context, s signedIn) (tokenSample, v
 	}
 	got := tokenSample{tokens: tokens}
 	a := analyzeTokens(tokens)
-	if format, ok := recordFormat(tokens); ok {
+	format, ok := recordFormat(tokens)
+	if !ok && len(s.companions) > 0 {
+		format, ok = signedElsewhere(tokens, s.companions[0].Name)
+	}
+	timed := tokens
+	if !ok && a.Duplicates > 0 && at[len(at)-1].Sub(at[0]) < sameTimeSpan {
+		// Every value the same, issued within a second or two: one more,
+		// later, tells a value that changes with the time.
+		p.progress("every token is the same; one more in %s", sameTimeSpan)
+		if err := p.c.sleep(ctx, sameTimeSpan); err != nil {
+			return tokenSample{}, verdict{}, err
+		}
+		v, _, skip, err := next()
+		if err != nil || skip.skipped != "" {
+			return tokenSample{}, skip, err
+		}
+		timed = append(slices.Clip(tokens), v)
+	}
+	if !ok {
+		format, ok = timedRecords(timed, at)
+	}
+	if ok {
 		same := ""
 		if a.Duplicates > 0 {
 			same = fmt.Sprintf(" (%d values were issued twice: a record of the same data signed in the same second is the same record, not a guessable id)", a.Duplicates)
