@@ -34,6 +34,8 @@ type tokenAnalysis struct {
 	Numeric bool
 	// varies marks the positions that differ across the sample.
 	varies []bool
+	// positions are the bits each position counts for.
+	positions []PositionStat
 }
 
 // Weak reports whether the tokens are guessable, and why.
@@ -162,14 +164,17 @@ func analyzeTokens(tokens []string) tokenAnalysis {
 	}
 	n, size := float64(len(tokens)), float64(a.AlphabetSize)
 	expected := size * (1 - math.Pow(1-1/size, n))
-	for _, d := range counts {
+	for i, d := range counts {
+		p := PositionStat{Position: i + 1}
 		switch {
 		case d <= 1:
 		case float64(d) >= expected/3:
-			a.Bits += math.Log2(size)
+			p.Bits, p.Passed = math.Log2(size), true
 		default:
-			a.Bits += math.Log2(float64(d))
+			p.Bits = math.Log2(float64(d))
 		}
+		a.Bits += p.Bits
+		a.positions = append(a.positions, p)
 	}
 
 	// A number in the varying middle: counters and small ranges.

@@ -1,7 +1,5 @@
 package probe
 
-import "math"
-
 // TokenStats is what the weak-token check's sample of fresh tokens shows,
 // position by position, for a chart. It holds no token.
 type TokenStats struct {
@@ -38,28 +36,6 @@ func newTokenStats(tokens []string) *TokenStats {
 		return nil
 	}
 	a := analyzeTokens(tokens)
-	s := &TokenStats{Samples: a.Samples, Alphabet: a.Alphabet, EffectiveBits: a.Bits,
-		WantedBits: strongBits, Summary: a.String()}
-	n, size := float64(len(tokens)), float64(a.AlphabetSize)
-	expected := size * (1 - math.Pow(1-1/size, n))
-	for i := range a.MaxLen {
-		distinct := map[byte]bool{}
-		for _, t := range tokens {
-			c := byte(0) // shorter tokens count as another value
-			if i < len(t) {
-				c = t[i]
-			}
-			distinct[c] = true
-		}
-		p := PositionStat{Position: i + 1}
-		switch d := float64(len(distinct)); {
-		case d <= 1:
-		case d >= expected/3:
-			p.Bits, p.Passed = math.Log2(size), true
-		default:
-			p.Bits = math.Log2(d)
-		}
-		s.Positions = append(s.Positions, p)
-	}
-	return s
+	return &TokenStats{Samples: a.Samples, Alphabet: a.Alphabet, EffectiveBits: a.Bits,
+		WantedBits: strongBits, Summary: a.String(), Positions: a.positions}
 }
