@@ -19,7 +19,7 @@ import (
 )
 
 // The apps in testdata/frameworks are logins written on real frameworks
-// (Flask, Django, PHP, Express, Go session libraries) the way their
+// (Flask, Django, PHP, Rails, Express, Go session libraries) the way their
 // tutorials write them; the probe must find exactly what is wrong with
 // each. Each needs its runtime; without it the test skips and names it.
 
@@ -50,6 +50,9 @@ var frameworks = []framework{
 	{name: "Express express-session", dir: "express", command: []string{"node", "app.js", "session"}, needs: nodeModules,
 		findings: []string{probe.CookieFlags, probe.CookieScope, probe.FixationAuthenticatedID, probe.FixationPreauthID}},
 	{name: "Express cookie-session", dir: "express", command: []string{"node", "app.js", "cookie"}, needs: nodeModules,
+		findings: []string{probe.CookieFlags, probe.CookieScope, probe.LogoutReplay},
+		skipped:  []string{probe.WeakToken}},
+	{name: "Rails cookie store", dir: "rails", command: []string{"ruby", "app.rb"}, needs: ruby,
 		findings: []string{probe.CookieFlags, probe.CookieScope, probe.LogoutReplay},
 		skipped:  []string{probe.WeakToken}},
 	{name: "Go scs", dir: "gosessions", command: []string{"go", "run", ".", "scs"}, needs: program("go", "Go"),
@@ -88,9 +91,9 @@ func TestFrameworks(t *testing.T) {
 			if got := ids(rep); !slices.Equal(got, fw.findings) || !slices.Equal(skipped, fw.skipped) {
 				t.Errorf("findings %v, skipped %v; want findings %v, skipped %v\nchecks: %+v\nskipped: %q",
 					got, skipped, fw.findings, fw.skipped, rep.Checks, rep.Skipped)
-				for _, f := range rep.Findings {
-					t.Logf("%s: %s", f.ID, f.Detail)
-				}
+			}
+			for _, f := range rep.Findings {
+				t.Logf("%s: %s", f.ID, f.Detail)
 			}
 			if rep.LeftSignedIn != 0 && !slices.Contains(fw.findings, probe.LogoutReplay) {
 				t.Errorf("%d sessions left signed in on a site whose logout works", rep.LeftSignedIn)
@@ -198,6 +201,13 @@ func pythonWith(module string) string {
 		}
 	}
 	return ""
+}
+
+func ruby() (string, bool) {
+	if err := exec.Command("ruby", "-e", `require "rails"; require "webrick"`).Run(); err != nil {
+		return "needs ruby with Rails and WEBrick (Debian: ruby-rails, ruby-webrick)", false
+	}
+	return "", true
 }
 
 func nodeModules() (string, bool) {

@@ -35,7 +35,9 @@ func (s scsStore) setUser(_ http.ResponseWriter, r *http.Request, name string) e
 	s.m.Put(r.Context(), "user", name)
 	return nil
 }
-func (s scsStore) clear(_ http.ResponseWriter, r *http.Request) error { return s.m.Destroy(r.Context()) }
+func (s scsStore) clear(_ http.ResponseWriter, r *http.Request) error {
+	return s.m.Destroy(r.Context())
+}
 
 type gorillaStore struct{ c *sessions.CookieStore }
 
