@@ -64,6 +64,10 @@ func (j *jar) header() string {
 // response is the end of one step: the last response after redirects.
 type response struct {
 	first  int // the status of the first hop, before redirects
+	// firstTo is where the first hop redirected to (nil if it did not).
+	firstTo *url.URL
+	// firstSetCookies are the Set-Cookie lines of the first hop.
+	firstSetCookies []string
 	status int
 	url    *url.URL
 	body   string
@@ -164,7 +168,10 @@ func (c *client) do(ctx context.Context, method string, u *url.URL, form url.Val
 		}
 		res.status, res.url, res.body = resp.StatusCode, u, string(raw)
 		if hop == 0 {
-			res.first = resp.StatusCode
+			res.first, res.firstSetCookies = resp.StatusCode, lines
+			if loc := resp.Header.Get("Location"); resp.StatusCode >= 300 && resp.StatusCode < 400 && loc != "" {
+				res.firstTo, _ = u.Parse(loc)
+			}
 		}
 		res.setCookies = append(res.setCookies, lines...)
 		res.registrations = append(res.registrations, resp.Header.Values("Secure-Session-Registration")...)

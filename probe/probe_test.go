@@ -207,6 +207,28 @@ func TestCannotRun(t *testing.T) {
 		http.Redirect(w, r, "/login", http.StatusFound)
 	}))
 	t.Cleanup(httpsOnly.Close)
+	// A site whose login page sets a CSRF cookie (as Django's and Rails'
+	// do), that keeps its session cookie for HTTPS, and that sends a wrong
+	// password back to /login?error=1.
+	csrfSite := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/login" && r.Method == http.MethodPost:
+			if r.PostFormValue("p") != "password123" {
+				http.Redirect(w, r, "/login?error=1", http.StatusFound)
+				return
+			}
+			if r.TLS != nil {
+				http.SetCookie(w, &http.Cookie{Name: "sessionid", Value: "s", Secure: true})
+			}
+			http.Redirect(w, r, "/profile", http.StatusFound)
+		case r.URL.Path == "/login":
+			http.SetCookie(w, &http.Cookie{Name: "csrftoken", Value: "c"})
+			fmt.Fprint(w, `<form method="post"><input name="u"><input type="password" name="p"></form>`)
+		default:
+			http.Redirect(w, r, "/login", http.StatusFound)
+		}
+	}))
+	t.Cleanup(csrfSite.Close)
 	// A site with no login form: a home page whose only link is not one.
 	nowhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
@@ -225,7 +247,9 @@ func TestCannotRun(t *testing.T) {
 		{"unreachable", probe.Config{Target: closed, Username: "alice", Password: "x"}, probe.ErrUnreachable, "connection refused"},
 		{"untrusted certificate", probe.Config{Target: tlsSrv.URL, Username: "alice", Password: "password123"}, probe.ErrUnreachable, "--insecure"},
 		{"wrong password", probe.Config{Target: srv.URL, Username: "alice", Password: "wrong"}, probe.ErrLogin, "showed the login form again"},
-		{"no cookie at all", probe.Config{Target: httpsOnly.URL, Username: "alice", Password: "password123"}, probe.ErrLogin, "set no cookie at all"},
+		{"no cookie at all", probe.Config{Target: httpsOnly.URL, Username: "alice", Password: "password123"}, probe.ErrLogin, "its answer set no cookie"},
+		{"no session cookie, a CSRF cookie", probe.Config{Target: csrfSite.URL, Username: "alice", Password: "password123"}, probe.ErrLogin, "(302 to /profile, then 200 at /login) but its answer set no cookie"},
+		{"wrong password sent back to the login page", probe.Config{Target: csrfSite.URL, Username: "alice", Password: "wrong"}, probe.ErrLogin, "showed the login form again (302 to /login?error=1"},
 		{"no login form anywhere", probe.Config{Target: nowhere.URL, Username: "alice", Password: "password123"}, probe.ErrLogin, "no login form was found"},
 		{"bad target", probe.Config{Target: "ftp://example.com", Username: "alice"}, probe.ErrConfig, ""},
 		{"no credentials", probe.Config{Target: srv.URL}, probe.ErrConfig, ""},
@@ -247,8 +271,13 @@ func TestCannotRun(t *testing.T) {
 	if _, err := probe.Run(context.Background(), probe.Config{Target: srv.URL, Username: "alice", Password: "wrong", Rate: 2000}); err == nil || strings.Contains(err.Error(), "no cookie") {
 		t.Errorf("wrong password: %v", err)
 	}
-	if _, err := probe.Run(context.Background(), probe.Config{Target: httpsOnly.URL, Username: "alice", Password: "password123", Rate: 2000}); err == nil || strings.Contains(err.Error(), "login form again") || !strings.Contains(err.Error(), "https://") {
-		t.Errorf("https-only cookie over http: %v", err)
+	for _, target := range []string{httpsOnly.URL, csrfSite.URL} {
+		if _, err := probe.Run(context.Background(), probe.Config{Target: target, Username: "alice", Password: "password123", Rate: 2000}); err == nil || strings.Contains(err.Error(), "login form again") || !strings.Contains(err.Error(), "https://") {
+			t.Errorf("https-only cookie over http: %v", err)
+		}
+	}
+	if _, err := probe.Run(context.Background(), probe.Config{Target: csrfSite.URL, Username: "alice", Password: "wrong", Rate: 2000}); err == nil || strings.Contains(err.Error(), "https://") {
+		t.Errorf("wrong password sent back to the login page: %v", err)
 	}
 }
 

@@ -505,6 +505,21 @@ func TestCookieScopeSeverity(t *testing.T) {
 // signed-in session's id when another user signs in on that browser,
 // given a second account; not run without one, and passed where login
 // issues a new id.
+// A wrong password for the second account stops the probe and says so,
+// rather than judge an anonymous session as the attacker's signed-in one.
+func TestWrongSecondAccount(t *testing.T) {
+	for _, q := range []quirks{{keepSignedIn: true}, {}, {preToken: true, adopt: func(string) bool { return true }}} {
+		for _, authed := range []string{"", "Profile of alice"} {
+			cfg := probe.Config{Target: quirkySite(t, q).URL, Username: "alice", Password: "pw-secret-123",
+				Username2: "mallory", Password2: "wrong", AuthedText: authed, Rate: 5000}
+			rep, err := probe.Run(context.Background(), cfg)
+			if !errors.Is(err, probe.ErrLogin) || rep != nil || !strings.Contains(err.Error(), "second account") {
+				t.Errorf("%+v, text %q: Run = %v, %v; want a login error about the second account", q, authed, rep, err)
+			}
+		}
+	}
+}
+
 func TestAuthenticatedFixation(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

@@ -80,7 +80,7 @@ func (p *prober) signIn(ctx context.Context) (signedIn, error) {
 	s.setCookies = append(s.setCookies, check.setCookies...)
 	s.checkSteps = check.steps
 	if !ok {
-		return s, p.whyNotSignedIn(login.setCookies, login.answer, check)
+		return s, p.whyNotSignedIn(p.who(), login.answer, check)
 	}
 	// The session cookie is the one that keeps the login on its own. The
 	// most recently set cookies are the likeliest.
@@ -93,7 +93,7 @@ func (p *prober) signIn(ctx context.Context) (signedIn, error) {
 		if ok {
 			s.name, s.token = c.Name, c.Value
 			p.progress("the session cookie is %s", c.Name)
-			return s, nil
+			return s, p.checkSecondAccount(ctx)
 		}
 	}
 	// Some sessions are a pair: the data in one cookie and its signature
@@ -102,6 +102,7 @@ func (p *prober) signIn(ctx context.Context) (signedIn, error) {
 		if c != nil {
 			s.name, s.token, s.companions = c.Name, c.Value, []*http.Cookie{sig}
 			p.progress("the session is in the %s cookie, signed in %s", c.Name, sig.Name)
+			err = p.checkSecondAccount(ctx)
 		}
 		return s, err
 	}
@@ -111,6 +112,39 @@ func (p *prober) signIn(ctx context.Context) (signedIn, error) {
 	}
 	return s, fmt.Errorf("%w: no single cookie keeps the login on its own (cookies: %s); the probe needs a session cookie",
 		ErrLogin, strings.Join(names, ", "))
+}
+
+// checkSecondAccount logs in as the second account, when one is given,
+// so that wrong credentials stop the probe now with a clear message rather
+// than make the fixation-authenticated-id check judge an anonymous session.
+func (p *prober) checkSecondAccount(ctx context.Context) error {
+	if p.cfg.Username2 == "" || p.cfg.Password2 == "" {
+		return nil
+	}
+	who := strconv.Quote(p.cfg.Username2) + " (the second account, --user2)"
+	p.progress("logging in as %s", who)
+	j := newJar()
+	p.opened = append(p.opened, j)
+	login, err := p.signInAs(ctx, j, nil, account{p.cfg.Username2, p.cfg.Password2})
+	if err != nil {
+		return err
+	}
+	check, err := p.c.do(ctx, http.MethodGet, p.authed, nil, j)
+	if err != nil {
+		return err
+	}
+	// The signed-in text is the first account's; the second's page must
+	// at least be no login form, and name the second account when the
+	// text looked for is the first's username.
+	forms, _ := parsePage(check.url, check.body)
+	ok := check.status == http.StatusOK && !hasPasswordField(forms) && check.url.Path != p.login.Path && check.url.Path != p.loginAt
+	if ok && p.cfg.AuthedText == p.cfg.Username {
+		ok = strings.Contains(check.body, p.cfg.Username2)
+	}
+	if ok {
+		return nil
+	}
+	return p.whyNotSignedIn(who, login.answer, check)
 }
 
 // maxPairCookies bounds the cookies cookiePair tries in pairs.
@@ -204,36 +238,45 @@ func isLoginLink(l link) bool {
 	return false
 }
 
-// whyNotSignedIn explains a login after which the signed-in page (check)
-// did not show the signed-in text: setCookies are the Set-Cookie lines of
-// the login page and the form's answer, answer that answer.
-func (p *prober) whyNotSignedIn(setCookies []string, answer, check *response) error {
-	formAgain := false
-	if forms, _ := parsePage(answer.url, answer.body); hasPasswordField(forms) {
-		formAgain = true
+// whyNotSignedIn explains a login as who after which the signed-in page
+// (check) did not show the signed-in text: answer is the answer to the
+// login form.
+func (p *prober) whyNotSignedIn(who string, answer, check *response) error {
+	checkForms, _ := parsePage(check.url, check.body)
+	if !hasPasswordField(checkForms) && check.url.Path != p.login.Path && check.url.Path != p.loginAt {
+		// Signed in or not, the page is not the login form: the text
+		// looked for is not on it.
+		return fmt.Errorf("%w: after logging in as %s, %s answered %d at %s without %q; check --authed-path and --authed-text",
+			ErrLogin, who, p.authed.Path, check.status, check.url.Path, p.cfg.AuthedText)
 	}
-	// A login that redirected elsewhere looked accepted: if it set no
-	// cookie, the form shown at the end of the redirects is the signed-in
-	// page sending a browser without a session back to log in.
-	accepted := answer.first >= 300 && answer.first < 400
-	if len(setCookies) == 0 && (accepted || !formAgain) {
+	// The first hop of the answer says what the site made of the form: a
+	// redirect back to the login page (?error=1) or the form shown again
+	// refused it; a redirect elsewhere accepted it.
+	what := fmt.Sprintf("%d at %s", answer.status, answer.url.Path)
+	backToLogin := false
+	if to := answer.firstTo; to != nil {
+		what = fmt.Sprintf("%d to %s, then %d at %s", answer.first, to.RequestURI(), answer.status, answer.url.Path)
+		backToLogin = to.Path == p.login.Path || to.Path == p.loginAt
+	}
+	answerForms, _ := parsePage(answer.url, answer.body)
+	refused := backToLogin || (answer.firstTo == nil && hasPasswordField(answerForms))
+	switch {
+	case refused:
+		return fmt.Errorf("%w: after logging in as %s, the site showed the login form again (%s): check the username and password (or the --field values)",
+			ErrLogin, who, what)
+	case len(answer.firstSetCookies) == 0:
+		// Accepted, yet the answer set no cookie: the login form at the
+		// signed-in page is the site sending a browser without a session
+		// back to log in.
 		why := "a site that keeps sessions in a cookie must set one at login"
 		if p.base.Scheme == "http" {
 			why = "a site that sends its session cookie only over HTTPS (a Secure cookie, express-session's cookie.secure, say) sets none over plain HTTP: probe its https:// address"
 		}
-		return fmt.Errorf("%w: logging in as %s set no cookie at all (neither the login page nor the answer to the login form, %d at %s, had a Set-Cookie header); %s",
-			ErrLogin, p.who(), answer.status, answer.url.Path, why)
+		return fmt.Errorf("%w: the site took the login as %s (%s) but its answer set no cookie (no Set-Cookie header), and %s then showed the login form; %s",
+			ErrLogin, who, what, p.authed.Path, why)
 	}
-	if formAgain {
-		return fmt.Errorf("%w: after logging in as %s, the site showed the login form again (%d at %s): check the username and password (or the --field values)",
-			ErrLogin, p.who(), answer.status, answer.url.Path)
-	}
-	shown := ""
-	if forms, _ := parsePage(check.url, check.body); hasPasswordField(forms) {
-		shown = " but a login form"
-	}
-	return fmt.Errorf("%w: after logging in as %s, %s answered %d at %s without %q%s; check the credentials, --authed-path and --authed-text",
-		ErrLogin, p.who(), p.authed.Path, check.status, check.url.Path, p.cfg.AuthedText, shown)
+	return fmt.Errorf("%w: the site took the login as %s (%s) and set cookies, but %s then showed the login form (%d at %s): the cookies did not keep the login; check --authed-path",
+		ErrLogin, who, what, p.authed.Path, check.status, check.url.Path)
 }
 
 // untrustedCertificate reports whether err is a TLS certificate the
