@@ -63,14 +63,14 @@ func (j *jar) header() string {
 
 // response is the end of one step: the last response after redirects.
 type response struct {
-	first  int // the status of the first hop, before redirects
+	first int // the status of the first hop, before redirects
 	// firstTo is where the first hop redirected to (nil if it did not).
 	firstTo *url.URL
 	// firstSetCookies are the Set-Cookie lines of the first hop.
 	firstSetCookies []string
-	status int
-	url    *url.URL
-	body   string
+	status          int
+	url             *url.URL
+	body            string
 	// setCookies are the Set-Cookie lines of every hop, in order.
 	setCookies []string
 	// registrations are the Secure-Session-Registration headers (Device

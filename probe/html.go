@@ -123,8 +123,8 @@ func htmlPage(r *Report, now time.Time) page {
 		p.DeviceBound = "Not offered at sign-in (for information: a copied session cookie works on any device until the session ends)."
 	}
 	if r.LeftSignedIn > 0 {
-		p.LeftSignedIn = fmt.Sprintf("%s the probe opened could not be logged out; they end with the site's timeouts.",
-			capitalise(plural(r.LeftSignedIn, "session")))
+		p.LeftSignedIn = fmt.Sprintf("%s the probe opened could not be logged out (%s); they end with the site's timeouts.",
+			capitalise(plural(r.LeftSignedIn, "session")), r.LeftSignedInWhy)
 	}
 	return p
 }

@@ -15,28 +15,60 @@ import (
 
 // signOutAll logs out the sessions the probe opened, the way the logout
 // check found to work, so that none stays usable after the probe; on the
-// sites where logout works. It stops at the first failure or after
-// signOutTime; what it could not do is counted in the report.
+// sites where logout works. It stops at the first failure, or when the
+// time it may take is up; what it could not do, and why, is in the
+// report.
 func (p *prober) signOutAll(ctx context.Context, way *url.URL) {
 	left := p.opened
-	defer func() { p.rep.LeftSignedIn = len(left) }()
-	if len(left) == 0 || way == nil {
+	why := ""
+	defer func() {
+		p.rep.LeftSignedIn = len(left)
+		if len(left) > 0 {
+			p.rep.LeftSignedInWhy = why
+		}
+	}()
+	if len(left) == 0 {
+		return
+	}
+	if way == nil {
+		why = "logging out did not work on this site, or the probe found no way to"
 		return
 	}
 	p.progress("logging out the %d other sessions the probe opened", len(left))
-	ctx, cancel := context.WithTimeout(ctx, signOutTime)
+	// Four requests or so a session, at the configured rate, and time to
+	// spare.
+	limit := signOutTime + time.Duration(float64(len(left)*signOutRequests)/p.cfg.Rate*float64(time.Second))
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	for len(left) > 0 {
 		lo, err := p.logOut(ctx, left[0], way)
-		if err != nil || (lo.why != "" && !strings.HasPrefix(lo.why, "the session was not signed in")) || lo.survived {
+		switch {
+		case errors.Is(err, ErrBudget):
+			why = "the request budget ran out (raise --max-requests)"
+			return
+		case ctx.Err() != nil:
+			why = fmt.Sprintf("logging out took longer than %s", limit.Round(time.Second))
+			return
+		case err != nil:
+			why = err.Error()
+			return
+		case lo.why != "" && !strings.HasPrefix(lo.why, "the session was not signed in"):
+			why = lo.why
+			return
+		case lo.survived:
+			why = "logging out left a session signed in"
 			return
 		}
 		left = left[1:]
 	}
 }
 
-// signOutTime bounds signOutAll.
-const signOutTime = 30 * time.Second
+// signOutTime is the time signOutAll may take beyond signOutRequests
+// requests a session.
+const (
+	signOutTime     = 30 * time.Second
+	signOutRequests = 5
+)
 
 // checkLogoutReplay logs the main session out and replays its token. It
 // returns where logging out worked, if it did.

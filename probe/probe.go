@@ -109,6 +109,8 @@ type Report struct {
 	// LeftSignedIn counts the sessions the probe opened and could not log
 	// out at the end (none could be where logout does not work).
 	LeftSignedIn int `json:"left_signed_in,omitempty"`
+	// LeftSignedInWhy says why they could not be logged out.
+	LeftSignedInWhy string `json:"left_signed_in_why,omitempty"`
 	// LoginPage is where the probe found the login form when the login
 	// path showed none; empty when it was there.
 	LoginPage string `json:"login_page,omitempty"`
@@ -360,9 +362,9 @@ func newProber(cfg Config) (*prober, error) {
 	if cfg.MaxRequests <= 0 {
 		cfg.MaxRequests = 500
 	}
-	// A sample costs a login each (two or three requests), and the other
-	// checks about a hundred.
-	if need := 3*cfg.TokenSamples + 100; cfg.TokenSamples > quickSamples && cfg.MaxRequests < need {
+	// A sample costs a login (three requests or so) and, at the end, a
+	// logout (four or so); the other checks about a hundred and fifty.
+	if need := 8*cfg.TokenSamples + 150; cfg.TokenSamples > quickSamples && cfg.MaxRequests < need {
 		return nil, fmt.Errorf("%w: %d token samples need about %d requests; raise the request budget (--max-requests %d)", ErrConfig, cfg.TokenSamples, need, need)
 	}
 	if cfg.Significance == 0 {

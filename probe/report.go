@@ -86,7 +86,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.LeftSignedIn > 0 {
 		b.WriteByte('\n')
-		wrap(&b, "", fmt.Sprintf("%d of the sessions the probe opened could not be logged out; they end with the site's timeouts.", r.LeftSignedIn), "", textWidth)
+		wrap(&b, "", fmt.Sprintf("%s the probe opened could not be logged out (%s); they end with the site's timeouts.",
+			capitalise(plural(r.LeftSignedIn, "session")), r.LeftSignedInWhy), "", textWidth)
 	}
 	if len(r.Skipped) > 0 {
 		b.WriteString("\nNot checked:\n")

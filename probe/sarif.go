@@ -103,6 +103,26 @@ type sarifArtifact struct {
 	URI string `json:"uri"`
 }
 
+// sarifPath is where a finding shows on the site, as code scanning takes
+// a location: a relative path (uploads refuse http:// URIs). It is the
+// path of the finding's first request, without its leading slash; the
+// full URL is in the result's properties.
+func sarifPath(f Finding) string {
+	for _, s := range f.Evidence {
+		line, _, _ := strings.Cut(s.Request, "\n")
+		_, target, ok := strings.Cut(line, " ")
+		if !ok || !strings.HasPrefix(target, "/") {
+			continue
+		}
+		path, _, _ := strings.Cut(target, "?")
+		if path = strings.TrimPrefix(path, "/"); path != "" {
+			return path
+		}
+		return "index"
+	}
+	return "index"
+}
+
 // sarifLevels and sarifSeverities map severities to SARIF levels and to
 // the security-severity scores code scanning sorts by.
 var (
@@ -137,9 +157,9 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 		run.Results = append(run.Results, sarifResult{
 			RuleID: f.ID, RuleIndex: i, Level: cmp.Or(sarifLevels[f.Severity], "warning"),
 			Message:             sarifText{msg},
-			Locations:           []sarifLocation{{sarifPhysical{sarifArtifact{r.Target}}}},
+			Locations:           []sarifLocation{{sarifPhysical{sarifArtifact{sarifPath(f)}}}},
 			PartialFingerprints: map[string]string{"connectbookProbe/v1": hex.EncodeToString(sum[:16])},
-			Properties:          map[string]string{"severity": f.Severity},
+			Properties:          map[string]string{"severity": f.Severity, "url": strings.TrimSuffix(r.Target, "/") + "/" + sarifPath(f)},
 		})
 	}
 	skipped := map[string]bool{}

@@ -105,8 +105,11 @@ func TestSARIF(t *testing.T) {
 		if r.RuleIndex == nil || rules[*r.RuleIndex] != r.RuleID {
 			t.Errorf("result %s: rule index %v", r.RuleID, r.RuleIndex)
 		}
-		if r.Message == nil || r.Message.Text == "" || len(r.Locations) != 1 || r.Locations[0].PhysicalLocation.ArtifactLocation.URI != rep.Target {
+		// Code scanning refuses locations that are not relative paths.
+		if r.Message == nil || r.Message.Text == "" || len(r.Locations) != 1 {
 			t.Errorf("result %s: message %v, locations %+v", r.RuleID, r.Message, r.Locations)
+		} else if u := r.Locations[0].PhysicalLocation.ArtifactLocation.URI; u == "" || strings.Contains(u, ":") || strings.HasPrefix(u, "/") {
+			t.Errorf("result %s: location %q is not a relative path", r.RuleID, u)
 		}
 	}
 	want := []string{"fixation-adopted-id error", "cookie-flags warning", "cookie-scope note"}
