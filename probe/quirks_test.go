@@ -314,6 +314,15 @@ func TestQuirkySites(t *testing.T) {
 		{"a long value that never changes", quirks{token: func() string {
 			return record48("alice")
 		}}, []string{probe.WeakToken}, ""},
+		// Shaped like signed records, but not: a counter where a
+		// timestamp would be, and JWTs without a signature.
+		{"a counter and a constant hash, dot-separated", quirks{token: func() string {
+			return fmt.Sprintf("alice.%d.%x", 10000+counter.Add(1), md5.Sum([]byte("constant")))
+		}}, []string{probe.WeakToken}, ""},
+		{"unsigned JWTs", quirks{token: func() string {
+			payload := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"sub":"alice","iat":%d,"n":%d}`, time.Now().Unix(), counter.Add(1))))
+			return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + payload + "."
+		}}, []string{probe.WeakToken}, ""},
 		{"an md5 of the user and the second", quirks{token: func() string {
 			return fmt.Sprintf("%x", md5.Sum([]byte(fmt.Sprint("alice", time.Now().Unix()))))
 		}}, []string{probe.WeakToken}, ""},

@@ -87,9 +87,30 @@ func isMAC(s string) bool {
 	return ok && len(b) >= 16
 }
 
+// isSignedJSON: JSON data and a signature, separated by dots (a JWT, or
+// itsdangerous' data.signature); the last part must be a signature.
 func isSignedJSON(t string) bool {
 	parts := strings.Split(t, ".")
-	return len(parts) >= 2 && (isJSON(parts[0]) || isJSON(parts[1]))
+	return len(parts) >= 2 && (isJSON(parts[0]) || isJSON(parts[1])) && isMAC(parts[len(parts)-1])
+}
+
+// unsignedJWTs reports whether every token is a JWT with no signature (an
+// empty one, or the "none" algorithm): records anyone can write.
+func unsignedJWTs(tokens []string) bool {
+	for _, t := range tokens {
+		parts := strings.Split(unescape(t), ".")
+		if len(parts) != 3 || !isJSON(parts[0]) {
+			return false
+		}
+		var header struct {
+			Alg string `json:"alg"`
+		}
+		b, _ := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[0], "="))
+		if json.Unmarshal(b, &header) != nil || (parts[2] != "" && !strings.EqualFold(header.Alg, "none")) {
+			return false
+		}
+	}
+	return len(tokens) > 0
 }
 
 func isCompressedRecord(t string) bool {
@@ -114,11 +135,14 @@ func isCompressedRecord(t string) bool {
 }
 
 // plausibleTime reports whether secs, seconds since the Unix epoch (or
-// since itsdangerous's old 2011 epoch), is within twenty years of now.
+// since itsdangerous's old 2011 epoch), is within two days of now: the
+// records are signed as the probe logs in, and a number far from the
+// clock (a counter, say) is no timestamp.
 func plausibleTime(secs int64) bool {
 	now := time.Now().Unix()
-	const span = 20 * 365 * 24 * 3600
-	return (secs > now-span && secs < now+span) || (secs+1293840000 > now-span && secs+1293840000 < now+span && secs > 0)
+	const span = 2 * 24 * 3600
+	near := func(t int64) bool { return t > now-span && t < now+span }
+	return near(secs) || (secs > 0 && near(secs+1293840000))
 }
 
 // isTimestamped: payload, timestamp and signature, separated by '.' or

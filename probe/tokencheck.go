@@ -71,6 +71,12 @@ func (p *prober) checkWeakToken(ctx context.Context, s signedIn) (tokenSample, v
 	}
 	got := tokenSample{tokens: tokens}
 	a := analyzeTokens(tokens)
+	if unsignedJWTs(tokens) {
+		return got, failed(Finding{ID: WeakToken,
+			Detail: "the session cookie holds JWTs with no signature (an empty one, or the \"none\" algorithm): anyone can write a session for any user. " + a.String(),
+			Evidence: append(note(first, "The first of the fresh tokens:"),
+				Step{Note: "All the fresh tokens, in the order issued:", Request: how, Response: strings.Join(tokens, "\n")})}), nil
+	}
 	format, ok := recordFormat(tokens)
 	if !ok && len(s.companions) > 0 {
 		format, ok = signedElsewhere(tokens, s.companions[0].Name)

@@ -156,6 +156,19 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	return rows, mapErr(err)
 }
 
+// inTx runs fn in a transaction, committed if fn returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return mapErr(tx.Commit())
+}
+
 // mapErr maps both drivers' errors onto the package's sentinels.
 func mapErr(err error) error {
 	if err == nil {

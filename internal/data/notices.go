@@ -17,8 +17,8 @@ type Notice struct {
 	ClientIP  string
 }
 
-// CreateNotice stores a notice and marks the user as having one, in one
-// transaction.
+// CreateNotice stores a notice, marks the user as having one and adds it
+// to their notifications, in one transaction.
 func (db *DB) CreateNotice(ctx context.Context, n Notice) (Notice, error) {
 	tx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
@@ -32,6 +32,10 @@ func (db *DB) CreateNotice(ctx context.Context, n Notice) (Notice, error) {
 	}
 	if _, err := tx.ExecContext(ctx, db.q(`UPDATE users SET notice_at = ? WHERE id = ? AND notice_at < ?`), at, n.UserID, at); err != nil {
 		return Notice{}, mapErr(err)
+	}
+	// The notice is also in the user's notifications, as a security one.
+	if err := db.notify(ctx, tx, Notification{UserID: n.UserID, Kind: NotifySecurity, NoticeID: n.ID, CreatedAt: n.CreatedAt}); err != nil {
+		return Notice{}, err
 	}
 	return n, mapErr(tx.Commit())
 }

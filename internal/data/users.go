@@ -2,7 +2,10 @@ package data
 
 import (
 	"context"
+	"database/sql"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // User is an account and its public profile. It holds no credentials: what
@@ -21,7 +24,15 @@ type User struct {
 	// NoticeAt is when the newest security notice for the user was made
 	// (zero if never).
 	NoticeAt time.Time
+	// Private accounts show their posts to approved followers only.
+	Private bool
+	// LastNotification is the ID of the user's newest notification, and
+	// SeenNotification the newest they have seen.
+	LastNotification, SeenNotification int64
 }
+
+// HasUnread reports whether the user may have unread notifications.
+func (u User) HasUnread() bool { return u.LastNotification > u.SeenNotification }
 
 // Credentials are what signing in checks: only the auth package reads them.
 type Credentials struct {
@@ -32,15 +43,17 @@ type Credentials struct {
 	Epoch int64
 }
 
-const userColumns = `id, username, display_name, bio, created_at, updated_at, credential_epoch, notice_at`
+const userColumns = `id, username, display_name, bio, created_at, updated_at, credential_epoch, notice_at, private, last_notification, seen_notification`
 
-// user runs a query returning one user's columns.
-func (db *DB) user(ctx context.Context, query string, args ...any) (User, error) {
+// scanUser scans one user's columns (userColumns).
+func (db *DB) scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
-	var created, updated, notice int64
-	if err := db.scanRow(ctx, query, args, &u.ID, &u.Username, &u.DisplayName, &u.Bio, &created, &updated, &u.Epoch, &notice); err != nil {
-		return User{}, err
+	var created, updated, notice, private int64
+	if err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Bio, &created, &updated, &u.Epoch, &notice,
+		&private, &u.LastNotification, &u.SeenNotification); err != nil {
+		return User{}, mapErr(err)
 	}
+	u.Private = private != 0
 	u.CreatedAt, u.UpdatedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
 	if notice != 0 {
 		u.NoticeAt = time.UnixMicro(notice).UTC()
@@ -48,13 +61,59 @@ func (db *DB) user(ctx context.Context, query string, args ...any) (User, error)
 	return u, nil
 }
 
+// user runs a query returning one user's columns.
+func (db *DB) user(ctx context.Context, query string, args ...any) (User, error) {
+	st, err := db.stmt(ctx, query)
+	if err != nil {
+		return User{}, err
+	}
+	return db.scanUser(st.QueryRowContext(ctx, args...))
+}
+
 // CreateUser stores a new user and returns it with its ID. It returns
 // ErrExists if the username is in use. username must already be normalised
 // (lowercase).
 func (db *DB) CreateUser(ctx context.Context, username, displayName, passwordHash string, now time.Time) (User, error) {
-	return db.user(ctx, `INSERT INTO users (username, display_name, bio, password_hash, created_at, updated_at)
-		VALUES (?, ?, '', ?, ?, ?) RETURNING `+userColumns,
-		username, displayName, passwordHash, now.UnixMicro(), now.UnixMicro())
+	var u User
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		u, err = db.scanUser(tx.QueryRowContext(ctx, db.q(`INSERT INTO users (username, display_name, bio, password_hash, created_at, updated_at)
+			VALUES (?, ?, '', ?, ?, ?) RETURNING `+userColumns), username, displayName, passwordHash, now.UnixMicro(), now.UnixMicro()))
+		if err != nil {
+			return err
+		}
+		return setSearchKeys(ctx, db, tx, u.ID, username, displayName)
+	})
+	return u, err
+}
+
+// setSearchKeys stores the keys a prefix search finds the user by: the
+// username, and the display name folded to lower case.
+func setSearchKeys(ctx context.Context, db *DB, tx *sql.Tx, id int64, username, displayName string) error {
+	if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM search_keys WHERE user_id = ?`), id); err != nil {
+		return mapErr(err)
+	}
+	keys := map[string]string{username: "username"}
+	if name := SearchKey(displayName); name != "" && name != username {
+		keys[name] = "name"
+	}
+	for key, kind := range keys {
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO search_keys (search_key, user_id, kind) VALUES (?, ?, ?)`), key, id, kind); err != nil {
+			return mapErr(err)
+		}
+	}
+	return nil
+}
+
+// SearchKey folds a name or a query for prefix search: lower case, spaces
+// collapsed, at most 60 bytes.
+func SearchKey(s string) string {
+	s = strings.Join(strings.Fields(strings.ToLower(s)), " ")
+	for len(s) > 60 {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 // UserByUsername returns the user with that (normalised) username, or
@@ -86,8 +145,27 @@ func (db *DB) Epoch(ctx context.Context, id int64) (int64, error) {
 
 // UpdateProfile sets a user's display name and bio.
 func (db *DB) UpdateProfile(ctx context.Context, id int64, displayName, bio string, now time.Time) error {
-	return affectedOne(db.exec(ctx, `UPDATE users SET display_name = ?, bio = ?, updated_at = ? WHERE id = ?`,
-		displayName, bio, now.UnixMicro(), id))
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		var username string
+		err := tx.QueryRowContext(ctx, db.q(`UPDATE users SET display_name = ?, bio = ?, updated_at = ? WHERE id = ? RETURNING username`),
+			displayName, bio, now.UnixMicro(), id).Scan(&username)
+		if err != nil {
+			return mapErr(err)
+		}
+		return setSearchKeys(ctx, db, tx, id, username, displayName)
+	})
+}
+
+// SetPrivate makes the user's account private or public.
+func (db *DB) SetPrivate(ctx context.Context, id int64, private bool, now time.Time) error {
+	return affectedOne(db.exec(ctx, `UPDATE users SET private = ?, updated_at = ? WHERE id = ?`, boolInt(private), now.UnixMicro(), id))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // SetPassword sets a user's password hash and moves the credential epoch
