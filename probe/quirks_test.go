@@ -48,6 +48,7 @@ type quirks struct {
 	domain        string // a Domain attribute on the session cookie
 	maxAge        int    // a Max-Age on the session cookie
 	reissue       bool   // every signed-in page sets the session cookie again, to a new value
+	reissueFlags  string // "lax" or "strict": the cookie set again has no flags, or all of them, whatever the login's had
 	keepSignedIn  bool   // a login keeps the id of a signed-in session the browser carries
 	noFormSigned  bool   // the login page sends a signed-in browser to its profile
 }
@@ -181,7 +182,14 @@ func quirkySite(t *testing.T, q quirks) *httptest.Server {
 			mu.Lock()
 			sessions[id] = "alice"
 			mu.Unlock()
-			setSid(w, id)
+			switch q.reissueFlags {
+			case "lax":
+				http.SetCookie(w, &http.Cookie{Name: sid, Value: id, Path: "/"})
+			case "strict":
+				http.SetCookie(w, &http.Cookie{Name: sid, Value: id, Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+			default:
+				setSid(w, id)
+			}
 		}
 		href := "/logout"
 		if q.logoutHref != "" {
@@ -235,6 +243,9 @@ func TestQuirkySites(t *testing.T) {
 		{"sound", quirks{}, nil, ""},
 		{"session cookie set again on every page, without flags", quirks{reissue: true, laxFlags: true}, []string{probe.CookieFlags}, ""},
 		{"session cookie set again on every page", quirks{reissue: true}, nil, ""},
+		// The flags judged are those of the most recent Set-Cookie.
+		{"session cookie set again without the flags the login's had", quirks{reissue: true, reissueFlags: "lax"}, []string{probe.CookieFlags}, ""},
+		{"session cookie set again with the flags the login's lacked", quirks{reissue: true, laxFlags: true, reissueFlags: "strict"}, nil, ""},
 		{"session cookie shared with subdomains", quirks{cookieName: "sid", domain: "example.test"}, []string{probe.CookieScope}, ""},
 		{"session cookie kept for 30 days", quirks{maxAge: 30 * 24 * 3600}, []string{probe.CookieScope}, ""},
 		{"session cookie kept for 8 hours", quirks{maxAge: 8 * 3600}, nil, ""},
