@@ -267,7 +267,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		{WeakToken, func() (verdict, error) {
 			t, v, err := p.checkWeakToken(ctx, s)
 			sample = t.tokens
-			if len(t.tokens) > 0 {
+			// The statistics of records left unjudged would read as a
+			// judgement: they stay out of the report.
+			if len(t.tokens) > 0 && v.skipped == "" {
 				p.rep.Tokens, p.rep.TokenTests = newTokenStats(t.tokens), t.tests
 			}
 			return v, err

@@ -284,9 +284,22 @@ func TestCannotRun(t *testing.T) {
 // When the login path shows no form, the probe finds it on the home page
 // or behind a link that says sign in, and says where.
 func TestLoginDiscovery(t *testing.T) {
-	srv := startLab(t, "laxcookie")
-	// /profile redirects to the form; /nothing is a 404.
-	for path, found := range map[string]string{"/profile": "", "/nothing": "/login"} {
+	h, err := lab.New("laxcookie")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// /session takes only a POST, as a login endpoint does on many sites.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/session" && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "POST")
+			http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	// /profile redirects to the form; /nothing is a 404; /session a 405.
+	for path, found := range map[string]string{"/profile": "", "/nothing": "/login", "/session": "/login"} {
 		rep := run(t, probe.Config{Target: srv.URL, Username: "alice", Password: "password123", LoginPath: path})
 		if rep.LoginPage != found {
 			t.Errorf("login path %s: found the form at %q, want %q", path, rep.LoginPage, found)
@@ -351,7 +364,7 @@ func TestLoginDiscovery(t *testing.T) {
 	}
 	// With a wrong password the form's page echoes the text, but shows the
 	// form: not signed in.
-	_, err := probe.Run(context.Background(), probe.Config{Target: site.URL, Username: "alice", Password: "wrong", AuthedPath: "/members", AuthedText: "alice", Rate: 2000})
+	_, err = probe.Run(context.Background(), probe.Config{Target: site.URL, Username: "alice", Password: "wrong", AuthedPath: "/members", AuthedText: "alice", Rate: 2000})
 	if !errors.Is(err, probe.ErrLogin) {
 		t.Fatalf("wrong password: %v, want a login failure", err)
 	}

@@ -369,7 +369,7 @@ func (r randomness) streamFailures() []string {
 			}
 		}
 		if n > 0 {
-			why = append(why, fmt.Sprintf("the bit stream fails the %s test (%d of %d blocks, p = %.1g)", name, n, r.blocks(), p))
+			why = append(why, fmt.Sprintf("the bit stream fails the %s test (%d of %s, p = %.1g)", name, n, plural(r.blocks(), "block"), p))
 		}
 	}
 	return why
@@ -408,7 +408,7 @@ func (r randomness) details() string {
 	s := fmt.Sprintf("Of %d bit positions, %d fail a test (share of ones, runs across samples, or linear dependence on earlier bits), %d of them never varying; of the character positions, %d are not uniform and %d depend on the one before. ",
 		len(r.Bits), failed, fixed, chi, serial)
 	if r.StreamBits >= fipsBlock {
-		s += fmt.Sprintf("The FIPS 140-2 tests read %d blocks of 20,000 bits; %d of %d block tests are outside the FIPS intervals. ", r.blocks(), r.fipsFailures(), len(r.Stream))
+		s += fmt.Sprintf("The FIPS 140-2 tests read %s of 20,000 bits; %d of %d block tests are outside the FIPS intervals. ", plural(r.blocks(), "block"), r.fipsFailures(), len(r.Stream))
 	} else {
 		s += fmt.Sprintf("With %s bits, fewer than FIPS 140-2's 20,000, its tests ran in their statistical forms. ", thousands(r.StreamBits))
 	}

@@ -89,7 +89,8 @@ func (r *Report) WriteText(w io.Writer) error {
 		wrap(&b, "", fmt.Sprintf("%s the probe opened could not be logged out (%s); they end with the site's timeouts.",
 			capitalise(plural(r.LeftSignedIn, "session")), r.LeftSignedInWhy), "", textWidth)
 	}
-	if len(r.Skipped) > 0 {
+	if len(r.Skipped) > 0 && len(r.Checks) == 0 {
+		// Reports from before the list of checks say only this.
 		b.WriteString("\nNot checked:\n")
 		for _, s := range r.Skipped {
 			wrap(&b, "  - ", skippedSentence(s), "    ", textWidth)

@@ -103,7 +103,7 @@ func (p *prober) checkWeakToken(ctx context.Context, s signedIn) (tokenSample, v
 		if a.Duplicates > 0 {
 			same = fmt.Sprintf(" (%d values were issued twice: a record of the same data signed in the same second is the same record, not a guessable id)", a.Duplicates)
 		}
-		return got, skipped("the session cookie holds %s, not random ids, so its strength is the key's, which no sample of values can show%s; %s", format, same, a), nil
+		return got, skipped("the session cookie holds %s, not random ids, so its strength is the key's, which no sample of values can show%s", format, same), nil
 	}
 	why := a.Weak()
 	detail := a.String()

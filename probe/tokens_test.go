@@ -148,7 +148,7 @@ func TestRecordFormats(t *testing.T) {
 		format string // a word of the format's name; "" for not a record
 	}{
 		{"JWT", func() string {
-			return "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJl"
+			return "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImlhdCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJl"
 		}, "JSON"},
 		{"Flask session", func() string { return "eyJ1c2VyIjoiYWxpY2UifQ.ZxYzAb.c2lnbmF0dXJlc2lnbmF0dXJl" }, "JSON"},
 		{"Flask compressed session", itsdangerousCompressed, "zlib"},

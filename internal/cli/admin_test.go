@@ -192,7 +192,7 @@ func TestHelpForEachCommand(t *testing.T) {
 		{[]string{"help", "serve"}, "-tls-self-signed"},
 		{[]string{"help"}, "connectbook probe --target URL"},
 		{[]string{"help", "probe"}, "-idle-wait"},
-		{[]string{"help", "probe"}, "Exit status: 0 nothing found, 1 findings, 2 the probe could not run"},
+		{[]string{"help", "probe"}, "Exit status: 0 nothing found (or nothing as severe as --fail-on), 1 findings"},
 		{[]string{"help", "lab"}, "stateless"},
 		{[]string{"help", "lab"}, "-variant"},
 		{[]string{"user", "add", "-h"}, "-db"},

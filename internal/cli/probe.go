@@ -42,8 +42,8 @@ and --sarif also write it to a file, as a self-contained HTML page and as
 SARIF 2.1.0 for CI systems that show a scanner's findings. Both files are
 written whatever the outcome, saying why when the probe could not run.
 
-Exit status: 0 nothing found, 1 findings, 2 the probe could not run (or a
-report could not be written).
+Exit status: 0 nothing found (or nothing as severe as --fail-on), 1 findings,
+2 the probe could not run (or a report could not be written).
 `
 
 // fieldFlags collects repeated --field name=value flags.
@@ -68,7 +68,11 @@ type probeFlags struct {
 	sarif    string
 	insecure bool
 	timeout  time.Duration
+	failOn   string
 }
+
+// severityRank orders severities for --fail-on.
+var severityRank = map[string]int{"low": 1, "medium": 2, "high": 3}
 
 func (f *probeFlags) register(fs *flag.FlagSet) {
 	f.fields = fieldFlags{}
@@ -92,6 +96,7 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.json, "json", false, "write the report as JSON")
 	fs.StringVar(&f.html, "html", "", "also write the report to `FILE` as a self-contained HTML page")
 	fs.StringVar(&f.sarif, "sarif", "", "also write the report to `FILE` as SARIF 2.1.0, for CI")
+	fs.StringVar(&f.failOn, "fail-on", "low", "the least severity of a finding that makes the exit status 1: low, medium or high")
 }
 
 func probeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -107,6 +112,10 @@ func probeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	if f.cfg.Target == "" {
 		fmt.Fprintln(stderr, "connectbook probe: --target is required")
+		return 2
+	}
+	if severityRank[f.failOn] == 0 {
+		fmt.Fprintf(stderr, "connectbook probe: --fail-on is low, medium or high, not %q\n", f.failOn)
 		return 2
 	}
 	for _, file := range []struct{ flag, path string }{{"--html", f.html}, {"--sarif", f.sarif}} {
@@ -174,8 +183,10 @@ func probeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "connectbook probe: writing the report: %v\n", err)
 		return 2
 	}
-	if len(rep.Findings) > 0 {
-		return 1
+	for _, finding := range rep.Findings {
+		if severityRank[finding.Severity] >= severityRank[f.failOn] {
+			return 1
+		}
 	}
 	return 0
 }
@@ -267,7 +278,7 @@ func (p *progressPrinter) countdown(now, end time.Time, quit, finished chan stru
 		if p.tty {
 			fmt.Fprintf(p.w, "\r\033[K  idle wait: %s left", left.Round(time.Second))
 		} else if left > 0 {
-			fmt.Fprintf(p.w, "  idle wait: %s left\n", left.Round(time.Minute))
+			fmt.Fprintf(p.w, "  idle wait: %s left\n", roughly(left))
 		}
 		select {
 		case <-quit:
@@ -278,6 +289,15 @@ func (p *progressPrinter) countdown(now, end time.Time, quit, finished chan stru
 		case now = <-ticks:
 		}
 	}
+}
+
+// roughly writes d for a line a minute: whole minutes from two minutes
+// up, else seconds.
+func roughly(d time.Duration) time.Duration {
+	if d >= 2*time.Minute {
+		return d.Round(time.Minute)
+	}
+	return d.Round(time.Second)
 }
 
 // stop ends the countdown, if any, and waits until it has.

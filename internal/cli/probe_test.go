@@ -62,6 +62,21 @@ func TestProbeCommand(t *testing.T) {
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
 
+	t.Run("--fail-on sets the severity that fails", func(t *testing.T) {
+		lax := labServer(t, "laxcookie") // cookie-flags (medium) and cookie-scope (low) only
+		for _, tc := range []struct {
+			failOn string
+			want   int
+		}{{"low", 1}, {"medium", 1}, {"high", 0}, {"critical", 2}} {
+			code, out, errOut := cmd(t, "password123\n", "probe", "--target", lax, "--user", "alice", "--rate", "2000", "--fail-on", tc.failOn)
+			if code != tc.want {
+				t.Errorf("--fail-on %s: exit %d, want %d\n%s%s", tc.failOn, code, tc.want, out, errOut)
+			}
+			if tc.want == 0 && !strings.Contains(out, "cookie-flags") {
+				t.Errorf("--fail-on %s: the report lost its findings:\n%s", tc.failOn, out)
+			}
+		}
+	})
 	t.Run("findings as JSON, password from standard input", func(t *testing.T) {
 		code, out, errOut := cmd(t, "password123\n", "probe", "--target", seed1, "--user", "alice", "--rate", "2000", "--json")
 		if code != 1 {
@@ -332,6 +347,16 @@ func TestIdleWaitCountdown(t *testing.T) {
 		}
 		if clock.every != time.Minute {
 			t.Errorf("ticks every %v, want 1m", clock.every)
+		}
+	})
+	t.Run("short wait in a log", func(t *testing.T) {
+		p, out, _ := newFakePrinter(false)
+		p.print("logging in, then leaving the session unused for 20s")
+		p.stop()
+		want := "· logging in, then leaving the session unused for 20s\n" +
+			"  idle wait: 20s left\n"
+		if got := out.String(); got != want {
+			t.Errorf("got %q\nwant %q", got, want)
 		}
 	})
 }
