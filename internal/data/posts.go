@@ -1,0 +1,147 @@
+package data
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Post is a post and the names of its author.
+type Post struct {
+	ID        int64
+	AuthorID  int64
+	Body      string
+	CreatedAt time.Time
+	// Author's username and display name, read with the post.
+	Username, DisplayName string
+}
+
+const postColumns = `p.id, p.author_id, p.body, p.created_at, u.username, u.display_name`
+
+func scanPosts(rows *sql.Rows, err error) ([]Post, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	posts := []Post{}
+	for rows.Next() {
+		var p Post
+		var at int64
+		if err := rows.Scan(&p.ID, &p.AuthorID, &p.Body, &at, &p.Username, &p.DisplayName); err != nil {
+			return nil, mapErr(err)
+		}
+		p.CreatedAt = time.UnixMicro(at).UTC()
+		posts = append(posts, p)
+	}
+	return posts, mapErr(rows.Err())
+}
+
+// CreatePost stores a post and notifies the users it mentions (IDs in
+// mentioned, already filtered for who may be told), in one transaction.
+func (db *DB) CreatePost(ctx context.Context, authorID int64, body string, mentioned []int64, now time.Time) (Post, error) {
+	p := Post{AuthorID: authorID, Body: body, CreatedAt: now.UTC()}
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, db.q(`INSERT INTO posts (author_id, body, created_at) VALUES (?, ?, ?)
+			RETURNING id, (SELECT username FROM users WHERE id = ?), (SELECT display_name FROM users WHERE id = ?)`),
+			authorID, body, now.UnixMicro(), authorID, authorID).Scan(&p.ID, &p.Username, &p.DisplayName); err != nil {
+			return mapErr(err)
+		}
+		for _, uid := range mentioned {
+			if err := db.notify(ctx, tx, Notification{UserID: uid, Kind: NotifyMention, ActorID: authorID, PostID: p.ID, CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return p, err
+}
+
+// Post returns a post with its author's names, or ErrNotFound.
+func (db *DB) Post(ctx context.Context, id int64) (Post, error) {
+	posts, err := scanPosts(db.query(ctx, `SELECT `+postColumns+` FROM posts p JOIN users u ON u.id = p.author_id WHERE p.id = ?`, id))
+	if err != nil {
+		return Post{}, err
+	}
+	if len(posts) == 0 {
+		return Post{}, ErrNotFound
+	}
+	return posts[0], nil
+}
+
+// DeletePost deletes the author's post; ErrNotFound if they have no such
+// post. Its mention notifications go with it.
+func (db *DB) DeletePost(ctx context.Context, authorID, id int64) error {
+	return affectedOne(db.exec(ctx, `DELETE FROM posts WHERE id = ? AND author_id = ?`, id, authorID))
+}
+
+// PostsSince counts the author's posts made at or after since, looking at
+// the newest limit only.
+func (db *DB) PostsSince(ctx context.Context, authorID int64, since time.Time, limit int) (int, error) {
+	var n int
+	err := db.scanRow(ctx, `SELECT count(*) FROM (SELECT created_at FROM posts WHERE author_id = ? ORDER BY id DESC LIMIT ?) recent
+		WHERE created_at >= ?`, []any{authorID, limit, since.UnixMicro()}, &n)
+	return n, err
+}
+
+// PostsByAuthor returns the author's posts older than before (an ID; 0
+// for the newest), newest first, at most limit.
+func (db *DB) PostsByAuthor(ctx context.Context, authorID, before int64, limit int) ([]Post, error) {
+	if before <= 0 {
+		before = maxID
+	}
+	return scanPosts(db.query(ctx, `SELECT `+postColumns+` FROM posts p JOIN users u ON u.id = p.author_id
+		WHERE p.author_id = ? AND p.id < ? ORDER BY p.id DESC LIMIT ?`, authorID, before, limit))
+}
+
+// CountPosts counts the author's posts.
+func (db *DB) CountPosts(ctx context.Context, authorID int64) (int, error) {
+	var n int
+	err := db.scanRow(ctx, `SELECT count(*) FROM posts WHERE author_id = ?`, []any{authorID}, &n)
+	return n, err
+}
+
+const maxID = int64(1<<63 - 1)
+
+// feedWindow is the first range of post IDs a home feed page looks in;
+// each further range is feedGrowth times wider.
+const (
+	feedWindow = 4096
+	feedGrowth = 8
+)
+
+// HomeFeed returns the posts of the user and of the people they follow
+// and have not muted, older than before (an ID; 0 for the newest), newest
+// first, at most limit.
+//
+// It reads ranges of post IDs going back in time, each wider than the
+// last, until it has limit posts or reaches the first post: within a
+// range every followed author's posts are one index range (posts_author),
+// so a page costs about one index seek per author per range, however many
+// posts the authors have and however far back the page is.
+func (db *DB) HomeFeed(ctx context.Context, userID, before int64, limit int) ([]Post, error) {
+	hi := before
+	if hi <= 0 {
+		var newest int64
+		if err := db.scanRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM posts`, nil, &newest); err != nil {
+			return nil, err
+		}
+		hi = newest + 1
+	}
+	posts := []Post{}
+	for width := int64(feedWindow); hi > 0 && len(posts) < limit; width *= feedGrowth {
+		lo := max(hi-width, 0)
+		page, err := scanPosts(db.query(ctx, `SELECT `+postColumns+` FROM posts p JOIN users u ON u.id = p.author_id
+			WHERE p.author_id IN (
+				SELECT followee_id FROM follows WHERE follower_id = ?
+					AND followee_id NOT IN (SELECT muted_id FROM mutes WHERE muter_id = ?)
+				UNION ALL SELECT ?)
+			AND p.id < ? AND p.id >= ?
+			ORDER BY p.id DESC LIMIT ?`, userID, userID, userID, hi, lo, limit-len(posts)))
+		if err != nil {
+			return nil, err
+		}
+		posts = append(posts, page...)
+		hi = lo
+	}
+	return posts, nil
+}
