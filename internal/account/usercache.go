@@ -49,6 +49,11 @@ func (c *userCache) put(u data.User, now time.Time) {
 	c.m[u.ID] = cachedUser{user: u, expires: now.Add(c.ttl)}
 }
 
+// Forget drops the cached copy of a user whose row another package
+// changed (a notification, a private setting), so this instance shows the
+// change at once.
+func (s *Service) Forget(id int64) { s.users.drop(id) }
+
 func (c *userCache) drop(id int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

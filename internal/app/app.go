@@ -19,6 +19,10 @@ import (
 	"github.com/connectbook/connectbook/internal/audit"
 	"github.com/connectbook/connectbook/internal/auth"
 	"github.com/connectbook/connectbook/internal/data"
+	"github.com/connectbook/connectbook/internal/feed"
+	"github.com/connectbook/connectbook/internal/follow"
+	"github.com/connectbook/connectbook/internal/notify"
+	"github.com/connectbook/connectbook/internal/post"
 	"github.com/connectbook/connectbook/internal/web"
 	"github.com/connectbook/connectbook/session"
 	"github.com/connectbook/connectbook/session/pgstore"
@@ -167,8 +171,15 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 
 // Handler returns the web app.
 func (a *App) Handler() http.Handler {
+	now := a.opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	follows := &follow.Service{DB: a.DB, Now: now, Changed: a.Account.Forget}
 	return web.New(web.Deps{
 		Account: a.Account, Sessions: a.Sessions, Audit: a.Audit, Logger: a.opts.Logger,
+		Posts:  &post.Service{DB: a.DB, Follow: follows, Now: now, Changed: a.Account.Forget},
+		Follow: follows, Feed: &feed.Service{DB: a.DB}, Notify: &notify.Service{DB: a.DB, Changed: a.Account.Forget},
 		TLS: a.opts.TLS, BehindProxy: a.opts.BehindProxy, Now: a.opts.Now,
 	})
 }

@@ -70,7 +70,11 @@ func testSignupProfileFlow(t *testing.T, s *server) {
 	}
 	// Anyone can see the public profile, with the bio escaped.
 	other := s.browser()
-	r = other.get("/u/ALICE_1")
+	// Another case of the name redirects to the lowercase address.
+	if r := other.get("/u/ALICE_1?before=5"); r.StatusCode != http.StatusMovedPermanently || r.Header.Get("Location") != "/u/alice_1?before=5" {
+		t.Fatalf("/u/ALICE_1: %d to %q, want a redirect to /u/alice_1?before=5", r.StatusCode, r.Header.Get("Location"))
+	}
+	r = other.get("/u/alice_1")
 	if r.StatusCode != 200 || !strings.Contains(r.body, "<h1><bdi>Alice Liddell</bdi></h1>") ||
 		!strings.Contains(r.body, "Down the &lt;b&gt;rabbit&lt;/b&gt; hole.\nSecond line") || !strings.Contains(r.body, "@alice_1") {
 		t.Fatalf("public profile: %d %s", r.StatusCode, r.body)
@@ -84,7 +88,7 @@ func testSignupProfileFlow(t *testing.T, s *server) {
 			t.Fatalf("GET %s signed in: %d", p, r.StatusCode)
 		}
 	}
-	if r := b.get("/"); !strings.Contains(r.body, "Welcome, <bdi>Alice Liddell</bdi>!") || !strings.Contains(r.body, `action="/logout"`) {
+	if r := b.get("/"); !strings.Contains(r.body, "What's new, <bdi>Alice Liddell</bdi>?") || !strings.Contains(r.body, `action="/logout"`) || !strings.Contains(r.body, `action="/posts"`) {
 		t.Fatalf("home signed in: %s", r.body)
 	}
 	s.wantEvent("user_created")

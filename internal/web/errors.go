@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/connectbook/connectbook/internal/account"
+	"github.com/connectbook/connectbook/internal/problem"
 	"github.com/connectbook/connectbook/internal/web/ui"
 	"github.com/connectbook/connectbook/session"
 )
@@ -38,11 +39,18 @@ func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
 		Title: "Something went wrong", Message: "ConnectBook hit a problem on its side. Please try again in a moment."})
 }
 
-// accountError returns err as *account.Error when it is one.
+// accountError returns err as *account.Error when it is one, or a
+// problem.Error (the social packages') as one.
 func accountError(err error) (*account.Error, bool) {
 	var ae *account.Error
-	ok := errors.As(err, &ae)
-	return ae, ok
+	if errors.As(err, &ae) {
+		return ae, true
+	}
+	var pe *problem.Error
+	if errors.As(err, &pe) {
+		return &account.Error{Status: pe.Status, Field: pe.Field, Message: pe.Message, RetryAfter: pe.RetryAfter}, true
+	}
+	return nil, false
 }
 
 // fail answers an error of a domain call that has no form to show it on:

@@ -27,6 +27,18 @@ var flashes = map[string]string{
 	"password_changed": "Your password has been changed, and every other session has been signed out.",
 	"reauthenticated":  "Password confirmed. You won't be asked again for a few minutes.",
 	"notice_dismissed": "Notice dismissed.",
+	"posted":           "Your post is up.",
+	"post_deleted":     "Your post has been deleted.",
+	"followed":         "You now follow them: their posts will show in your home feed.",
+	"requested":        "Their account is private: you have asked to follow them, and they can approve or decline.",
+	"unfollowed":       "You no longer follow them.",
+	"blocked":          "Blocked. They can no longer follow you, see your posts and profile, or mention you; follows between you have ended.",
+	"unblocked":        "Unblocked. Follows that the block ended stay ended.",
+	"muted":            "Muted: their posts no longer show in your home feed.",
+	"unmuted":          "Unmuted: their posts show in your home feed again.",
+	"request_approved": "Approved: they now follow you.",
+	"request_declined": "Request declined.",
+	"privacy_saved":    "Your privacy setting is saved.",
 }
 
 // flash sets the message for the next page this browser sees.

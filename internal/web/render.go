@@ -2,9 +2,12 @@ package web
 
 import (
 	"bytes"
+	"hash/fnv"
 	"html/template"
 	"net/http"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/connectbook/connectbook/internal/account"
 	"github.com/connectbook/connectbook/internal/data"
@@ -21,6 +24,9 @@ type page struct {
 	Path    string // the request's path, for forms that come back to it
 	Notices []account.Notice
 	Flash   string // a one-time message after a redirect
+	// Unread counts the viewer's unseen notifications (shown as "99+"
+	// past notify.MaxUnread).
+	Unread int
 	// SettingsNav is the settings pages' tabs, this page's marked current.
 	SettingsNav template.HTML
 	Data        any
@@ -30,6 +36,7 @@ type page struct {
 var settingsTabs = []struct{ path, label string }{
 	{"/profile", "Profile"},
 	{"/settings/sessions", "Sessions"},
+	{"/settings/privacy", "Privacy"},
 	{"/settings/password", "Password"},
 	{"/settings/activity", "Security activity"},
 	{"/settings/delete", "Delete account"},
@@ -59,13 +66,15 @@ var settingsNavs = func() map[string]template.HTML {
 type pages struct{ t map[string]*template.Template }
 
 var pageNames = []string{"home.html", "signup.html", "login.html", "profile.html", "user.html", "error.html",
-	"sessions.html", "password.html", "reauth.html", "delete.html", "activity.html"}
+	"sessions.html", "password.html", "reauth.html", "delete.html", "activity.html",
+	"feed.html", "post.html", "post_delete.html", "people.html", "search.html", "notifications.html",
+	"requests.html", "privacy.html"}
 
 func mustParsePages(funcs template.FuncMap) *pages {
 	p := &pages{t: map[string]*template.Template{}}
 	for _, name := range pageNames {
 		p.t[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(ui.Files,
-			"templates/base.html", "templates/settings_nav.html", "templates/"+name))
+			"templates/base.html", "templates/settings_nav.html", "templates/parts.html", "templates/"+name))
 	}
 	return p
 }
@@ -96,6 +105,11 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 			}
 			p.Notices = notices
 		}
+		unread, err := a.Notify.Unread(r.Context(), *p.Viewer)
+		if err != nil {
+			a.Logger.ErrorContext(r.Context(), "counting notifications", "err", err)
+		}
+		p.Unread = unread
 	}
 	p.Flash = a.takeFlash(w, r)
 	if err := a.pages.t[name].ExecuteTemplate(buf, "base", p); err != nil {
@@ -106,4 +120,21 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
+}
+
+// initial is the letter an avatar shows: the name's first, upper case.
+func initial(name string) string {
+	r, _ := utf8.DecodeRuneInString(strings.TrimSpace(name))
+	if r == utf8.RuneError {
+		return "?"
+	}
+	return strings.ToUpper(string(r))
+}
+
+// avatarHue gives each username a stable colour (a hue in degrees), dark
+// enough for white initials.
+func avatarHue(username string) int {
+	h := fnv.New32a()
+	h.Write([]byte(username))
+	return int(h.Sum32() % 360)
 }

@@ -25,6 +25,10 @@ func (a *app) routes() http.Handler {
 	mux.Handle("GET /login", dynamic.then(a.credentialsForm("login.html")))
 	mux.Handle("POST /login", dynamic.then(http.HandlerFunc(a.loginSubmit)))
 	mux.Handle("GET /u/{username}", dynamic.then(http.HandlerFunc(a.userShow)))
+	mux.Handle("GET /u/{username}/followers", dynamic.then(http.HandlerFunc(a.userFollowers)))
+	mux.Handle("GET /u/{username}/following", dynamic.then(http.HandlerFunc(a.userFollowing)))
+	mux.Handle("GET /posts/{id}", dynamic.then(http.HandlerFunc(a.postShow)))
+	mux.Handle("GET /search", dynamic.then(http.HandlerFunc(a.search)))
 
 	// Signed-in users only; state changes carry the session's CSRF token.
 	protected := dynamic.append(a.requireUser)
@@ -33,6 +37,20 @@ func (a *app) routes() http.Handler {
 	mux.Handle("POST /profile", changes.then(http.HandlerFunc(a.profileSubmit)))
 	mux.Handle("POST /logout", changes.then(http.HandlerFunc(a.logout)))
 	mux.Handle("POST /notices/{id}/dismiss", changes.then(http.HandlerFunc(a.noticeDismiss)))
+
+	// The social network: every change is a POST with the CSRF token.
+	mux.Handle("POST /posts", changes.then(http.HandlerFunc(a.postCreate)))
+	mux.Handle("GET /posts/{id}/delete", protected.then(http.HandlerFunc(a.postDeleteForm)))
+	mux.Handle("POST /posts/{id}/delete", changes.then(http.HandlerFunc(a.postDelete)))
+	for _, action := range []string{"follow", "unfollow", "block", "unblock", "mute", "unmute"} {
+		mux.Handle("POST /u/{username}/"+action, changes.then(a.userRelate(action)))
+	}
+	mux.Handle("GET /notifications", protected.then(http.HandlerFunc(a.notificationsShow)))
+	mux.Handle("GET /follow-requests", protected.then(http.HandlerFunc(a.requestsShow)))
+	mux.Handle("POST /follow-requests/{username}/approve", changes.then(http.HandlerFunc(a.requestApprove)))
+	mux.Handle("POST /follow-requests/{username}/decline", changes.then(http.HandlerFunc(a.requestDecline)))
+	mux.Handle("GET /settings/privacy", protected.then(http.HandlerFunc(a.privacyShow)))
+	mux.Handle("POST /settings/privacy", changes.then(http.HandlerFunc(a.privacySubmit)))
 
 	// The account security center. Sensitive actions also need the
 	// password confirmed recently (the account layer checks).
@@ -55,6 +73,12 @@ func (a *app) routes() http.Handler {
 		"/settings": "GET, HEAD", "/settings/sessions": "GET, HEAD", "/settings/sessions/{id}/revoke": "POST",
 		"/settings/sessions/revoke-others": "POST", "/settings/password": "GET, HEAD, POST",
 		"/settings/reauth": "GET, HEAD, POST", "/settings/delete": "GET, HEAD, POST", "/settings/activity": "GET, HEAD",
+		"/u/{username}/followers": "GET, HEAD", "/u/{username}/following": "GET, HEAD", "/posts/{id}": "GET, HEAD",
+		"/search": "GET, HEAD", "/posts": "POST", "/posts/{id}/delete": "GET, HEAD, POST",
+		"/u/{username}/follow": "POST", "/u/{username}/unfollow": "POST", "/u/{username}/block": "POST",
+		"/u/{username}/unblock": "POST", "/u/{username}/mute": "POST", "/u/{username}/unmute": "POST",
+		"/notifications": "GET, HEAD", "/follow-requests": "GET, HEAD", "/follow-requests/{username}/approve": "POST",
+		"/follow-requests/{username}/decline": "POST", "/settings/privacy": "GET, HEAD, POST",
 	} {
 		mux.Handle(path, dynamic.then(a.methodNotAllowed(allow)))
 	}

@@ -14,12 +14,21 @@ import (
 
 	"github.com/connectbook/connectbook/internal/account"
 	"github.com/connectbook/connectbook/internal/audit"
+	"github.com/connectbook/connectbook/internal/data"
+	"github.com/connectbook/connectbook/internal/feed"
+	"github.com/connectbook/connectbook/internal/follow"
+	"github.com/connectbook/connectbook/internal/notify"
+	"github.com/connectbook/connectbook/internal/post"
 	"github.com/connectbook/connectbook/session"
 )
 
 // Deps is everything the handlers need.
 type Deps struct {
 	Account  *account.Service
+	Posts    *post.Service
+	Follow   *follow.Service
+	Feed     *feed.Service
+	Notify   *notify.Service
 	Sessions *session.Manager
 	Audit    *audit.Log
 	Logger   *slog.Logger
@@ -42,7 +51,9 @@ func New(d Deps) http.Handler {
 		d.Now = time.Now
 	}
 	a := &app{Deps: d}
-	a.pages = mustParsePages(template.FuncMap{"ago": a.ago, "when": a.when})
+	a.pages = mustParsePages(template.FuncMap{"ago": a.ago, "when": a.when, "post": post.Render, "initial": initial,
+		"avatarHue": avatarHue, "plural": count, "slice1": func(p data.Post) []data.Post { return []data.Post{p} },
+		"relate": relateButton})
 	return a.routes()
 }
 
@@ -73,4 +84,23 @@ func ClientIP(behindProxy bool) func(*http.Request) string {
 		}
 		return session.RemoteIP(r)
 	}
+}
+
+// relateForm is a button on someone's profile or in a list: a POST to
+// /u/{Username}/{Action} that comes back to Next.
+type relateForm struct {
+	Username, Action, Label, Class, CSRF, Next string
+}
+
+// relateButton makes a relateForm for the templates; who is a data.User
+// or a data.Person.
+func relateButton(who any, action, label, class, csrf, next string) relateForm {
+	f := relateForm{Action: action, Label: label, Class: class, CSRF: csrf, Next: next}
+	switch u := who.(type) {
+	case data.User:
+		f.Username = u.Username
+	case data.Person:
+		f.Username = u.Username
+	}
+	return f
 }
