@@ -17,6 +17,7 @@ Usage:
   connectbook events [--user U]         read the security event log
   connectbook probe --target URL ...    run session attacks against a site (yours)
   connectbook lab --variant V           serve a deliberately vulnerable replica (loopback only)
+  connectbook demo [--db FILE]          fill a database with a made-up network to try it out
   connectbook help [command]            show help
 
 Run "connectbook help <command>" for a command's flags.
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return probeCmd(ctx, rest, stdin, stdout, stderr)
 	case "lab":
 		return labCmd(ctx, rest, stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] != "help" {
 			return run(ctx, []string{rest[0], "-h"}, stdin, stdout, stdout)
