@@ -227,7 +227,9 @@ func (db *DB) UserIDs(ctx context.Context, after int64, limit int) ([]int64, err
 	return ids, mapErr(rows.Err())
 }
 
-// DeleteUser removes a user and, with it, their profile, notices and known
+// DeleteUser removes a user and, with it (foreign keys that cascade),
+// their profile, posts, follows both ways, follow requests, blocks, mutes,
+// notifications (theirs, and those they caused), notices and known
 // devices. Security events stay (with the user ID) for their retention.
 func (db *DB) DeleteUser(ctx context.Context, id int64) error {
 	return affectedOne(db.exec(ctx, `DELETE FROM users WHERE id = ?`, id))
