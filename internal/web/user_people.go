@@ -23,18 +23,8 @@ func (a *app) userPeople(w http.ResponseWriter, r *http.Request, followers bool)
 		return
 	}
 	ctx := r.Context()
-	u, err := follow.Lookup(ctx, a.Follow.DB, r.PathValue("username"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	var vid int64
-	if v := viewer(r); v != nil {
-		vid = v.ID
-	}
-	view, err := a.Follow.Viewing(ctx, vid, u)
-	if err != nil {
-		a.fail(w, r, err)
+	u, view, ok := a.viewing(w, r)
+	if !ok {
 		return
 	}
 	list := a.Follow.Following

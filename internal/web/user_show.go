@@ -40,20 +40,11 @@ func (a *app) userShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	u, err := follow.Lookup(ctx, a.Follow.DB, r.PathValue("username"))
-	if err != nil {
-		a.fail(w, r, err)
+	u, view, ok := a.viewing(w, r)
+	if !ok {
 		return
 	}
-	var vid int64
-	if v := viewer(r); v != nil {
-		vid = v.ID
-	}
-	view, err := a.Follow.Viewing(ctx, vid, u)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
+	var err error
 	before := r.URL.Query().Get("before")
 	page := &userPage{Profile: u, Own: view.Self, View: view, Older: before != ""}
 	if view.SeesProfile() && view.SeesPosts() {
@@ -67,4 +58,24 @@ func (a *app) userShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.render(w, r, http.StatusOK, "user.html", page)
+}
+
+// viewing looks up the user the path names and what the request's viewer
+// may see of them; on failure it has answered.
+func (a *app) viewing(w http.ResponseWriter, r *http.Request) (data.User, follow.View, bool) {
+	u, err := follow.Lookup(r.Context(), a.Follow.DB, r.PathValue("username"))
+	if err != nil {
+		a.fail(w, r, err)
+		return u, follow.View{}, false
+	}
+	var vid int64
+	if v := viewer(r); v != nil {
+		vid = v.ID
+	}
+	view, err := a.Follow.Viewing(r.Context(), vid, u)
+	if err != nil {
+		a.fail(w, r, err)
+		return u, view, false
+	}
+	return u, view, true
 }
