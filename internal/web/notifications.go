@@ -18,6 +18,11 @@ func (a *app) notificationsShow(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	// List has marked the first page seen: the menu above it counts only
+	// what came after. (v is this request's copy of the user.)
+	if r.URL.Query().Get("before") == "" && len(page.Notifications) > 0 {
+		v.SeenNotification = max(v.SeenNotification, page.Notifications[0].ID)
+	}
 	requests, err := a.Follow.DB.CountFollowRequests(r.Context(), v.ID)
 	if err != nil {
 		a.fail(w, r, err)
