@@ -43,6 +43,16 @@ func (db *DB) notify(ctx context.Context, tx *sql.Tx, n Notification) error {
 	return mapErr(err)
 }
 
+// readable is the condition that a notification's post (a mention's),
+// if it has one, is one its reader may still see: its author (the actor)
+// and the reader block neither the other, and a private author's post
+// only for an approved follower. What changed since (a block, an account
+// gone private, a follow ended) hides it from the list and the count.
+const readable = `(n.post_id IS NULL OR (
+		NOT EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = n.actor_id AND b.blocked_id = n.user_id) OR (b.blocker_id = n.user_id AND b.blocked_id = n.actor_id))
+		AND (NOT EXISTS (SELECT 1 FROM users pa WHERE pa.id = n.actor_id AND pa.private <> 0)
+			OR EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = n.user_id AND f.followee_id = n.actor_id))))`
+
 func nullID(id int64) any {
 	if id == 0 {
 		return nil
@@ -64,7 +74,7 @@ func (db *DB) Notifications(ctx context.Context, userID, before int64, limit int
 		LEFT JOIN users a ON a.id = n.actor_id
 		LEFT JOIN posts p ON p.id = n.post_id
 		LEFT JOIN notices c ON c.id = n.notice_id
-		WHERE n.user_id = ? AND n.id < ?
+		WHERE n.user_id = ? AND n.id < ? AND `+readable+`
 		ORDER BY n.id DESC LIMIT ?`, userID, before, limit)
 	if err != nil {
 		return nil, err
@@ -95,7 +105,7 @@ func (db *DB) Notifications(ctx context.Context, userID, before int64, limit int
 // most limit.
 func (db *DB) CountUnread(ctx context.Context, userID, seen int64, limit int) (int, error) {
 	var n int
-	err := db.scanRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM notifications WHERE user_id = ? AND id > ? LIMIT ?) unread`,
+	err := db.scanRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM notifications n WHERE n.user_id = ? AND n.id > ? AND `+readable+` LIMIT ?) unread`,
 		[]any{userID, seen, limit}, &n)
 	return n, err
 }

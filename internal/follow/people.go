@@ -2,7 +2,9 @@ package follow
 
 import (
 	"context"
+	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/connectbook/connectbook/internal/data"
@@ -78,6 +80,10 @@ const MaxQuery = 50
 // any case, leaving out anyone who blocks viewer.
 func (s *Service) Search(ctx context.Context, viewer int64, q string) ([]data.Person, error) {
 	q = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(q), "@"))
+	if !utf8.ValidString(q) || strings.ContainsFunc(q, unicode.IsControl) {
+		return nil, &problem.Error{Status: http.StatusBadRequest, Field: "q",
+			Message: "The search is not valid text (invalid UTF-8 or a control character such as NUL). Please check what you typed or pasted."}
+	}
 	if utf8.RuneCountInString(q) > MaxQuery {
 		return nil, problem.Field("q", "Search for at most %d characters.", MaxQuery)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/connectbook/connectbook/internal/data"
 	"github.com/connectbook/connectbook/internal/follow"
@@ -21,7 +22,8 @@ func (a *app) search(w http.ResponseWriter, r *http.Request) {
 		vid = v.ID
 	}
 	q := r.URL.Query().Get("q")
-	page := &searchPage{Query: q, Searched: q != "", MaxQuery: follow.MaxQuery}
+	// The box shows the query back; bytes that are not text are not sent.
+	page := &searchPage{Query: strings.ToValidUTF8(q, "\uFFFD"), Searched: q != "", MaxQuery: follow.MaxQuery}
 	status := http.StatusOK
 	results, err := a.Follow.Search(r.Context(), vid, q)
 	if err != nil {
