@@ -85,9 +85,20 @@ func (db *DB) Follow(ctx context.Context, follower, followee int64, now time.Tim
 		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM follow_requests WHERE requester_id = ? AND target_id = ?`), follower, followee); err != nil {
 			return mapErr(err)
 		}
-		return db.notify(ctx, tx, Notification{UserID: followee, Kind: NotifyFollow, ActorID: follower, CreatedAt: now})
+		return db.notifyOnce(ctx, tx, Notification{UserID: followee, Kind: NotifyFollow, ActorID: follower, CreatedAt: now})
 	})
 	return created, err
+}
+
+// notifyOnce notifies as notify does, replacing an earlier notification
+// of the same kind from the same person: following, unfollowing and
+// following again leaves one "followed you", not a notification each time.
+func (db *DB) notifyOnce(ctx context.Context, tx *sql.Tx, n Notification) error {
+	if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM notifications WHERE user_id = ? AND kind = ? AND actor_id = ?`),
+		n.UserID, n.Kind, n.ActorID); err != nil {
+		return mapErr(err)
+	}
+	return db.notify(ctx, tx, n)
 }
 
 // noBlockEitherWay returns ErrConflict when a or b blocks the other.
@@ -132,7 +143,7 @@ func (db *DB) RequestFollow(ctx context.Context, requester, target int64, now ti
 			return nil
 		}
 		created = true
-		return db.notify(ctx, tx, Notification{UserID: target, Kind: NotifyFollowRequest, ActorID: requester, CreatedAt: now})
+		return db.notifyOnce(ctx, tx, Notification{UserID: target, Kind: NotifyFollowRequest, ActorID: requester, CreatedAt: now})
 	})
 	return created, err
 }
