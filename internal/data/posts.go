@@ -130,13 +130,20 @@ func (db *DB) HomeFeed(ctx context.Context, userID, before int64, limit int) ([]
 	posts := []Post{}
 	for width := int64(feedWindow); hi > 0 && len(posts) < limit; width *= feedGrowth {
 		lo := max(hi-width, 0)
+		// The page's IDs come from posts_author alone (author and ID are
+		// all it holds); only the posts shown are then read, with their
+		// authors' names. Joining first would read every post of the range
+		// by a followed author: on PostgreSQL, whose planner then scans the
+		// range by ID and filters on the author, every post of the range.
 		page, err := scanPosts(db.query(ctx, `SELECT `+postColumns+` FROM posts p JOIN users u ON u.id = p.author_id
-			WHERE p.author_id IN (
-				SELECT followee_id FROM follows WHERE follower_id = ?
-					AND followee_id NOT IN (SELECT muted_id FROM mutes WHERE muter_id = ?)
-				UNION ALL SELECT ?)
-			AND p.id < ? AND p.id >= ?
-			ORDER BY p.id DESC LIMIT ?`, userID, userID, userID, hi, lo, limit-len(posts)))
+			WHERE p.id IN (
+				SELECT id FROM posts WHERE author_id IN (
+					SELECT followee_id FROM follows WHERE follower_id = ?
+						AND followee_id NOT IN (SELECT muted_id FROM mutes WHERE muter_id = ?)
+					UNION ALL SELECT ?)
+				AND id < ? AND id >= ?
+				ORDER BY id DESC LIMIT ?)
+			ORDER BY p.id DESC`, userID, userID, userID, hi, lo, limit-len(posts)))
 		if err != nil {
 			return nil, err
 		}
