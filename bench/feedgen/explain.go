@@ -13,28 +13,14 @@ import (
 	"github.com/connectbook/connectbook/internal/feed"
 )
 
-// The queries of internal/data/posts.go, copied: keep them in step.
+// The queries behind the pages, as the data package runs them.
 const (
-	postColumns = `p.id, p.author_id, p.body, p.created_at, u.username, u.display_name`
-	// HomeFeed, one range of post IDs: user, user, user, hi, lo, limit.
-	homeFeedSQL = `SELECT ` + postColumns + ` FROM posts p JOIN users u ON u.id = p.author_id
-			WHERE p.id IN (
-				SELECT id FROM posts WHERE author_id IN (
-					SELECT followee_id FROM follows WHERE follower_id = ?
-						AND followee_id NOT IN (SELECT muted_id FROM mutes WHERE muter_id = ?)
-					UNION ALL SELECT ?)
-				AND id < ? AND id >= ?
-				ORDER BY id DESC LIMIT ?)
-			ORDER BY p.id DESC`
-	// PostsByAuthor: author, before, limit.
-	postsByAuthorSQL = `SELECT ` + postColumns + ` FROM posts p JOIN users u ON u.id = p.author_id
-		WHERE p.author_id = ? AND p.id < ? ORDER BY p.id DESC LIMIT ?`
-	// CountPosts (the profile's post count): author.
-	countPostsSQL = `SELECT count(*) FROM posts WHERE author_id = ?`
-
-	maxID      = int64(1<<63 - 1)
-	feedWindow = 4096
-	feedGrowth = 8
+	homeFeedSQL      = data.HomeFeedQuery
+	postsByAuthorSQL = data.PostsByAuthorQuery
+	countPostsSQL    = data.CountPostsQuery
+	maxID            = data.MaxID
+	feedWindow       = data.FeedWindow
+	feedGrowth       = data.FeedGrowth
 )
 
 // explain prints the plans of the queries behind the home feed's first

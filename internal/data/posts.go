@@ -89,24 +89,52 @@ func (db *DB) PostsByAuthor(ctx context.Context, authorID, before int64, limit i
 	if before <= 0 {
 		before = maxID
 	}
-	return scanPosts(db.query(ctx, `SELECT `+postColumns+` FROM posts p JOIN users u ON u.id = p.author_id
-		WHERE p.author_id = ? AND p.id < ? ORDER BY p.id DESC LIMIT ?`, authorID, before, limit))
+	return scanPosts(db.query(ctx, PostsByAuthorQuery, authorID, before, limit))
 }
 
 // CountPosts counts the author's posts.
 func (db *DB) CountPosts(ctx context.Context, authorID int64) (int, error) {
 	var n int
-	err := db.scanRow(ctx, `SELECT count(*) FROM posts WHERE author_id = ?`, []any{authorID}, &n)
+	err := db.scanRow(ctx, CountPostsQuery, []any{authorID}, &n)
 	return n, err
 }
 
 const maxID = int64(1<<63 - 1)
 
-// feedWindow is the first range of post IDs a home feed page looks in;
-// each further range is feedGrowth times wider.
+// MaxID is the cursor of a first page: older than any post.
+const MaxID = maxID
+
+// FeedWindow is the first range of post IDs a home feed page looks in;
+// each further range is FeedGrowth times wider.
 const (
-	feedWindow = 4096
-	feedGrowth = 8
+	FeedWindow = 4096
+	FeedGrowth = 8
+)
+
+// The queries behind the feed and profile pages, exported so that the
+// benchmark shows their plans (bench/feedgen -explain).
+const (
+	// HomeFeedQuery reads one range of post IDs of a home feed: user,
+	// user, user, hi, lo, limit. The page's IDs come from posts_author
+	// alone (author and ID are all it holds); only the posts shown are
+	// then read, with their authors' names. Joining first would read every
+	// post of the range by a followed author: on PostgreSQL, whose planner
+	// then scans the range by ID and filters on the author, every post of
+	// the range.
+	HomeFeedQuery = `SELECT ` + postColumns + ` FROM posts p JOIN users u ON u.id = p.author_id
+			WHERE p.id IN (
+				SELECT id FROM posts WHERE author_id IN (
+					SELECT followee_id FROM follows WHERE follower_id = ?
+						AND followee_id NOT IN (SELECT muted_id FROM mutes WHERE muter_id = ?)
+					UNION ALL SELECT ?)
+				AND id < ? AND id >= ?
+				ORDER BY id DESC LIMIT ?)
+			ORDER BY p.id DESC`
+	// PostsByAuthorQuery reads a profile's page: author, before, limit.
+	PostsByAuthorQuery = `SELECT ` + postColumns + ` FROM posts p JOIN users u ON u.id = p.author_id
+		WHERE p.author_id = ? AND p.id < ? ORDER BY p.id DESC LIMIT ?`
+	// CountPostsQuery counts an author's posts: author.
+	CountPostsQuery = `SELECT count(*) FROM posts WHERE author_id = ?`
 )
 
 // HomeFeed returns the posts of the user and of the people they follow
@@ -128,22 +156,9 @@ func (db *DB) HomeFeed(ctx context.Context, userID, before int64, limit int) ([]
 		hi = newest + 1
 	}
 	posts := []Post{}
-	for width := int64(feedWindow); hi > 0 && len(posts) < limit; width *= feedGrowth {
+	for width := int64(FeedWindow); hi > 0 && len(posts) < limit; width *= FeedGrowth {
 		lo := max(hi-width, 0)
-		// The page's IDs come from posts_author alone (author and ID are
-		// all it holds); only the posts shown are then read, with their
-		// authors' names. Joining first would read every post of the range
-		// by a followed author: on PostgreSQL, whose planner then scans the
-		// range by ID and filters on the author, every post of the range.
-		page, err := scanPosts(db.query(ctx, `SELECT `+postColumns+` FROM posts p JOIN users u ON u.id = p.author_id
-			WHERE p.id IN (
-				SELECT id FROM posts WHERE author_id IN (
-					SELECT followee_id FROM follows WHERE follower_id = ?
-						AND followee_id NOT IN (SELECT muted_id FROM mutes WHERE muter_id = ?)
-					UNION ALL SELECT ?)
-				AND id < ? AND id >= ?
-				ORDER BY id DESC LIMIT ?)
-			ORDER BY p.id DESC`, userID, userID, userID, hi, lo, limit-len(posts)))
+		page, err := scanPosts(db.query(ctx, HomeFeedQuery, userID, userID, userID, hi, lo, limit-len(posts)))
 		if err != nil {
 			return nil, err
 		}
