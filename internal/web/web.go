@@ -53,7 +53,7 @@ func New(d Deps) http.Handler {
 	a := &app{Deps: d}
 	a.pages = mustParsePages(template.FuncMap{"ago": a.ago, "when": a.when, "post": post.Render, "initial": initial,
 		"avatarHue": avatarHue, "plural": count, "slice1": func(p data.Post) []data.Post { return []data.Post{p} },
-		"relate": relateButton})
+		"relate": relateButton, "posts": a.postList})
 	return a.routes()
 }
 
