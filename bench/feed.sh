@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The home feed at scale: fills a fresh database with bench/feedgen
 # (10,000 users, 1,000,000 posts, ~100 follows each, through multi-row
-# INSERTs), starts ConnectBook on it, signs in as the generated benchuser
+# INSERTs, and the home timelines of the newest 10,000 posts), starts ConnectBook on it, signs in as the generated benchuser
 # and measures with wrk, one page after another at the same concurrency:
 #
 #   GET /                 the home feed, signed in
@@ -18,8 +18,8 @@
 #
 # SQLite lives in a temporary directory. PostgreSQL (127.0.0.1:5432, user
 # root, trust authentication: that of the tests) gets a database of its own
-# for the run, feedbench_<pid>, dropped at the end. Filling takes about a
-# minute and a half per database on 2 cores.
+# for the run, feedbench_<pid>, dropped at the end. Filling takes two to three
+# minutes per database on 2 cores.
 source "$(dirname "$0")/common.sh"
 dbs=${1:-both}
 secs=${2:-20}

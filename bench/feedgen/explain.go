@@ -16,6 +16,7 @@ import (
 // The queries behind the pages, as the data package runs them.
 const (
 	homeFeedSQL      = data.HomeFeedQuery
+	timelineSQL      = data.TimelineQuery
 	postsByAuthorSQL = data.PostsByAuthorQuery
 	countPostsSQL    = data.CountPostsQuery
 	maxID            = data.MaxID
@@ -53,26 +54,30 @@ func explain(ctx context.Context, db *data.DB, c config, out io.Writer) error {
 		}
 		before = first[feed.PageSize-1].ID
 	}
-	var newest int64
-	if err := db.SQL.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM posts`).Scan(&newest); err != nil {
+	var horizon int64
+	if err := db.SQL.QueryRowContext(ctx, `SELECT post_id FROM timeline_horizon`).Scan(&horizon); err != nil {
 		return err
 	}
 	name := map[bool]string{true: "PostgreSQL", false: "SQLite"}[db.Postgres()]
-	fmt.Fprintf(out, "%s plans: user %d (%s), busy author %d, second page before %d\n", name, userID, c.user, busyID, before)
+	fmt.Fprintf(out, "%s plans: user %d (%s), busy author %d, second page before %d, timeline horizon %d\n", name, userID, c.user, busyID, before, horizon)
 
 	for _, page := range []struct {
 		title string
 		hi    int64
-	}{{"home feed, first page", newest + 1}, {"home feed, second page (?before=" + strconv.FormatInt(before, 10) + ")", before}} {
-		windows, err := feedWindows(ctx, db, userID, page.hi, limit)
-		if err != nil {
+	}{{"home feed, first page (the user's timeline)", maxID}, {"home feed, second page (?before=" + strconv.FormatInt(before, 10) + ")", before}} {
+		fmt.Fprintf(out, "\n== %s:\n", page.title)
+		if err := plan(ctx, db, out, timelineSQL, userID, page.hi, userID, userID, userID, limit); err != nil {
 			return err
 		}
-		w := windows[0]
-		fmt.Fprintf(out, "\n== %s: %d range(s) of IDs read; the first:\n", page.title, len(windows))
-		if err := plan(ctx, db, out, homeFeedSQL, userID, userID, userID, w[0], w[1], limit); err != nil {
-			return err
-		}
+	}
+	windows, err := feedWindows(ctx, db, userID, horizon+1, limit)
+	if err != nil {
+		return err
+	}
+	w := windows[0]
+	fmt.Fprintf(out, "\n== home feed past the timeline horizon (?before=%d), read from posts: %d range(s) of IDs read; the first:\n", horizon+1, len(windows))
+	if err := plan(ctx, db, out, homeFeedSQL, userID, userID, userID, w[0], w[1], limit); err != nil {
+		return err
 	}
 	fmt.Fprintf(out, "\n== profile posts (PostsByAuthor), first page:\n")
 	if err := plan(ctx, db, out, postsByAuthorSQL, busyID, maxID, limit); err != nil {
@@ -93,6 +98,7 @@ func explain(ctx context.Context, db *data.DB, c config, out io.Writer) error {
 	}{
 		{"HomeFeed, first page", func() error { _, err := db.HomeFeed(ctx, userID, 0, int(limit)); return err }},
 		{"HomeFeed, second page", func() error { _, err := db.HomeFeed(ctx, userID, before, int(limit)); return err }},
+		{"HomeFeed, past the horizon", func() error { _, err := db.HomeFeed(ctx, userID, horizon+1, int(limit)); return err }},
 		{"PostsByAuthor, busy author", func() error { _, err := db.PostsByAuthor(ctx, busyID, 0, int(limit)); return err }},
 		{"CountPosts, busy author", func() error { _, err := db.CountPosts(ctx, busyID); return err }},
 	}

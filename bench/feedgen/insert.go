@@ -95,6 +95,26 @@ func (w *world) insert(ctx context.Context, db *data.DB, c config, progress func
 			return nil
 		}, "mutes", "muter_id", "muted_id", "created_at")
 	}
+	if err == nil {
+		// Timelines as posting would have written them: the newest
+		// data.TimelinePosts posts, each in its author's timeline and
+		// its author's followers'.
+		t := time.Now()
+		horizon := max(int64(len(w.authors))-data.TimelinePosts, 0)
+		var res sql.Result
+		if _, err = db.SQL.ExecContext(ctx, bind(db, `UPDATE timeline_horizon SET post_id = ?`), horizon); err == nil {
+			res, err = db.SQL.ExecContext(ctx, bind(db, `INSERT INTO timelines (user_id, post_id, author_id)
+				SELECT f.follower_id, p.id, p.author_id FROM posts p JOIN follows f ON f.followee_id = p.author_id WHERE p.id > ?
+				UNION ALL SELECT author_id, id, author_id FROM posts WHERE id > ?
+				ON CONFLICT DO NOTHING`), horizon, horizon)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("timelines: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		phases = append(phases, phase{"timelines", time.Since(t)})
+		progress("timelines: %d rows in %.1fs", n, time.Since(t).Seconds())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +131,7 @@ func (w *world) insert(ctx context.Context, db *data.DB, c config, progress func
 		if !c.vacuum {
 			what = "ANALYZE"
 		}
-		for _, table := range []string{"users", "search_keys", "posts", "follows", "mutes"} {
+		for _, table := range []string{"users", "search_keys", "posts", "follows", "mutes", "timelines", "timeline_horizon"} {
 			if _, err := db.SQL.ExecContext(ctx, what+` `+table); err != nil {
 				return nil, err
 			}

@@ -31,6 +31,11 @@
 //   - mutes: the known user mutes two of the people they follow, so the
 //     feed's mute filter has something to leave out. With the default
 //     seed the known user's home feed holds 41,031 posts, 4% of all.
+//   - timelines: as posting would have written them, for the newest
+//     data.TimelinePosts posts (10,000): an entry per post in its
+//     author's timeline and in each of its author's followers' (about
+//     4.6 million with the default seed; active authors have more
+//     followers), in one INSERT … SELECT, and the horizon set before them.
 //
 // IDs are given explicitly (users and posts start at 1); on PostgreSQL
 // the identity sequences are moved past them afterwards, and the tables
@@ -45,8 +50,9 @@
 // that bench/feed.sh reads.
 //
 // With -explain, feedgen loads nothing: it prints the query plans of the
-// home feed (first page, and the page before -before) and of a profile's
-// posts for the busy user, on a database it filled earlier.
+// home feed (first page and the page before -before, from the timeline;
+// the first page past the timeline's horizon, from posts) and of a
+// profile's posts for the busy user, on a database it filled earlier.
 package main
 
 import (

@@ -26,6 +26,7 @@ import (
 	"github.com/connectbook/connectbook/internal/account"
 	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/config"
+	"github.com/connectbook/connectbook/internal/data"
 )
 
 // memoryLimit is the Go heap's soft limit unless GOMEMLIMIT says otherwise:
@@ -152,7 +153,7 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 const eventRetention = account.ActivityRetention
 
 // housekeeping forgets failed-login records that can no longer slow anyone
-// down, and events past their retention.
+// down and events past their retention, and trims home timelines.
 func housekeeping(ctx context.Context, st *app.App, logger *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
@@ -170,6 +171,9 @@ func housekeeping(ctx context.Context, st *app.App, logger *slog.Logger) {
 			}
 			if _, err := st.DB.PruneNotices(ctx, time.Now().Add(-eventRetention)); err != nil && ctx.Err() == nil {
 				logger.Error("pruning notices", "err", err)
+			}
+			if _, err := st.DB.TrimTimelines(ctx, data.TimelinePosts); err != nil && ctx.Err() == nil {
+				logger.Error("trimming home timelines", "err", err)
 			}
 		}
 	}

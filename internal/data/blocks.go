@@ -7,7 +7,8 @@ import (
 )
 
 // Block makes blocker block blocked: follows and follow requests end both
-// ways, and blocked's notifications to blocker go, in one transaction.
+// ways (each leaves the other's timeline), and blocked's notifications to
+// blocker go, in one transaction.
 func (db *DB) Block(ctx context.Context, blocker, blocked int64, now time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []struct {
@@ -16,6 +17,7 @@ func (db *DB) Block(ctx context.Context, blocker, blocked int64, now time.Time) 
 		}{
 			{`INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, []any{blocker, blocked, now.UnixMicro()}},
 			{`DELETE FROM follows WHERE (follower_id = ? AND followee_id = ?) OR (follower_id = ? AND followee_id = ?)`, []any{blocker, blocked, blocked, blocker}},
+			{`DELETE FROM timelines WHERE (user_id = ? AND author_id = ?) OR (user_id = ? AND author_id = ?)`, []any{blocker, blocked, blocked, blocker}},
 			{`DELETE FROM follow_requests WHERE (requester_id = ? AND target_id = ?) OR (requester_id = ? AND target_id = ?)`, []any{blocker, blocked, blocked, blocker}},
 			{`DELETE FROM notifications WHERE user_id = ? AND actor_id = ?`, []any{blocker, blocked}},
 		} {

@@ -73,6 +73,9 @@ func (db *DB) Follow(ctx context.Context, follower, followee int64, now time.Tim
 		if err := noBlockEitherWay(ctx, db, tx, follower, followee); err != nil {
 			return err
 		}
+		if err := db.lockUsers(ctx, tx, followee); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO follows (follower_id, followee_id, created_at) VALUES (?, ?, ?)
 			ON CONFLICT DO NOTHING`), follower, followee, now.UnixMicro())
 		if err != nil {
@@ -82,6 +85,9 @@ func (db *DB) Follow(ctx context.Context, follower, followee int64, now time.Tim
 			return nil
 		}
 		created = true
+		if err := db.backfill(ctx, tx, follower, followee); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM follow_requests WHERE requester_id = ? AND target_id = ?`), follower, followee); err != nil {
 			return mapErr(err)
 		}
@@ -120,6 +126,9 @@ func (db *DB) Unfollow(ctx context.Context, follower, followee int64) error {
 		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM follows WHERE follower_id = ? AND followee_id = ?`), follower, followee); err != nil {
 			return mapErr(err)
 		}
+		if err := db.dropFromTimeline(ctx, tx, follower, followee); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM follow_requests WHERE requester_id = ? AND target_id = ?`), follower, followee)
 		return mapErr(err)
 	})
@@ -156,9 +165,15 @@ func (db *DB) ApproveRequest(ctx context.Context, target, requester int64, now t
 		if err := affectedOne(res, mapErr(err)); err != nil {
 			return err
 		}
+		if err := db.lockUsers(ctx, tx, target, requester); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO follows (follower_id, followee_id, created_at) VALUES (?, ?, ?)
 			ON CONFLICT DO NOTHING`), requester, target, now.UnixMicro()); err != nil {
 			return mapErr(err)
+		}
+		if err := db.backfill(ctx, tx, requester, target); err != nil {
+			return err
 		}
 		return db.notify(ctx, tx, Notification{UserID: requester, Kind: NotifyFollowAccepted, ActorID: target, CreatedAt: now})
 	})
@@ -174,8 +189,16 @@ func (db *DB) DeclineRequest(ctx context.Context, target, requester int64) error
 // when an account goes public, nobody need wait any more.
 func (db *DB) AcceptAllRequests(ctx context.Context, target int64, now time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockUsers(ctx, tx, target); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO follows (follower_id, followee_id, created_at)
 			SELECT requester_id, target_id, ? FROM follow_requests WHERE target_id = ? ON CONFLICT DO NOTHING`), now.UnixMicro(), target); err != nil {
+			return mapErr(err)
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO timelines (user_id, post_id, author_id)
+			SELECT r.requester_id, p.id, p.author_id FROM follow_requests r JOIN posts p ON p.author_id = r.target_id
+			WHERE r.target_id = ? AND p.id > (SELECT post_id FROM timeline_horizon) ON CONFLICT DO NOTHING`), target); err != nil {
 			return mapErr(err)
 		}
 		_, err := tx.ExecContext(ctx, db.q(`DELETE FROM follow_requests WHERE target_id = ?`), target)

@@ -41,10 +41,16 @@ func scanPosts(rows *sql.Rows, err error) ([]Post, error) {
 func (db *DB) CreatePost(ctx context.Context, authorID int64, body string, mentioned []int64, now time.Time) (Post, error) {
 	p := Post{AuthorID: authorID, Body: body, CreatedAt: now.UTC()}
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := db.lockUsers(ctx, tx, append([]int64{authorID}, mentioned...)...); err != nil {
+			return err
+		}
 		if err := tx.QueryRowContext(ctx, db.q(`INSERT INTO posts (author_id, body, created_at) VALUES (?, ?, ?)
 			RETURNING id, (SELECT username FROM users WHERE id = ?), (SELECT display_name FROM users WHERE id = ?)`),
 			authorID, body, now.UnixMicro(), authorID, authorID).Scan(&p.ID, &p.Username, &p.DisplayName); err != nil {
 			return mapErr(err)
+		}
+		if err := db.fanOut(ctx, tx, authorID, p.ID); err != nil {
+			return err
 		}
 		for _, uid := range mentioned {
 			if err := db.notify(ctx, tx, Notification{UserID: uid, Kind: NotifyMention, ActorID: authorID, PostID: p.ID, CreatedAt: now}); err != nil {
@@ -139,22 +145,41 @@ const (
 
 // HomeFeed returns the posts of the user and of the people they follow
 // and have not muted, older than before (an ID; 0 for the newest), newest
-// first, at most limit.
+// first, at most limit: from the user's timeline while the page is after
+// the horizon, then from posts.
+func (db *DB) HomeFeed(ctx context.Context, userID, before int64, limit int) ([]Post, error) {
+	hi := before
+	if hi <= 0 {
+		hi = maxID
+	}
+	posts, horizon, err := db.timeline(ctx, userID, hi, limit)
+	if err != nil || len(posts) == limit {
+		return posts, err
+	}
+	// The timeline holds every post of the feed after the horizon: the
+	// rest of the page is older. (With no post, the horizon is read on
+	// its own; it may have moved on since, but the timeline held nothing
+	// between the page's start and where it is now either.)
+	if horizon < 0 {
+		if horizon, err = db.horizon(ctx); err != nil {
+			return nil, err
+		}
+	}
+	older, err := db.homeFeedFromPosts(ctx, userID, min(hi, horizon+1), limit-len(posts))
+	return append(posts, older...), err
+}
+
+// homeFeedFromPosts returns a home feed's posts older than before, as
+// HomeFeed does, reading posts alone. HomeFeed calls it for what is past
+// the horizon, so before is at most a few thousand IDs past the newest.
 //
 // It reads ranges of post IDs going back in time, each wider than the
 // last, until it has limit posts or reaches the first post: within a
 // range every followed author's posts are one index range (posts_author),
 // so a page costs about one index seek per author per range, however many
 // posts the authors have and however far back the page is.
-func (db *DB) HomeFeed(ctx context.Context, userID, before int64, limit int) ([]Post, error) {
+func (db *DB) homeFeedFromPosts(ctx context.Context, userID, before int64, limit int) ([]Post, error) {
 	hi := before
-	if hi <= 0 {
-		var newest int64
-		if err := db.scanRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM posts`, nil, &newest); err != nil {
-			return nil, err
-		}
-		hi = newest + 1
-	}
 	posts := []Post{}
 	for width := int64(FeedWindow); hi > 0 && len(posts) < limit; width *= FeedGrowth {
 		lo := max(hi-width, 0)
