@@ -76,32 +76,31 @@ func tokens(body string) []token {
 			out = append(out, token{kind: tokenText, text: body[text:end]})
 		}
 	}
+	prev := rune(-1) // the character before i; none at the start
 	for i := 0; i < len(body); {
-		// A token starts at the beginning or after a character that is
-		// not part of a word (so e-mail addresses are not mentions).
-		if i > 0 {
-			r, _ := utf8.DecodeLastRuneInString(body[:i])
-			if isWord(r) || r == '@' || r == '/' {
-				_, size := utf8.DecodeRuneInString(body[i:])
-				i += size
+		// A token starts with h, H or @, at the beginning or after a
+		// character that is not part of a word (so e-mail addresses are
+		// not mentions).
+		if c := body[i]; (c == 'h' || c == 'H' || c == '@') && (prev < 0 || !isWord(prev) && prev != '@' && prev != '/') {
+			if href, n, ok := urlAt(body[i:]); ok {
+				flush(i)
+				out = append(out, token{kind: tokenURL, text: body[i : i+n], href: href})
+				i += n
+				text = i
+				prev, _ = utf8.DecodeLastRuneInString(body[:i])
+				continue
+			}
+			if name, n, ok := mentionAt(body[i:]); ok {
+				flush(i)
+				out = append(out, token{kind: tokenMention, text: body[i : i+n], href: name})
+				i += n
+				text = i
+				prev, _ = utf8.DecodeLastRuneInString(body[:i])
 				continue
 			}
 		}
-		if href, n, ok := urlAt(body[i:]); ok {
-			flush(i)
-			out = append(out, token{kind: tokenURL, text: body[i : i+n], href: href})
-			i += n
-			text = i
-			continue
-		}
-		if name, n, ok := mentionAt(body[i:]); ok {
-			flush(i)
-			out = append(out, token{kind: tokenMention, text: body[i : i+n], href: name})
-			i += n
-			text = i
-			continue
-		}
-		_, size := utf8.DecodeRuneInString(body[i:])
+		r, size := utf8.DecodeRuneInString(body[i:])
+		prev = r
 		i += size
 	}
 	flush(len(body))
@@ -116,8 +115,7 @@ func isWord(r rune) bool {
 // or a character no URL holds, without trailing punctuation (and without a
 // closing bracket that was not opened inside it).
 func urlAt(s string) (string, int, bool) {
-	lower := strings.ToLower(s[:min(len(s), 8)])
-	if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+	if !(len(s) >= 7 && strings.EqualFold(s[:7], "http://") || len(s) >= 8 && strings.EqualFold(s[:8], "https://")) {
 		return "", 0, false
 	}
 	n := strings.IndexFunc(s, func(r rune) bool {
