@@ -842,13 +842,19 @@ func testSignInNext(t *testing.T, s *server) {
 	}
 	for _, tc := range []struct{ next, want string }{
 		{"/settings/activity", "/settings/activity"},
-		{"//evil.example/x", "/profile"},
-		{"/\\evil.example", "/profile"},
-		{"https://evil.example/", "/profile"},
-		{"/x/../../evil", "/profile"},
-		{"javascript:alert(1)", "/profile"},
-		{"/settings/activity?x=1", "/profile"},
-		{"", "/profile"},
+		{"/settings/activity?x=1", "/settings/activity?x=1"},
+		{"/?before=42", "/?before=42"},
+		{"/search?q=ada%20l", "/search?q=ada%20l"},
+		{"//evil.example/x", "/"},
+		{"/\\evil.example", "/"},
+		{"https://evil.example/", "/"},
+		{"/x/../../evil", "/"},
+		{"javascript:alert(1)", "/"},
+		{"/search?q=//evil.example", "/"},
+		{"/search?q=<script>", "/"},
+		{"/settings#x", "/"},
+		{"/%2F%2Fevil.example", "/"},
+		{"", "/"},
 	} {
 		r := s.browser().post("/login", url.Values{"username": {"alice"}, "password": {alicePW}, "next": {tc.next}})
 		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != tc.want {

@@ -44,7 +44,7 @@ func TestApp(t *testing.T) {
 
 func testSignupProfileFlow(t *testing.T, s *server) {
 	b := s.browser()
-	if r := b.get("/"); r.StatusCode != 200 || !strings.Contains(r.body, "Create an account") {
+	if r := b.get("/"); r.StatusCode != 200 || !strings.Contains(r.body, "Create your account") {
 		t.Fatalf("landing page: %d", r.StatusCode)
 	}
 	if r := b.get("/signup"); r.StatusCode != 200 || !strings.Contains(r.body, `name="password_confirm"`) {
@@ -122,7 +122,7 @@ func testSignupErrors(t *testing.T, s *server) {
 			t.Errorf("%s: status %d, body lacks %q", tc.name, r.StatusCode, tc.want)
 		}
 		// The reason is tied to the field it is about.
-		if !regexp.MustCompile(`<input id="` + tc.field + `"[^>]* aria-invalid="true" aria-describedby="form-error"`).MatchString(r.body) {
+		if !regexp.MustCompile(`<input id="` + tc.field + `"[^>]* aria-invalid="true" aria-describedby="form-error[ "]`).MatchString(r.body) {
 			t.Errorf("%s: the %s field is not marked as the one refused", tc.name, tc.field)
 		}
 		if b.token() != "" {
@@ -153,7 +153,7 @@ func testLoginLogout(t *testing.T, s *server) {
 		t.Fatalf("anonymous /profile: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
 	r := b.login("ALICE", alicePW)
-	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/profile" {
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/" {
 		t.Fatalf("login: %d", r.StatusCode)
 	}
 	if got := b.signedInAs(); got != "alice" {
@@ -171,10 +171,10 @@ func testLoginLogout(t *testing.T, s *server) {
 	}
 	s.wantEvent("login_succeeded")
 	s.wantEvent("logout")
-	// Logging out is a POST: a GET does nothing.
+	// Logging out is a POST: a GET only asks "Sign out?".
 	b.mustLogin("alice", alicePW)
-	if r := b.get("/logout"); r.StatusCode != http.StatusMethodNotAllowed {
-		t.Fatalf("GET /logout: %d, want 405", r.StatusCode)
+	if r := b.get("/logout"); r.StatusCode != http.StatusOK || !strings.Contains(r.body, "<h1>Sign out?</h1>") || !strings.Contains(r.body, `action="/logout"`) {
+		t.Fatalf("GET /logout: %d, want the Sign out? page", r.StatusCode)
 	}
 	if b.signedInAs() != "alice" {
 		t.Fatal("GET /logout ended the session")
@@ -295,11 +295,18 @@ func testCrossSiteRefused(t *testing.T, s *server) {
 		{"profile from another origin", "/profile", url.Values{"csrf_token": {token}, "display_name": {"pwned"}}, []string{"Origin", "https://evil.example"}},
 		{"profile without a form token", "/profile", url.Values{"display_name": {"pwned"}}, nil},
 		{"profile with a wrong form token", "/profile", url.Values{"csrf_token": {randomToken()}, "display_name": {"pwned"}}, nil},
-		{"logout without a form token", "/logout", url.Values{}, nil},
 	} {
 		r := b.post(tc.path, tc.form, tc.header...)
 		if r.StatusCode != http.StatusForbidden {
 			t.Errorf("%s: status %d, want 403", tc.name, r.StatusCode)
+		}
+	}
+	// A sign-out without the right form token signs nobody out: it asks
+	// again, with a form carrying the session's token.
+	for _, form := range []url.Values{{}, {"csrf_token": {randomToken()}}} {
+		r := b.post("/logout", form)
+		if r.StatusCode != http.StatusOK || !strings.Contains(r.body, "<h1>Sign out?</h1>") || !strings.Contains(r.body, `value="`+token+`"`) {
+			t.Errorf("logout with form token %q: %d, want the Sign out? page with a fresh form:\n%s", form.Get("csrf_token"), r.StatusCode, r.body)
 		}
 	}
 	if b.signedInAs() != "alice" {
@@ -432,7 +439,7 @@ func testBadInput(t *testing.T, s *server) {
 	for _, p := range []string{"/static/", "/static"} {
 		if r := b.get(p); r.StatusCode != http.StatusNotFound && r.StatusCode/100 != 3 {
 			t.Errorf("GET %s: %d, want no listing", p, r.StatusCode)
-		} else if strings.Contains(r.body, "style.css") {
+		} else if strings.Contains(r.body, `<a href="style.css">`) || strings.Contains(r.body, `<a href="favicon.svg">`) {
 			t.Errorf("GET %s lists the static files", p)
 		}
 	}

@@ -196,9 +196,10 @@ func clip(s string, n int) string {
 
 // unavailablePage is the error page, parsed once, for Unavailable.
 var unavailablePage = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("error.html").Funcs(template.FuncMap{
-		"ago": func(time.Time) string { return "" }, "when": func(time.Time) string { return "" },
-	}).ParseFS(ui.Files, "templates/base.html", "templates/settings_nav.html", "templates/error.html"))
+	funcs := baseFuncs()
+	funcs["ago"] = func(time.Time) string { return "" }
+	funcs["when"] = func(time.Time) string { return "" }
+	return template.Must(template.New("error.html").Funcs(funcs).ParseFS(ui.Files, "templates/base.html", "templates/settings_nav.html", "templates/error.html"))
 })
 
 // Unavailable answers a request that cannot be served because a store did

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -37,27 +38,56 @@ func (a *app) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	http.Redirect(w, r, orDefault(next, "/profile"), http.StatusSeeOther)
+	http.Redirect(w, r, orDefault(next, "/"), http.StatusSeeOther)
 }
 
-// safeNext returns p if it is a path on this site that is safe to send a
-// browser to after signing in, and "" otherwise: only "/" followed by
-// letters, digits and a few punctuation marks, never "//" or "/\" (which
-// browsers read as another host).
+// safeNext returns p if it is an address on this site that is safe to
+// send a browser to after signing in, and "" otherwise: a path of "/"
+// followed by letters, digits and a few punctuation marks, never "//" or
+// "/\\" (which browsers read as another host), and optionally a query of
+// the same characters and "=&%+". No scheme, host or fragment can pass.
 func safeNext(p string) string {
-	if len(p) < 2 || len(p) > 200 || p[0] != '/' || p[1] == '/' || p[1] == '\\' {
+	path, query, hasQuery := strings.Cut(p, "?")
+	if len(p) > 300 || len(path) < 1 || path[0] != '/' || len(path) > 1 && (path[1] == '/' || path[1] == '\\') {
 		return ""
 	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("/_-.", c) >= 0) {
+	for i := 0; i < len(path); i++ {
+		if c := path[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("/_-.", c) >= 0) {
 			return ""
 		}
 	}
-	if strings.Contains(p, "//") || strings.Contains(p, "/../") || strings.HasSuffix(p, "/..") {
+	if strings.Contains(path, "//") || strings.Contains(path, "/../") || strings.HasSuffix(path, "/..") || path == "/" && !hasQuery {
 		return ""
 	}
+	for i := 0; i < len(query); i++ {
+		if c := query[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_-.=&%+", c) >= 0) {
+			return ""
+		}
+	}
+	if hasQuery && query == "" {
+		return path
+	}
 	return p
+}
+
+// returnTo is where a browser sent to sign in should come back to: the
+// page it asked for, or for a form sent from a page of this site (whose
+// session had ended meanwhile), that page.
+func returnTo(r *http.Request) string {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if r.URL.RawQuery == "" {
+			return safeNext(r.URL.Path)
+		}
+		return safeNext(r.URL.Path + "?" + r.URL.RawQuery)
+	}
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || ref.User != nil {
+		return ""
+	}
+	if ref.RawQuery == "" {
+		return safeNext(ref.Path)
+	}
+	return safeNext(ref.Path + "?" + ref.RawQuery)
 }
 
 func orDefault(s, def string) string {

@@ -129,8 +129,8 @@ func (a *app) requireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if viewer(r) == nil {
 			target := "/login"
-			if r.Method == http.MethodGet && r.URL.Path != "/" {
-				target += "?" + url.Values{"next": {r.URL.Path}}.Encode()
+			if next := returnTo(r); next != "" {
+				target += "?" + url.Values{"next": {next}}.Encode()
 			}
 			a.carryEnded(w, r)
 			http.Redirect(w, r, target, http.StatusSeeOther)

@@ -71,7 +71,7 @@ type pages struct{ t map[string]*template.Template }
 var pageNames = []string{"home.html", "signup.html", "login.html", "profile.html", "user.html", "error.html",
 	"sessions.html", "password.html", "reauth.html", "delete.html", "activity.html",
 	"feed.html", "post.html", "post_delete.html", "people.html", "search.html", "notifications.html",
-	"requests.html", "privacy.html"}
+	"requests.html", "privacy.html", "security.html", "logout.html"}
 
 func mustParsePages(funcs template.FuncMap) *pages {
 	p := &pages{t: map[string]*template.Template{}}

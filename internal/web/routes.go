@@ -3,6 +3,7 @@ package web
 import (
 	"io/fs"
 	"net/http"
+	"strings"
 
 	"github.com/connectbook/connectbook/internal/web/ui"
 )
@@ -15,10 +16,18 @@ func (a *app) routes() http.Handler {
 	if err != nil {
 		panic(err)
 	}
-	mux.Handle("GET /static/", cacheStatic(http.StripPrefix("/static/", http.FileServerFS(filesOnly{static}))))
-
 	// Every page: the session (if any), the signed-in user, no caching.
 	dynamic := chain(a.Sessions.Middleware, a.loadViewer, noStore)
+
+	// Files: the style sheet and pictures, the icons browsers ask for by
+	// name, robots.txt. A file that is not there gets the site's 404 page.
+	mux.Handle("GET /static/", a.staticFiles(static, dynamic.then(http.HandlerFunc(a.notFound))))
+	mux.HandleFunc("GET /favicon.ico", a.favicon)
+	mux.HandleFunc("GET /apple-touch-icon.png", a.appleTouchIcon)
+	mux.HandleFunc("GET /apple-touch-icon-precomposed.png", a.appleTouchIcon)
+	mux.HandleFunc("GET /robots.txt", a.robots)
+
+	mux.Handle("GET /security", dynamic.then(http.HandlerFunc(a.security)))
 	mux.Handle("GET /{$}", dynamic.then(http.HandlerFunc(a.home)))
 	mux.Handle("GET /signup", dynamic.then(a.credentialsForm("signup.html")))
 	mux.Handle("POST /signup", dynamic.then(http.HandlerFunc(a.signupSubmit)))
@@ -35,7 +44,10 @@ func (a *app) routes() http.Handler {
 	changes := protected.append(a.requireCSRFToken)
 	mux.Handle("GET /profile", protected.then(http.HandlerFunc(a.profileForm)))
 	mux.Handle("POST /profile", changes.then(http.HandlerFunc(a.profileSubmit)))
-	mux.Handle("POST /logout", changes.then(http.HandlerFunc(a.logout)))
+	// Signing out checks its form token itself: a stale tab is asked
+	// again, someone signed out already is told so.
+	mux.Handle("GET /logout", dynamic.then(http.HandlerFunc(a.logoutForm)))
+	mux.Handle("POST /logout", dynamic.then(http.HandlerFunc(a.logout)))
 	mux.Handle("POST /notices/{id}/dismiss", changes.then(http.HandlerFunc(a.noticeDismiss)))
 
 	// The social network: every change is a POST with the CSRF token.
@@ -69,7 +81,9 @@ func (a *app) routes() http.Handler {
 	// Other methods on these paths get 405 rather than the 404 below.
 	for path, allow := range map[string]string{
 		"/signup": "GET, HEAD, POST", "/login": "GET, HEAD, POST", "/profile": "GET, HEAD, POST",
-		"/logout": "POST", "/u/{username}": "GET, HEAD", "/notices/{id}/dismiss": "POST",
+		"/logout": "GET, HEAD, POST", "/{$}": "GET, HEAD", "/security": "GET, HEAD", "/static/": "GET, HEAD",
+		"/favicon.ico": "GET, HEAD", "/apple-touch-icon.png": "GET, HEAD", "/apple-touch-icon-precomposed.png": "GET, HEAD",
+		"/robots.txt": "GET, HEAD", "/u/{username}": "GET, HEAD", "/notices/{id}/dismiss": "POST",
 		"/settings": "GET, HEAD", "/settings/sessions": "GET, HEAD", "/settings/sessions/{id}/revoke": "POST",
 		"/settings/sessions/revoke-others": "POST", "/settings/password": "GET, HEAD, POST",
 		"/settings/reauth": "GET, HEAD, POST", "/settings/delete": "GET, HEAD, POST", "/settings/activity": "GET, HEAD",
@@ -103,6 +117,26 @@ func (ms middlewares) then(h http.Handler) http.Handler {
 		h = ms[i](h)
 	}
 	return h
+}
+
+// staticFiles serves the embedded files, cacheable; any other path under
+// /static/ goes to notFound.
+func (a *app) staticFiles(files fs.FS, notFound http.Handler) http.Handler {
+	serve := cacheStatic(http.StripPrefix("/static/", http.FileServerFS(filesOnly{files})))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if !fs.ValidPath(name) {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		f, err := filesOnly{files}.Open(name)
+		if err != nil {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		f.Close()
+		serve.ServeHTTP(w, r)
+	})
 }
 
 // filesOnly serves files and nothing else: a directory is not found, so

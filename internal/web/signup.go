@@ -14,5 +14,6 @@ func (a *app) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	a.flash(w, "welcome")
 	http.Redirect(w, r, "/profile", http.StatusSeeOther)
 }

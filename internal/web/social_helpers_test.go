@@ -116,7 +116,7 @@ func (b *browser) page(path string) *response {
 var (
 	postIDRE   = regexp.MustCompile(`<li class="post" id="post-(\d+)">`)
 	personRE   = regexp.MustCompile(`class="person-name" href="/u/([a-z0-9_]+)"`)
-	unreadRE   = regexp.MustCompile(`<span class="count" aria-label="(\d+) unread">`)
+	unreadRE   = regexp.MustCompile(`<span class="visually-hidden">, (\d+) unread</span>`)
 	olderRE    = regexp.MustCompile(`href="([^"]*\?before=[^"]*)">Older posts</a>`)
 	mainRE     = regexp.MustCompile(`(?s)<main>(.*)</main>`)
 	notifRE    = regexp.MustCompile(`(?s)<li class="notification([^"]*)">(.*?)</li>`)

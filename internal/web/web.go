@@ -51,9 +51,13 @@ func New(d Deps) http.Handler {
 		d.Now = time.Now
 	}
 	a := &app{Deps: d}
-	a.pages = mustParsePages(template.FuncMap{"ago": a.ago, "when": a.when, "post": post.Render, "initial": initial,
-		"avatarHue": avatarHue, "plural": count, "slice1": func(p data.Post) []data.Post { return []data.Post{p} },
-		"relate": relateButton, "posts": a.postList})
+	funcs := baseFuncs()
+	for name, fn := range (template.FuncMap{"ago": a.ago, "when": a.when, "post": post.Render,
+		"plural": count, "slice1": func(p data.Post) []data.Post { return []data.Post{p} },
+		"relate": relateButton, "posts": a.postList}) {
+		funcs[name] = fn
+	}
+	a.pages = mustParsePages(funcs)
 	return a.routes()
 }
 
