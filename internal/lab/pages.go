@@ -43,16 +43,17 @@ var pages = template.Must(template.New("").Parse(`
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
 </head>
 <body>
+<a class="skip" href="#main">Skip to main content</a>
 <aside class="lab-banner" role="note" aria-label="Deliberately vulnerable application">
 <p><strong>Deliberately vulnerable — loopback only</strong> This is the ConnectBook lab, variant <code>{{.Variant}}</code>: {{.Hole}}. Never expose it. <a href="/walkthrough">See the attack step by step</a></p>
 </aside>
 <header class="top">
-<nav class="bar">
-<a class="brand" href="/">ConnectBook</a>
-<div class="nav"><a href="/walkthrough">Walkthrough</a></div>
+<nav class="bar" aria-label="Main">
+<a class="brand" href="/"><span class="logo" aria-hidden="true">cb</span><span class="brand-name">ConnectBook</span></a>
+<ul class="nav"><li><a href="/walkthrough">Walkthrough</a></li></ul>
 </nav>
 </header>
-<main>
+<main id="main" tabindex="-1">
 {{end}}
 
 {{define "bottom"}}</main>
