@@ -52,8 +52,8 @@ func TestSecurityCenter(t *testing.T) {
 	b.open("/login")
 	b.fill("username", username, "password", password)
 	b.click(`form[action="/login"] button[type=submit]`)
-	b.wantAt("/profile", "")
-	b.wantText("h1", "Welcome, "+username+"!")
+	b.wantAt("/", "")
+	b.wantText("#feed-title", "Your feed")
 
 	// A is told, and sees both sessions.
 	a.click(`header a[href="/settings/sessions"]`)

@@ -112,7 +112,7 @@ func TestSocial(t *testing.T) {
 		if b.count("header .nav a[href='/notifications'] .count") == 0 {
 			return ""
 		}
-		return b.text("header .nav a[href='/notifications'] .count")
+		return b.text("header .nav a[href='/notifications'] .count span[aria-hidden]")
 	}
 
 	// Both sign up, at once, in browsers of their own; Ada writes a bio
