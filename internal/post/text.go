@@ -82,17 +82,15 @@ func tokens(body string) []token {
 		// character that is not part of a word (so e-mail addresses are
 		// not mentions).
 		if c := body[i]; (c == 'h' || c == 'H' || c == '@') && (prev < 0 || !isWord(prev) && prev != '@' && prev != '/') {
-			if href, n, ok := urlAt(body[i:]); ok {
-				flush(i)
-				out = append(out, token{kind: tokenURL, text: body[i : i+n], href: href})
-				i += n
-				text = i
-				prev, _ = utf8.DecodeLastRuneInString(body[:i])
-				continue
+			kind := tokenURL
+			href, n, ok := urlAt(body[i:])
+			if !ok {
+				kind = tokenMention
+				href, n, ok = mentionAt(body[i:])
 			}
-			if name, n, ok := mentionAt(body[i:]); ok {
+			if ok {
 				flush(i)
-				out = append(out, token{kind: tokenMention, text: body[i : i+n], href: name})
+				out = append(out, token{kind: kind, text: body[i : i+n], href: href})
 				i += n
 				text = i
 				prev, _ = utf8.DecodeLastRuneInString(body[:i])
