@@ -185,33 +185,7 @@ func TestPages(t *testing.T) {
 			if there, ok := optional[p.path]; ok && !there {
 				t.Skipf("no %s page yet", p.path)
 			}
-			b := p.tab.as(t)
-			if p.load != nil {
-				p.load(b)
-			} else {
-				b.open(p.path)
-			}
-			if p.sel != "" && b.count(p.sel) == 0 {
-				t.Errorf("%s: nothing matches %s: not the page meant", b.at().RequestURI(), p.sel)
-			}
-			if p.text != "" {
-				if got := b.text("main"); !strings.Contains(got, p.text) {
-					t.Errorf("%s: the page shows %q, want it to contain %q", b.at().RequestURI(), got, p.text)
-				}
-			}
-			b.injectAxe(axeSrc)
-			for _, size := range sweepSizes {
-				where := fmt.Sprintf("%s/%d", p.name, size.w)
-				t.Run(fmt.Sprint(size.w), func(t *testing.T) {
-					b := b.as(t)
-					b.resize(size.w, size.h, size.mobile)
-					found = append(found, b.check(where, size.w)...)
-					if shots != "" {
-						b.screenshot(filepath.Join(shots, fmt.Sprintf("%s-%d.png", p.name, size.w)))
-					}
-				})
-			}
-			b.resize(sweepSizes[0].w, sweepSizes[0].h, sweepSizes[0].mobile)
+			found = append(found, p.sweep(t, p.name, axeSrc, shots)...)
 		})
 	}
 
@@ -247,6 +221,43 @@ func TestPages(t *testing.T) {
 	if len(found) > 0 {
 		t.Errorf("%d problems on the pages; by rule:\n%s", len(found), summarize(found))
 	}
+}
+
+// sweep brings p's tab to the page, makes sure it is the page meant, and
+// checks it at each of sweepSizes, in a subtest per width, saving a
+// screenshot of each in shots if that is not "". The problems found are
+// reported, and returned with where naming the page. The tab is left at
+// the first size.
+func (p sweepPage) sweep(t *testing.T, where, axeSrc, shots string) []finding {
+	t.Helper()
+	b := p.tab.as(t)
+	if p.load != nil {
+		p.load(b)
+	} else {
+		b.open(p.path)
+	}
+	if p.sel != "" && b.count(p.sel) == 0 {
+		t.Errorf("%s: nothing matches %s: not the page meant", b.at().RequestURI(), p.sel)
+	}
+	if p.text != "" {
+		if got := b.text("main"); !strings.Contains(got, p.text) {
+			t.Errorf("%s: the page shows %q, want it to contain %q", b.at().RequestURI(), got, p.text)
+		}
+	}
+	b.injectAxe(axeSrc)
+	var found []finding
+	for _, size := range sweepSizes {
+		t.Run(fmt.Sprint(size.w), func(t *testing.T) {
+			b := b.as(t)
+			b.resize(size.w, size.h, size.mobile)
+			found = append(found, b.check(fmt.Sprintf("%s/%d", where, size.w), size.w)...)
+			if shots != "" {
+				b.screenshot(filepath.Join(shots, fmt.Sprintf("%s-%d.png", p.name, size.w)))
+			}
+		})
+	}
+	b.resize(sweepSizes[0].w, sweepSizes[0].h, sweepSizes[0].mobile)
+	return found
 }
 
 // check checks the page the tab shows at its present size: it must not

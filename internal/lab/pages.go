@@ -44,7 +44,7 @@ var pages = template.Must(template.New("").Parse(`
 </head>
 <body>
 <a class="skip" href="#main">Skip to main content</a>
-<aside class="lab-banner" role="note" aria-label="Deliberately vulnerable application">
+<aside class="lab-banner" aria-label="Deliberately vulnerable application">
 <p><strong>Deliberately vulnerable — loopback only</strong> This is the ConnectBook lab, variant <code>{{.Variant}}</code>: {{.Hole}}. Never expose it. <a href="/walkthrough">See the attack step by step</a></p>
 </aside>
 <header class="top">
@@ -126,7 +126,7 @@ const brokenPage = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Internal server error · ConnectBook lab</title>
 <link rel="stylesheet" href="/static/style.css"><link rel="stylesheet" href="/static/lab.css"></head>
-<body><aside class="lab-banner" role="note"><p><strong>Deliberately vulnerable — loopback only</strong> This is the ConnectBook lab. <a href="/walkthrough">See the attack step by step</a></p></aside>
+<body><aside class="lab-banner" aria-label="Deliberately vulnerable application"><p><strong>Deliberately vulnerable — loopback only</strong> This is the ConnectBook lab. <a href="/walkthrough">See the attack step by step</a></p></aside>
 <main><section class="card narrow"><h1>Internal server error</h1><p>The page could not be shown.</p></section></main></body></html>
 `
 
