@@ -34,7 +34,11 @@ func (p *prober) signOutAll(ctx context.Context, way *url.URL) {
 		why = "logging out did not work on this site, or the probe found no way to"
 		return
 	}
-	p.progress("logging out the %d other sessions the probe opened", len(left))
+	if len(left) == 1 {
+		p.progress("logging out the other session the probe opened")
+	} else {
+		p.progress("logging out the %d other sessions the probe opened", len(left))
+	}
 	// Four requests or so a session, at the configured rate, and time to
 	// spare.
 	limit := signOutTime + time.Duration(float64(len(left)*signOutRequests)/p.cfg.Rate*float64(time.Second))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +30,29 @@ const (
 	CSRFRejected    = "csrf_rejected"
 	Reauthenticated = "reauthenticated"
 	ReauthFailed    = "reauth_failed"
+	// SessionsRevokedAllUsers: an administrator ended every session of
+	// every user.
+	SessionsRevokedAllUsers = "sessions_revoked_all_users"
 )
+
+// knownKinds are every kind of event the app records.
+var knownKinds = []string{
+	LoginSucceeded, LoginFailed, LoginThrottled, SignUpThrottled, Logout, SignedUp, PasswordChanged, UserDeleted,
+	CSRFRejected, Reauthenticated, ReauthFailed, SessionsRevokedAllUsers,
+	string(session.EventCreated), string(session.EventRotated), string(session.EventDestroyed),
+	string(session.EventExpired), string(session.EventRevoked), string(session.EventUnknownToken),
+	string(session.EventEndedToken), string(session.EventClientChanged), string(session.EventEvicted),
+	string(session.EventForeignToken), string(session.EventDuplicateCookie), string(session.EventTokenInURL),
+	string(session.EventTokenReused), string(session.EventBound), string(session.EventBindingMissing),
+	string(session.EventBindingRefused),
+}
+
+// Kinds returns every kind of event the app records, sorted.
+func Kinds() []string {
+	k := slices.Clone(knownKinds)
+	slices.Sort(k)
+	return k
+}
 
 // Limits on events that anyone can cause without signing in (a bogus
 // cookie, a failed login): per kind and client address, at most burst of

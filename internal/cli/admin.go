@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/connectbook/connectbook/internal/app"
 	"github.com/connectbook/connectbook/internal/auth"
 	"github.com/connectbook/connectbook/internal/config"
+	"github.com/connectbook/connectbook/internal/data"
 )
 
 // adminFlags are the flags every administrative command takes.
@@ -36,21 +38,45 @@ func (f *adminFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.sessionStore, "session-store", def("CONNECTBOOK_SESSION_STORE", ""), "empty for the database, or a redis:// URL (CONNECTBOOK_SESSION_STORE)")
 }
 
-func (f *adminFlags) open(ctx context.Context, stderr io.Writer) (*app.App, error) {
-	return app.Open(ctx, app.Options{
+// open opens the app on the flags' stores. On failure it reports the
+// error itself and returns nil and the exit code.
+func (f *adminFlags) open(ctx context.Context, cmd string, stderr io.Writer) (*app.App, int) {
+	if err := checkRedisURL(f.sessionStore); err != nil {
+		fmt.Fprintf(stderr, "connectbook %s: %v\n", cmd, err)
+		return nil, 2
+	}
+	a, err := openApp(ctx, app.Options{
 		DB: f.db, SessionStore: f.sessionStore, Admin: true,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
+	if err != nil {
+		fmt.Fprintf(stderr, "connectbook %s: %v\n", cmd, err)
+		return nil, 1
+	}
+	return a, 0
 }
+
+// cliError is a failure worded for the command line, with its exit code.
+type cliError struct {
+	msg  string
+	code int
+}
+
+func (e *cliError) Error() string { return e.msg }
 
 // report prints a failed command's error and returns its exit code: 2 for
 // a problem with what was asked (a bad password, an unknown user), 130
-// (143 for SIGTERM) for a password prompt interrupted, 1 for anything else.
+// (143 for SIGTERM) for a prompt interrupted, 1 for anything else.
 func report(stderr io.Writer, cmd string, err error) int {
 	var intr *interruptedError
 	if errors.As(err, &intr) {
 		fmt.Fprintf(stderr, "connectbook %s: %v\n", cmd, err)
 		return intr.exitCode()
+	}
+	var ce *cliError
+	if errors.As(err, &ce) {
+		fmt.Fprintf(stderr, "connectbook %s: %s\n", cmd, ce.msg)
+		return ce.code
 	}
 	var ae *account.Error
 	if errors.As(err, &ae) {
@@ -66,209 +92,240 @@ func report(stderr io.Writer, cmd string, err error) int {
 	return 1
 }
 
-// newFlagSet returns a flag set whose -h prints usage and the flags.
-func newFlagSet(name, usage string, out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprint(out, usage)
-		fmt.Fprintln(out, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses args, flags and arguments in any order, and reports an exit
-// code when the command should stop. The arguments are left in fs.Args().
-func parse(fs *flag.FlagSet, args []string) (int, bool) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0, true
-			}
-			return 2, true
+// lookupUser returns the user named username, or an error saying there is
+// none.
+func lookupUser(ctx context.Context, acc *account.Service, username string) (data.User, error) {
+	u, err := acc.User(ctx, username)
+	var ae *account.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		if norm, err := auth.NormalizeUsername(username); err == nil {
+			username = norm
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
+		return data.User{}, &cliError{fmt.Sprintf("there is no user %q", username), 2}
 	}
-	fs.Parse(append([]string{"--"}, positional...))
-	return 0, false
+	return u, err
 }
 
-// subcommandHelp prints usage and the flags that register adds when args
-// name no subcommand (exit 2) or ask for help (exit 0), and reports whether
-// it did.
-func subcommandHelp(args []string, usage string, register func(*flag.FlagSet), stdout io.Writer) (int, bool) {
-	if len(args) > 0 && args[0] != "-h" && args[0] != "--help" && args[0] != "-help" {
-		return 0, false
-	}
-	fs := newFlagSet("", usage, stdout)
-	register(fs)
-	fs.Usage()
-	if len(args) == 0 {
-		return 2, true
-	}
-	return 0, true
+var userHelp = help{
+	name: "user",
+	synopsis: []string{
+		"connectbook user add <username> [flags]",
+		"connectbook user passwd <username> [flags]",
+		"connectbook user delete <username> [--yes] [flags]",
+	},
+	about: `add creates an account. passwd sets a new password and ends all of the
+user's sessions. delete deletes the account with its posts, follows and
+sessions; its security events stay for 90 days.
+
+The password is read from the terminal, asked twice (and asked again, up to
+three times, when the two do not match), or else from the first line of
+standard input.
+
+delete asks for the username again, to confirm, when standard input is a
+terminal; elsewhere it refuses without --yes.
+`,
 }
-
-const userUsage = `Usage:
-  connectbook user add <username>       create an account
-  connectbook user passwd <username>    set a new password and end all of the user's sessions
-  connectbook user delete <username>    delete an account and end all of its sessions
-
-The password is read from the terminal (asked twice), or else from the first
-line of standard input.
-`
 
 func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if code, done := subcommandHelp(args, userUsage, func(fs *flag.FlagSet) { new(adminFlags).register(fs) }, stdout); done {
-		return code
-	}
-	sub := args[0]
-	fs := newFlagSet("user "+sub, userUsage, stderr)
+	f := newFlags("user", &userHelp)
 	var af adminFlags
-	af.register(fs)
-	if code, stop := parse(fs, args[1:]); stop {
+	af.register(f.FlagSet)
+	yes := f.Bool("yes", false, "with delete: delete without asking to confirm")
+	if code, stop := f.parse(args, stdout, stderr); stop {
 		return code
 	}
+	if f.NArg() == 0 {
+		return f.misuse(stderr, "missing subcommand: add, passwd or delete")
+	}
+	sub := f.Arg(0)
 	if sub != "add" && sub != "passwd" && sub != "delete" {
-		fmt.Fprintf(stderr, "connectbook user: unknown subcommand %q\n\n%s", sub, userUsage)
+		return f.misuse(stderr, "unknown subcommand %q: use add, passwd or delete", sub)
+	}
+	f.cmd = "user " + sub
+	if f.NArg() != 2 {
+		return f.misuse(stderr, "give exactly one username")
+	}
+	name := f.Arg(1)
+	if *yes && sub != "delete" {
+		return f.misuse(stderr, "--yes goes with delete only")
+	}
+	if sub == "delete" && !*yes && !isTerminal(stdin) {
+		fmt.Fprintf(stderr, "connectbook user delete: standard input is not a terminal, so there is no one to confirm: pass --yes to delete %s with all their posts, follows and sessions\n", name)
 		return 2
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "connectbook user %s: give exactly one username\n", sub)
-		return 2
-	}
-	st, err := af.open(ctx, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "connectbook user %s: %v\n", sub, err)
-		return 1
+	st, code := af.open(ctx, f.cmd, stderr)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
-	if err := userDo(ctx, st.Account, sub, fs.Arg(0), stdin, stdout); err != nil {
-		return report(stderr, "user "+sub, err)
+	if err := userDo(ctx, st.Account, sub, name, *yes, stdin, stdout); err != nil {
+		return report(stderr, f.cmd, err)
 	}
 	return 0
 }
 
-func userDo(ctx context.Context, acc *account.Service, sub, name string, stdin io.Reader, stdout io.Writer) error {
+func userDo(ctx context.Context, acc *account.Service, sub, name string, yes bool, stdin io.Reader, stdout io.Writer) error {
 	switch sub {
 	case "add":
-		pw, confirm, err := readPassword(ctx, stdin, stdout)
+		// Checked before asking for a password, which would be typed in
+		// vain.
+		norm, err := auth.NormalizeUsername(name)
 		if err != nil {
 			return err
 		}
-		u, err := acc.AddUser(ctx, name, pw, confirm)
+		if _, err := acc.User(ctx, norm); err == nil {
+			return &cliError{fmt.Sprintf("the username %s is taken", norm), 2}
+		}
+		pw, err := readNewPassword(ctx, stdin, stdout, norm)
+		if err != nil {
+			return err
+		}
+		u, err := acc.AddUser(ctx, norm, pw, pw)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "Created user %s (id %d).\n", u.Username, u.ID)
 	case "passwd":
-		pw, confirm, err := readPassword(ctx, stdin, stdout)
+		u, err := lookupUser(ctx, acc, name)
 		if err != nil {
 			return err
 		}
-		n, err := acc.SetPassword(ctx, name, pw, confirm)
+		pw, err := readNewPassword(ctx, stdin, stdout, u.Username)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Password of %s changed; %s ended.\n", name, sessionCount(n))
+		n, err := acc.SetPassword(ctx, u.Username, pw, pw)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Password of %s changed; %s ended.\n", u.Username, plural(n, "session"))
 	case "delete":
-		n, err := acc.DeleteUser(ctx, name)
+		u, err := lookupUser(ctx, acc, name)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Deleted user %s; %s ended.\n", name, sessionCount(n))
+		if !yes {
+			if err := confirmDelete(ctx, stdin, stdout, u.Username); err != nil {
+				return err
+			}
+		}
+		n, err := acc.DeleteUser(ctx, u.Username)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Deleted user %s; %s ended.\n", u.Username, plural(n, "session"))
 	}
 	return nil
 }
 
-func sessionCount(n int) string {
+// plural counts n of a thing: "1 session", "2 sessions".
+func plural(n int, thing string) string {
 	if n == 1 {
-		return "1 session"
+		return "1 " + thing
 	}
-	return strconv.Itoa(n) + " sessions"
+	return strconv.Itoa(n) + " " + thing + "s"
 }
 
-// readPassword asks twice on a terminal, or reads one line otherwise.
-func readPassword(ctx context.Context, stdin io.Reader, stdout io.Writer) (string, string, error) {
-	pw, terminal, err := readSecret(ctx, stdin, stdout, "Password: ")
-	if err != nil || !terminal {
-		return pw, pw, err
+// passwordAttempts is how many times a terminal asks for a new password
+// whose two copies do not match.
+const passwordAttempts = 3
+
+// readNewPassword asks for the new password of the user on a terminal,
+// twice, until the two match; elsewhere it reads one line.
+func readNewPassword(ctx context.Context, stdin io.Reader, out io.Writer, username string) (string, error) {
+	for attempt := 1; ; attempt++ {
+		pw, terminal, err := readSecret(ctx, stdin, out, "New password for "+username+": ")
+		if err != nil || !terminal {
+			return pw, err
+		}
+		again, _, err := readSecret(ctx, stdin, out, "Retype the new password for "+username+": ")
+		if err != nil {
+			return "", err
+		}
+		if pw == again {
+			return pw, nil
+		}
+		if attempt == passwordAttempts {
+			return "", &cliError{fmt.Sprintf("the two passwords did not match, %d times; nothing was changed", passwordAttempts), 2}
+		}
+		fmt.Fprintln(out, "The two passwords do not match. Try again.")
 	}
-	confirm, _, err := readSecret(ctx, stdin, stdout, "Password again: ")
-	return pw, confirm, err
 }
 
-const sessionsUsage = `Usage:
-  connectbook sessions list --user <username>
-  connectbook sessions revoke --user <username> --session <id>
-  connectbook sessions revoke --user <username> --all
-  connectbook sessions revoke --all-users
+// confirmDelete asks, on the terminal, to type the username to confirm
+// deleting the user.
+func confirmDelete(ctx context.Context, stdin io.Reader, out io.Writer, username string) error {
+	answer, err := readAnswer(ctx, stdin, out,
+		fmt.Sprintf("Delete user %s and all their posts, follows and sessions? Type the username to confirm: ", username))
+	if err != nil {
+		return err
+	}
+	if !strings.EqualFold(strings.TrimPrefix(strings.TrimSpace(answer), "@"), username) {
+		return &cliError{"not confirmed; nothing was deleted", 1}
+	}
+	return nil
+}
 
-list shows the user's live sessions with their ids; revoke ends one of them,
+var sessionsHelp = help{
+	name: "sessions",
+	synopsis: []string{
+		"connectbook sessions list --user <username> [flags]",
+		"connectbook sessions revoke --user <username> --session <id> [flags]",
+		"connectbook sessions revoke --user <username> --all [flags]",
+		"connectbook sessions revoke --all-users [flags]",
+	},
+	about: `list shows the user's live sessions with their ids; revoke ends one of them,
 all of them with --all, or every session of every user with --all-users
 (everyone must sign in again; for instance after a leak). Revoking all of a
 user's sessions also refuses any sign-in that was under way.
-`
+`,
+}
 
 func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newFlags("sessions", &sessionsHelp)
 	var af adminFlags
-	var user, id *string
-	var all, allUsers *bool
-	register := func(fs *flag.FlagSet) {
-		af.register(fs)
-		user = fs.String("user", "", "the user's username")
-		all = fs.Bool("all", false, "with revoke: end every session of the user")
-		allUsers = fs.Bool("all-users", false, "with revoke: end every session of every user")
-		id = fs.String("session", "", "with revoke: the id of the session to end (from list)")
-	}
-	if code, done := subcommandHelp(args, sessionsUsage, register, stdout); done {
+	af.register(f.FlagSet)
+	user := f.String("user", "", "the user's username")
+	all := f.Bool("all", false, "with revoke: end every session of the user")
+	allUsers := f.Bool("all-users", false, "with revoke: end every session of every user")
+	id := f.String("session", "", "with revoke: the id of the session to end (from list)")
+	if code, stop := f.parse(args, stdout, stderr); stop {
 		return code
 	}
-	sub := args[0]
-	fs := newFlagSet("sessions "+sub, sessionsUsage, stderr)
-	register(fs)
-	if code, stop := parse(fs, args[1:]); stop {
-		return code
+	if f.NArg() == 0 {
+		return f.misuse(stderr, "missing subcommand: list or revoke")
 	}
-	misuse := func(msg string) int {
-		fmt.Fprintf(stderr, "connectbook sessions %s: %s\n", sub, msg)
-		return 2
+	sub := f.Arg(0)
+	if sub != "list" && sub != "revoke" {
+		return f.misuse(stderr, "unknown subcommand %q: use list or revoke", sub)
 	}
+	f.cmd = "sessions " + sub
 	switch {
-	case sub != "list" && sub != "revoke":
-		return misuse("unknown subcommand; use list or revoke")
 	case *allUsers && (sub != "revoke" || *user != "" || *all || *id != ""):
-		return misuse("--all-users goes alone, with revoke")
+		return f.misuse(stderr, "--all-users goes alone, with revoke")
 	case *user == "" && !*allUsers:
-		return misuse("--user is required")
-	case fs.NArg() > 0:
-		return misuse(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+		return f.misuse(stderr, "--user is required")
+	case f.NArg() > 1:
+		return f.misuse(stderr, "unexpected argument %q", f.Arg(1))
 	case sub == "revoke" && !*allUsers && *all == (*id != ""):
-		return misuse("give either --session ID or --all")
+		return f.misuse(stderr, "give either --session ID or --all")
 	}
 	if *id != "" && (len(*id) < 12 || len(*id) > 32 || strings.Trim(strings.ToLower(*id), "0123456789abcdef") != "") {
-		return misuse("--session takes a session id as shown by list (12 or 32 hexadecimal digits)")
+		return f.misuse(stderr, "--session takes a session id as shown by list (12 or 32 hexadecimal digits)")
 	}
-	st, err := af.open(ctx, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "connectbook sessions %s: %v\n", sub, err)
-		return 1
+	cmd := f.cmd
+	st, code := af.open(ctx, cmd, stderr)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
-	cmd := "sessions " + sub
 	switch {
 	case *allUsers:
 		users, n, err := st.Account.RevokeEveryone(ctx)
 		if err != nil {
 			return report(stderr, cmd, err)
 		}
-		fmt.Fprintf(stdout, "Ended %s of %d users; everyone must sign in again.\n", sessionCount(n), users)
+		fmt.Fprintf(stdout, "Ended %s of %s; everyone must sign in again.\n", plural(n, "session"), plural(users, "user"))
 	case sub == "list":
 		list, err := st.Account.UserSessions(ctx, *user)
 		if err != nil {
@@ -294,75 +351,13 @@ func sessionsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		if err != nil {
 			return report(stderr, cmd, err)
 		}
-		fmt.Fprintf(stdout, "Ended %s of %s.\n", sessionCount(n), *user)
+		fmt.Fprintf(stdout, "Ended %s of %s.\n", plural(n, "session"), *user)
 	default:
 		if err := st.Account.AdminRevokeSession(ctx, *user, *id); err != nil {
 			return report(stderr, cmd, err)
 		}
 		fmt.Fprintf(stdout, "Ended session %s of %s.\n", strings.ToLower(*id), *user)
 	}
-	return 0
-}
-
-const eventsUsage = `Usage:
-  connectbook events [--user <username> | --user-id N] [--limit N]
-
-Shows the security event log, newest first. --user-id also finds the
-events of a deleted account, which are kept for 90 days.
-`
-
-func eventsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("events", eventsUsage, stderr)
-	var af adminFlags
-	af.register(fs)
-	user := fs.String("user", "", "only this user's events")
-	userID := fs.Int64("user-id", 0, "only the events of the user with this id (a deleted user's too)")
-	limit := fs.Int("limit", 50, "how many events to show (at most 10000)")
-	if code, stop := parse(fs, args); stop {
-		return code
-	}
-	if fs.NArg() > 0 || *limit < 1 || *limit > 10000 {
-		fmt.Fprintln(stderr, "connectbook events: --limit takes 1 to 10000, and there are no arguments")
-		return 2
-	}
-	st, err := af.open(ctx, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "connectbook events: %v\n", err)
-		return 1
-	}
-	defer st.Close()
-	var uid int64
-	var uname string
-	if *userID < 0 || *userID > 0 && *user != "" {
-		fmt.Fprintln(stderr, "connectbook events: give --user or --user-id, not both")
-		return 2
-	}
-	uid = *userID
-	if *user != "" {
-		u, err := st.Account.User(ctx, *user)
-		if err != nil {
-			return report(stderr, "events", err)
-		}
-		uid, uname = u.ID, u.Username
-	}
-	list, err := st.DB.Events(ctx, uid, uname, *limit)
-	if err != nil {
-		fmt.Fprintf(stderr, "connectbook events: %v\n", err)
-		return 1
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tEVENT\tUSER\tIP\tSESSION\tDETAIL")
-	for _, e := range list {
-		who := e.Username
-		if who == "" && e.UserID != 0 {
-			who = "#" + strconv.FormatInt(e.UserID, 10)
-		}
-		// Every column may hold what a client sent: keep control characters
-		// away from the terminal.
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.At), clipText(e.Kind, 40), dash(clipText(who, 40)),
-			dash(clipText(e.ClientIP, 64)), dash(clipText(e.Session, 16)), clipText(e.Detail, 80))
-	}
-	tw.Flush()
 	return 0
 }
 

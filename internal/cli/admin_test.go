@@ -66,7 +66,10 @@ func TestAdminCommands(t *testing.T) {
 				{"short\n", []string{"user", "add", "bob"}, "at least 8 characters"},
 				{"", []string{"user", "add", "bob"}, "no password"},
 				{"x\n", []string{"user", "add", "b!"}, "Usernames are"},
-				{"", []string{"user", "delete", "nobody"}, `there is no user "nobody"`},
+				{"", []string{"user", "delete", "nobody", "--yes"}, `there is no user "nobody"`},
+				{"", []string{"user", "passwd", "nobody"}, `there is no user "nobody"`},
+				{"", []string{"user", "delete", "alice"}, "pass --yes"},
+				{"x\n", []string{"user", "add", "alice", "--yes"}, "--yes goes with delete only"},
 				{"", []string{"user", "rename", "alice"}, "unknown subcommand"},
 				{"", []string{"user", "add"}, "exactly one username"},
 				{"", []string{"sessions", "list"}, "--user is required"},
@@ -114,7 +117,7 @@ func TestAdminCommands(t *testing.T) {
 			}
 
 			login(t, dsn, "alice")
-			code, out, _ = cmd(t, "", append([]string{"user", "delete", "alice"}, db...)...)
+			code, out, _ = cmd(t, "", append([]string{"user", "delete", "alice", "--yes"}, db...)...)
 			if code != 0 || !strings.Contains(out, "Deleted user alice; 1 session ended") {
 				t.Fatalf("user delete: %d %q", code, out)
 			}
@@ -180,7 +183,7 @@ func TestHelpForEachCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"help"}, "connectbook user add|passwd|delete"},
+		{[]string{"help"}, "  user       add an account, set its password, or delete it"},
 		{[]string{"help", "user"}, "connectbook user passwd <username>"},
 		{[]string{"help", "user"}, "-session-store"},
 		{[]string{"help", "sessions"}, "connectbook sessions revoke --user <username> --all"},
@@ -190,7 +193,7 @@ func TestHelpForEachCommand(t *testing.T) {
 		{[]string{"help", "sessions"}, "-db"},
 		{[]string{"help", "events"}, "-limit"},
 		{[]string{"help", "serve"}, "-tls-self-signed"},
-		{[]string{"help"}, "connectbook probe --target URL"},
+		{[]string{"help"}, "  probe      run session attacks"},
 		{[]string{"help", "probe"}, "-idle-wait"},
 		{[]string{"help", "probe"}, "Exit status: 0 nothing found (or nothing as severe as --fail-on), 1 findings"},
 		{[]string{"help", "lab"}, "stateless"},
@@ -344,4 +347,32 @@ func redisAndAlice(t *testing.T) (redisURL, dsn string) {
 		t.Fatal(errs)
 	}
 	return redisURL, dsn
+}
+
+// Counts are words a person would write: "1 session of 1 user".
+func TestCountsInWords(t *testing.T) {
+	dsn := testdb.SQLite(t)
+	if code, _, errs := cmd(t, "correct horse battery\n", "user", "add", "alice", "--db", dsn); code != 0 {
+		t.Fatal(errs)
+	}
+	for _, c := range []struct {
+		logins int
+		args   []string
+		want   string
+	}{
+		{1, []string{"sessions", "revoke", "--all-users"}, "Ended 1 session of 1 user; everyone must sign in again."},
+		{1, []string{"sessions", "revoke", "--user", "alice", "--all"}, "Ended 1 session of alice."},
+		{0, []string{"sessions", "revoke", "--user", "alice", "--all"}, "Ended 0 sessions of alice."},
+		{2, []string{"sessions", "revoke", "--user", "alice", "--all"}, "Ended 2 sessions of alice."},
+		{1, []string{"user", "passwd", "alice"}, "Password of alice changed; 1 session ended."},
+		{0, []string{"user", "passwd", "alice"}, "Password of alice changed; 0 sessions ended."},
+	} {
+		for range c.logins {
+			login(t, dsn, "alice")
+		}
+		code, out, errs := cmd(t, "another good password\n", append(c.args, "--db", dsn)...)
+		if code != 0 || out != c.want+"\n" {
+			t.Errorf("%q: exit %d, %q, %q; want %q", c.args, code, out, errs, c.want)
+		}
+	}
 }

@@ -10,33 +10,38 @@ import (
 	"github.com/connectbook/connectbook/internal/demo"
 )
 
-const demoUsage = `Usage:
-  connectbook demo [--db FILE]
-
-Fills the database with a small made-up network — a few dozen people with
+var demoHelp = help{
+	name:     "demo",
+	synopsis: []string{"connectbook demo [--db FILE] [flags]"},
+	about: `Fills the database with a small made-up network — a few dozen people with
 clearly fake names, their posts over the last three weeks, who follows whom,
 a private account and a request to follow — and creates one account to sign
 in with, whose password it prints at the end. Run it once, on a database
 meant for trying ConnectBook out, then start the server.
-`
+`,
+}
 
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("demo", demoUsage, stderr)
+	f := newFlags("demo", &demoHelp)
 	var af adminFlags
-	af.register(fs)
-	if code, stop := parse(fs, args); stop {
+	af.register(f.FlagSet)
+	if code, stop := f.parse(args, stdout, stderr); stop {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "connectbook demo: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if f.NArg() > 0 {
+		return f.misuse(stderr, "unexpected argument %q", f.Arg(0))
 	}
-	st, err := af.open(ctx, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "connectbook demo: %v\n", err)
-		return 1
+	st, code := af.open(ctx, "demo", stderr)
+	if st == nil {
+		return code
 	}
 	defer st.Close()
+	// Filled already: say so before promising anything. (Fill checks
+	// again, for a run that started meanwhile.)
+	if _, err := st.DB.UserByUsername(ctx, demo.Username); err == nil {
+		fmt.Fprintf(stderr, "connectbook demo: %v\n", demo.ErrFilled)
+		return 2
+	}
 	fmt.Fprintln(stdout, "Creating the demo network (a few seconds: every account's password is hashed)…")
 	login, err := demo.Fill(ctx, st.DB, st.Account, time.Now())
 	if errors.Is(err, demo.ErrFilled) {

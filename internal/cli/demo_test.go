@@ -18,10 +18,10 @@ func TestDemoCommand(t *testing.T) {
 	if code, _, errOut := cmd(t, pw+"\n", "user", "passwd", "demo", "--db", dsn); code != 0 {
 		t.Fatalf("the demo account is not there: %s", errOut)
 	}
-	if code, _, errOut := cmd(t, "", "demo", "--db", dsn); code != 2 || !strings.Contains(errOut, "already") {
-		t.Fatalf("second run: exit %d, %q; want 2 saying the data is there", code, errOut)
+	if code, out, errOut := cmd(t, "", "demo", "--db", dsn); code != 2 || !strings.Contains(errOut, "already") || out != "" {
+		t.Fatalf("second run: exit %d, %q, %q; want 2 saying the data is there, and nothing promised", code, out, errOut)
 	}
-	if code, out, _ := cmd(t, "", "help"); code != 0 || !strings.Contains(out, "connectbook demo") {
+	if code, out, _ := cmd(t, "", "help"); code != 0 || !strings.Contains(out, "\n  demo ") {
 		t.Fatalf("help does not list demo:\n%s", out)
 	}
 }

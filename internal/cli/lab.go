@@ -8,41 +8,55 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/connectbook/connectbook/internal/lab"
 )
 
-const labUsage = `Usage:
-  connectbook lab --variant V [--addr 127.0.0.1:8081]
-
-Serves a deliberately vulnerable replica of ConnectBook, for training and for
+var labHelp = help{
+	name:     "lab",
+	synopsis: []string{"connectbook lab --variant V [--addr 127.0.0.1:8081]"},
+	about: `Serves a deliberately vulnerable replica of ConnectBook, for training and for
 trying the probe against. It listens on loopback only. Every variant has the
 users alice (password123) and bob (securepassword).
 
 Variants:
-`
+` + labVariants(),
+}
 
-func labHelp() string {
+func labVariants() string {
 	var b strings.Builder
-	b.WriteString(labUsage)
 	for _, v := range lab.Variants {
 		fmt.Fprintf(&b, "  %-10s %s\n", v, lab.Describe(v))
 	}
 	return b.String()
 }
 
+// variantChoice lists the variants as a choice: "seed1, seed2 or adopt".
+func variantChoice() string {
+	n := len(lab.Variants)
+	if n < 2 {
+		return strings.Join(lab.Variants, "")
+	}
+	return strings.Join(lab.Variants[:n-1], ", ") + " or " + lab.Variants[n-1]
+}
+
 func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("lab", labHelp(), stderr)
-	variant := fs.String("variant", "", "the variant to serve (required)")
-	addr := fs.String("addr", "127.0.0.1:8081", "loopback address to listen on")
-	if code, done := parse(fs, args); done {
+	f := newFlags("lab", &labHelp)
+	variant := f.String("variant", "", "the variant to serve (required; see above)")
+	addr := f.String("addr", "127.0.0.1:8081", "loopback address to listen on")
+	if code, stop := f.parse(args, stdout, stderr); stop {
 		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "connectbook lab: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	switch {
+	case f.NArg() > 0:
+		return f.misuse(stderr, "unexpected argument %q", f.Arg(0))
+	case *variant == "":
+		return f.misuse(stderr, "--variant is required: %s", variantChoice())
+	case !slices.Contains(lab.Variants, *variant):
+		return f.misuse(stderr, "unknown --variant %q: use %s", *variant, variantChoice())
 	}
 	h, err := lab.New(*variant)
 	if err != nil {

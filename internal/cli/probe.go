@@ -20,11 +20,13 @@ import (
 	"github.com/connectbook/connectbook/probe"
 )
 
-const probeUsage = `Usage:
-  connectbook probe --target URL --user U [--password P] [flags]
-  connectbook probe --target URL --field name=value [--field ...] --authed-text T [flags]
-
-Runs session attacks against a site you are allowed to test, logging in with
+var probeHelp = help{
+	name: "probe",
+	synopsis: []string{
+		"connectbook probe --target URL --user U [--password P] [flags]",
+		"connectbook probe --target URL --field name=value [--field ...] --authed-text T [flags]",
+	},
+	about: `Runs session attacks against a site you are allowed to test, logging in with
 an account of yours: a planted session id accepted at login, an id issued
 before login still valid after it, a session accepted from the URL,
 guessable tokens, a token that works after logout, missing cookie flags,
@@ -44,7 +46,8 @@ written whatever the outcome, saying why when the probe could not run.
 
 Exit status: 0 nothing found (or nothing as severe as --fail-on), 1 findings,
 2 the probe could not run (or a report could not be written).
-`
+`,
+}
 
 // fieldFlags collects repeated --field name=value flags.
 type fieldFlags map[string]string
@@ -81,7 +84,7 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cfg.Password, "password", "", "its password (see above for other ways to give it)")
 	fs.StringVar(&f.cfg.Username2, "user2", "", "a second account of yours, for fixation by a signed-in session (checked only with it)")
 	fs.StringVar(&f.cfg.Password2, "password2", "", "its password (or CONNECTBOOK_PROBE_PASSWORD2)")
-	fs.Var(f.fields, "field", "a login form field as name=value, repeatable; overrides what the form holds")
+	fs.Var(f.fields, "field", "a login form field as `name=value`, repeatable; overrides what the form holds")
 	fs.StringVar(&f.cfg.LoginPath, "login-path", "/login", "where the login form is")
 	fs.StringVar(&f.cfg.AuthedPath, "authed-path", "/profile", "a page only a signed-in user sees")
 	fs.StringVar(&f.cfg.AuthedText, "authed-text", "", "text on that page when signed in (default: the username)")
@@ -101,18 +104,16 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 
 func probeCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var f probeFlags
-	fs := newFlagSet("probe", probeUsage, stderr)
-	f.register(fs)
-	if code, done := parse(fs, args); done {
+	fs := newFlags("probe", &probeHelp)
+	f.register(fs.FlagSet)
+	if code, stop := fs.parse(args, stdout, stderr); stop {
 		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "connectbook probe: unexpected argument %q\n", fs.Arg(0))
-		return 2
+		return fs.misuse(stderr, "unexpected argument %q", fs.Arg(0))
 	}
 	if f.cfg.Target == "" {
-		fmt.Fprintln(stderr, "connectbook probe: --target is required")
-		return 2
+		return fs.misuse(stderr, "--target is required")
 	}
 	if severityRank[f.failOn] == 0 {
 		fmt.Fprintf(stderr, "connectbook probe: --fail-on is low, medium or high, not %q\n", f.failOn)

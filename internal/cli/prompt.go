@@ -56,9 +56,9 @@ func readSecret(ctx context.Context, stdin io.Reader, out io.Writer, prompt stri
 // instead of raising SIGINT, and readTerminalLine treats it as the signal.
 func readSecretUntil(ctx context.Context, stdin io.Reader, out io.Writer, prompt string, sigs <-chan os.Signal) (string, bool, error) {
 	read := func() (string, error) { return readLine(stdin) }
-	f, terminal := stdin.(*os.File)
-	terminal = terminal && term.IsTerminal(int(f.Fd()))
+	terminal := isTerminal(stdin)
 	if terminal {
+		f := stdin.(*os.File)
 		fd := int(f.Fd())
 		state, err := term.MakeRaw(fd)
 		if err != nil {
@@ -73,6 +73,19 @@ func readSecretUntil(ctx context.Context, stdin io.Reader, out io.Writer, prompt
 		fmt.Fprint(out, prompt)
 		read = func() (string, error) { return readTerminalLine(f) }
 	}
+	line, err := await(ctx, sigs, read)
+	return line, terminal, err
+}
+
+// isTerminal reports whether stdin is a terminal.
+func isTerminal(stdin io.Reader) bool {
+	f, ok := stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// await returns what read returns, unless a signal on sigs or the end of
+// ctx comes first: then an *interruptedError, read left behind.
+func await(ctx context.Context, sigs <-chan os.Signal, read func() (string, error)) (string, error) {
 	type result struct {
 		line string
 		err  error
@@ -84,19 +97,44 @@ func readSecretUntil(ctx context.Context, stdin io.Reader, out io.Writer, prompt
 	}()
 	select {
 	case r := <-done:
-		return r.line, terminal, r.err
+		return r.line, r.err
 	case s := <-sigs:
-		return "", terminal, &interruptedError{s}
+		return "", &interruptedError{s}
 	case <-ctx.Done():
 		// The signal that ended ctx is on its way to sigs too, unless it
 		// came before the prompt: wait for it briefly, to say which.
 		select {
 		case s := <-sigs:
-			return "", terminal, &interruptedError{s}
+			return "", &interruptedError{s}
 		case <-time.After(100 * time.Millisecond):
-			return "", terminal, &interruptedError{}
+			return "", &interruptedError{}
 		}
 	}
+}
+
+// readAnswer asks a question on the terminal stdin, after prompt, and
+// reads the answer as typed, shown as it is typed; the end of input is an
+// empty answer. SIGINT and SIGTERM end the wait with an *interruptedError.
+func readAnswer(ctx context.Context, stdin io.Reader, out io.Writer, prompt string) (string, error) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	return readAnswerUntil(ctx, stdin, out, prompt, sigs)
+}
+
+// readAnswerUntil is readAnswer, interrupted by what arrives on sigs or by
+// the end of ctx.
+func readAnswerUntil(ctx context.Context, stdin io.Reader, out io.Writer, prompt string, sigs <-chan os.Signal) (string, error) {
+	fmt.Fprint(out, prompt)
+	return await(ctx, sigs, func() (string, error) {
+		line, err := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+		if errors.Is(err, io.EOF) {
+			fmt.Fprintln(out) // the terminal echoed no newline
+		} else if err != nil {
+			return "", err
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	})
 }
 
 // readLine reads the first line of a non-terminal stdin.

@@ -78,3 +78,31 @@ func TestReadSecretInterrupted(t *testing.T) {
 		})
 	}
 }
+
+func TestReadAnswer(t *testing.T) {
+	for _, c := range []struct {
+		in, want string
+	}{
+		{"alice\n", "alice"},
+		{"alice\r\n", "alice"},
+		{"alice", "alice"}, // then the end of input
+		{"", ""},
+		{"\n", ""},
+		{" @Alice \nmore\n", " @Alice "},
+	} {
+		var out strings.Builder
+		got, err := readAnswerUntil(context.Background(), strings.NewReader(c.in), &out, "Sure? ", make(chan os.Signal))
+		if got != c.want || err != nil || !strings.HasPrefix(out.String(), "Sure? ") {
+			t.Errorf("%q: got %q, %v, shown %q; want %q", c.in, got, err, out.String(), c.want)
+		}
+	}
+	stdin, w := io.Pipe() // nothing is ever written
+	defer w.Close()
+	sigs := make(chan os.Signal, 1)
+	sigs <- syscall.SIGTERM
+	if got, err := readAnswerUntil(context.Background(), stdin, io.Discard, "Sure? ", sigs); err == nil || got != "" {
+		t.Fatalf("interrupted: got %q, %v", got, err)
+	} else if intr := new(interruptedError); !errors.As(err, &intr) || intr.exitCode() != 143 {
+		t.Fatalf("interrupted: %v, want exit 143", err)
+	}
+}

@@ -10,8 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,10 +37,37 @@ const (
 	gcPercent   = 400
 )
 
+var serveHelp = help{
+	name: "serve",
+	synopsis: []string{
+		"connectbook serve [flags]",
+		"connectbook [flags]",
+	},
+	about: `Serves the web app. Each flag can also be set with the environment variable
+named after it (in parentheses); the flag wins over the variable. Plain HTTP
+is served on loopback addresses only: elsewhere, serve HTTPS (--tls-cert and
+--tls-key, or --tls-self-signed to try it out) or run behind a reverse proxy
+that does (--behind-proxy).
+`,
+}
+
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load(args, os.Getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	fs, c, err := config.Flags(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
+		return 2
+	}
+	f := wrapFlags(fs, "serve", &serveHelp)
+	if code, stop := f.parse(args, stdout, stderr); stop {
+		return code
+	}
+	if f.NArg() > 0 {
+		return f.misuse(stderr, "unexpected argument %q", f.Arg(0))
+	}
+	cfg := *c
+	err = cfg.Validate()
+	if err == nil {
+		err = checkRedisURL(cfg.SessionStore)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
@@ -55,7 +80,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			debug.SetGCPercent(gcPercent)
 		}
 	}
-	a, err := app.Open(ctx, app.Options{
+	a, err := openApp(ctx, app.Options{
 		DB: cfg.DB, SessionStore: cfg.SessionStore,
 		IdleTimeout: cfg.IdleTimeout, AbsoluteTimeout: cfg.AbsoluteTimeout,
 		ReauthWindow: cfg.ReauthWindow, MaxSessions: cfg.MaxSessions,

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -55,9 +56,27 @@ type Flag struct {
 // taken from its environment variable when set. getenv is os.Getenv in
 // production. Help goes to out.
 func Load(args []string, getenv func(string) string, out io.Writer) (Config, error) {
-	var c Config
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs, c, err := Flags(getenv)
+	if err != nil {
+		return Config{}, err
+	}
 	fs.SetOutput(out)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return *c, c.Validate()
+}
+
+// Flags returns the flag set of "connectbook serve", each flag's default
+// taken from its environment variable when set, and the Config that
+// parsing it fills in; the caller parses and then calls Validate. The
+// error reports environment variables that do not parse.
+func Flags(getenv func(string) string) (*flag.FlagSet, *Config, error) {
+	c := new(Config)
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var errs []error
 	str := func(p *string, name, def, usage string) {
 		env := envName(name)
@@ -121,15 +140,9 @@ func Load(args []string, getenv func(string) string, out io.Writer) (Config, err
 	boolean(&c.BehindProxy, "behind-proxy", false, "trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
+		return nil, nil, err
 	}
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return c, c.Validate()
+	return fs, c, nil
 }
 
 func envName(flagName string) string {
@@ -157,7 +170,7 @@ func (c Config) Validate() error {
 		return errors.New("--db is empty: give a SQLite file path or a postgres:// URL")
 	}
 	if c.SessionStore != "" && !strings.HasPrefix(c.SessionStore, "redis://") && !strings.HasPrefix(c.SessionStore, "rediss://") {
-		return fmt.Errorf("--session-store %q: leave it empty to keep sessions in the database, or give a redis:// URL", c.SessionStore)
+		return fmt.Errorf("--session-store %q: leave it empty to keep sessions in the database, or give a redis:// URL", RedactURL(c.SessionStore))
 	}
 	if c.IdleTimeout < time.Minute {
 		return fmt.Errorf("--idle-timeout %v is too short: use at least 1m", c.IdleTimeout)
@@ -203,6 +216,32 @@ func (c Config) Validate() error {
 			"  - listen on loopback only: --addr 127.0.0.1:8080", c.Addr)
 	}
 	return nil
+}
+
+// RedactURL returns raw with the password of its user information, if any,
+// replaced by "xxxxx", for messages and help: redis://:secret@host/0 becomes
+// redis://:xxxxx@host/0. It hides the password of a URL that does not parse
+// too, erring towards hiding more.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	if err == nil && !strings.Contains(raw, "@") {
+		return raw
+	}
+	// Either unparseable, or an "@" where url.Parse saw no user
+	// information (a password holding "/" or "?" ends the host early).
+	scheme, rest, ok := strings.Cut(raw, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
+		return raw
+	}
+	user, _, hasPassword := strings.Cut(rest[:at], ":")
+	if !hasPassword {
+		return raw
+	}
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }
 
 // isLoopback reports whether host is a loopback address or localhost. An

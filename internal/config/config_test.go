@@ -145,3 +145,51 @@ func TestSignInLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"connectbook.db", "connectbook.db"},
+		{"/data/a@b.db", "/data/a@b.db"},
+		{"redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"},
+		{"redis://:secret@127.0.0.1:6379/0", "redis://:xxxxx@127.0.0.1:6379/0"},
+		{"rediss://user:secret@redis.example.com:6380", "rediss://user:xxxxx@redis.example.com:6380"},
+		{"postgres://root@127.0.0.1:5432/test?sslmode=disable", "postgres://root@127.0.0.1:5432/test?sslmode=disable"},
+		{"postgres://app:secret@db/cb", "postgres://app:xxxxx@db/cb"},
+		{"redis://u:secret@h:port:x/0", "redis://u:xxxxx@h:port:x/0"}, // does not parse
+		{"redis://u:se/cret@host/0", "redis://u:xxxxx@host/0"},        // parses, with the host "u:se"
+		{"redis://u:12/secret@host/0", "redis://u:xxxxx@host/0"},
+		{"redis://u:se?cret@host", "redis://u:xxxxx@host"},
+		{"redis://u:secret@[::1", "redis://u:xxxxx@[::1"},
+		{"redis://user@host/0", "redis://user@host/0"},
+	} {
+		if got := RedactURL(c.in); got != c.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// Errors about the session store's URL do not show its password.
+func TestSessionStoreErrorHidesPassword(t *testing.T) {
+	_, err := Load([]string{"--session-store", "memcached://u:secret@cache:11211"}, env(nil), io.Discard)
+	if err == nil || strings.Contains(err.Error(), "secret") || !strings.Contains(err.Error(), "memcached://u:xxxxx@cache:11211") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Flags is the flag set Load parses: the caller parses and validates.
+func TestFlags(t *testing.T) {
+	fs, c, err := Flags(env(map[string]string{"CONNECTBOOK_MAX_SESSIONS": "7"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Parse([]string{"--addr", "127.0.0.1:9000"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" || c.MaxSessions != 7 || c.Validate() != nil {
+		t.Fatalf("got %+v, %v", c, c.Validate())
+	}
+	if _, _, err := Flags(env(map[string]string{"CONNECTBOOK_MAX_SESSIONS": "many"})); err == nil || !strings.Contains(err.Error(), "CONNECTBOOK_MAX_SESSIONS") {
+		t.Fatalf("a bad variable: %v", err)
+	}
+}

@@ -60,20 +60,72 @@ func Text(s string, max int) string {
 // userID is 0, else those of the user with that ID and username (events
 // about a username with no known user, such as failed logins, included).
 func (db *DB) Events(ctx context.Context, userID int64, username string, limit int) ([]Event, error) {
+	return db.FindEvents(ctx, EventQuery{UserID: userID, Username: username, Limit: limit})
+}
+
+// EventQuery selects events of the log. Its zero fields select every
+// event.
+type EventQuery struct {
+	// UserID selects the events of the user with this ID and Username,
+	// events about that username with no known user (such as failed
+	// sign-ins) included.
+	UserID   int64
+	Username string
+	Kind     string    // only events of this kind
+	Since    time.Time // only events at or after this
+	Session  string    // only events of the session with this short ID
+	Limit    int
+}
+
+// FindEvents returns up to q.Limit events that q selects, newest first.
+func (db *DB) FindEvents(ctx context.Context, q EventQuery) ([]Event, error) {
 	// Events of the session manager know the user's ID only; the join
 	// names the user while the account exists.
-	const cols = `SELECT e.id, e.at, e.kind, e.user_id, COALESCE(NULLIF(e.username, ''), u.username, ''),
+	query := `SELECT e.id, e.at, e.kind, e.user_id, COALESCE(NULLIF(e.username, ''), u.username, ''),
 		e.client_ip, e.user_agent, e.session, e.detail
 		FROM security_events e LEFT JOIN users u ON u.id = e.user_id`
-	var rows *sql.Rows
-	var err error
-	if userID == 0 {
-		rows, err = db.query(ctx, cols+` ORDER BY e.id DESC LIMIT ?`, limit)
-	} else {
-		rows, err = db.query(ctx, cols+` WHERE e.user_id = ? OR (e.user_id IS NULL AND e.username = ?)
-			ORDER BY e.id DESC LIMIT ?`, userID, username, limit)
+	var where []string
+	var args []any
+	if q.UserID != 0 {
+		where = append(where, `(e.user_id = ? OR (e.user_id IS NULL AND e.username = ?))`)
+		args = append(args, q.UserID, q.Username)
 	}
-	return scanEvents(rows, err)
+	if q.Kind != "" {
+		where = append(where, `e.kind = ?`)
+		args = append(args, q.Kind)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, `e.at >= ?`)
+		args = append(args, q.Since.UnixMicro())
+	}
+	if q.Session != "" {
+		where = append(where, `e.session = ?`)
+		args = append(args, q.Session)
+	}
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	return scanEvents(db.query(ctx, query+` ORDER BY e.id DESC LIMIT ?`, append(args, q.Limit)...))
+}
+
+// EventSessions returns the short session IDs in the log that begin with
+// prefix, up to limit of them, in order.
+func (db *DB) EventSessions(ctx context.Context, prefix string, limit int) ([]string, error) {
+	rows, err := db.query(ctx, `SELECT DISTINCT session FROM security_events
+		WHERE session <> '' AND substr(session, 1, ?) = ? ORDER BY session LIMIT ?`, utf8.RuneCountInString(prefix), prefix, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	list := []string{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, mapErr(err)
+		}
+		list = append(list, s)
+	}
+	return list, mapErr(rows.Err())
 }
 
 // ActivityQuery selects a user's own security events.
