@@ -47,6 +47,9 @@ func TestSecurityCenter(t *testing.T) {
 	a.click(`form[action="/signup"] button[type=submit]`)
 	a.wantAt("/profile", "")
 	a.wantText("h1", "Welcome, "+username+"!")
+	a.wantText("main p.notice", "Welcome to ConnectBook!")
+	a.open("/profile")
+	a.wantCount("main p.notice", 0) // once only
 
 	// B signs in from another browser and system.
 	b.open("/login")
@@ -107,6 +110,11 @@ func TestSecurityCenter(t *testing.T) {
 	b.wantAt("/login", "/profile")
 	b.wantText("main", "Log in", "Your session ended: signed out because the password was changed from another of your sessions.")
 	b.wantCount("header form[action=\"/logout\"]", 0)
+	// Signing in again brings B back to the page it asked for.
+	b.fill("username", username, "password", changed)
+	b.click(`form[action="/login"] button[type=submit]`)
+	b.wantAt("/profile", "")
+	b.wantText("h1", "Welcome, "+username+"!")
 	a.click(`nav.tabs a[href="/settings/activity"]`)
 	a.wantAt("/settings/activity", "")
 	a.wantText("ol.activity", "Password changed", "Sessions ended", "Signed in", "Account created", "Firefox on Linux")
