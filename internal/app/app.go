@@ -80,6 +80,7 @@ type App struct {
 
 	opts    Options
 	storeID string // the session store's identity, as RecordStore records it
+	store   session.Store
 	closers []func() error
 }
 
@@ -121,13 +122,16 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.store = st
 	if o.Admin {
 		if err := a.checkStore(recorded); err != nil {
 			return nil, err
 		}
 	}
 	clientIP := web.ClientIP(o.BehindProxy)
-	a.Audit = &audit.Log{DB: a.DB, Logger: o.Logger, Now: o.Now}
+	// Security events are a stream of their own in the log, apart from
+	// the access log's lines.
+	a.Audit = &audit.Log{DB: a.DB, Logger: o.Logger.With("stream", "security"), Now: o.Now}
 	a.Auth = auth.NewService(a.DB)
 	a.Auth.Now = o.Now
 	if o.SignUpsPerHour != 0 {
@@ -180,8 +184,29 @@ func (a *App) Handler() http.Handler {
 		Account: a.Account, Sessions: a.Sessions, Audit: a.Audit, Logger: a.opts.Logger,
 		Posts:  &post.Service{DB: a.DB, Follow: follows, Now: now, Changed: a.Account.Forget},
 		Follow: follows, Feed: &feed.Service{DB: a.DB}, Notify: &notify.Service{DB: a.DB, Changed: a.Account.Forget},
-		TLS: a.opts.TLS, BehindProxy: a.opts.BehindProxy, Now: a.opts.Now,
+		TLS: a.opts.TLS, BehindProxy: a.opts.BehindProxy, Now: a.opts.Now, Ready: a.Ready,
 	})
+}
+
+// Ready reports whether the database and the session store each answer
+// within the store timeout: the first runs a query, the second looks up a
+// session that cannot exist. The error names the one that did not answer.
+func (a *App) Ready(ctx context.Context) error {
+	timeout := a.opts.StoreTimeout
+	if timeout <= 0 {
+		timeout = session.DefaultStoreTimeout
+	}
+	dbCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := a.DB.Ping(dbCtx); err != nil {
+		return &web.NotReady{Part: "the database", Within: timeout, Err: err}
+	}
+	storeCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := a.store.Find(storeCtx, session.ID{}); err != nil && !errors.Is(err, session.ErrNotFound) {
+		return &web.NotReady{Part: "the session store", Within: timeout, Err: err}
+	}
+	return nil
 }
 
 func (a *App) openSessionStore(ctx context.Context) (session.Store, error) {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -39,6 +40,7 @@ type Config struct {
 	TLSSelfSigned       bool
 	BehindProxy         bool
 	LogFormat           string // json or text
+	LogLevel            string // debug, info, warn or error
 }
 
 // Defaults.
@@ -139,6 +141,7 @@ func Flags(getenv func(string) string) (*flag.FlagSet, *Config, error) {
 	boolean(&c.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a certificate generated in memory, to try HTTPS locally")
 	boolean(&c.BehindProxy, "behind-proxy", false, "trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
+	str(&c.LogLevel, "log-level", "info", "the least severe log records written: debug, info (with one line per request), warn or error")
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
@@ -205,6 +208,9 @@ func (c Config) Validate() error {
 	if c.TLSSelfSigned && c.TLSCert != "" {
 		return errors.New("--tls-self-signed and --tls-cert exclude each other: choose one")
 	}
+	if _, ok := LogLevels[c.LogLevel]; !ok {
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel)
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: use text or json", c.LogFormat)
 	}
@@ -253,3 +259,6 @@ func isLoopback(host string) bool {
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
 }
+
+// LogLevels are the --log-level values.
+var LogLevels = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}

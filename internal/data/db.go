@@ -77,6 +77,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	return db, nil
 }
 
+// Ping runs a query, to check that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	return db.scanRow(ctx, `SELECT 1`, nil, &one)
+}
+
 // Postgres reports whether the database is PostgreSQL.
 func (db *DB) Postgres() bool { return db.postgres }
 

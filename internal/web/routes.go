@@ -28,6 +28,11 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /robots.txt", a.robots)
 
 	mux.Handle("GET /security", dynamic.then(http.HandlerFunc(a.security)))
+
+	// For supervisors and load balancers: no session, no cookie, nothing
+	// of a user's.
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("GET /{$}", dynamic.then(http.HandlerFunc(a.home)))
 	mux.Handle("GET /signup", dynamic.then(a.credentialsForm("signup.html")))
 	mux.Handle("POST /signup", dynamic.then(http.HandlerFunc(a.signupSubmit)))
@@ -83,7 +88,7 @@ func (a *app) routes() http.Handler {
 		"/signup": "GET, HEAD, POST", "/login": "GET, HEAD, POST", "/profile": "GET, HEAD, POST",
 		"/logout": "GET, HEAD, POST", "/{$}": "GET, HEAD", "/security": "GET, HEAD", "/static/": "GET, HEAD",
 		"/favicon.ico": "GET, HEAD", "/apple-touch-icon.png": "GET, HEAD", "/apple-touch-icon-precomposed.png": "GET, HEAD",
-		"/robots.txt": "GET, HEAD", "/u/{username}": "GET, HEAD", "/notices/{id}/dismiss": "POST",
+		"/robots.txt": "GET, HEAD", "/healthz": "GET, HEAD", "/readyz": "GET, HEAD", "/u/{username}": "GET, HEAD", "/notices/{id}/dismiss": "POST",
 		"/settings": "GET, HEAD", "/settings/sessions": "GET, HEAD", "/settings/sessions/{id}/revoke": "POST",
 		"/settings/sessions/revoke-others": "POST", "/settings/password": "GET, HEAD, POST",
 		"/settings/reauth": "GET, HEAD, POST", "/settings/delete": "GET, HEAD, POST", "/settings/activity": "GET, HEAD",
@@ -98,9 +103,9 @@ func (a *app) routes() http.Handler {
 	}
 	mux.Handle("/", dynamic.then(http.HandlerFunc(a.notFound)))
 
-	// Every request: panics become 500s, security headers, cross-origin
+	// Every request: a line in the access log, panics become 500s, security headers, cross-origin
 	// requests that change state are refused, bodies are bounded.
-	return chain(a.recoverPanic, a.securityHeaders, a.crossOrigin, limitBody).then(mux)
+	return chain(a.accessLog, a.recoverPanic, a.securityHeaders, a.crossOrigin, limitBody).then(mux)
 }
 
 // middlewares compose left to right: chain(a, b).then(h) is a(b(h)).

@@ -5,6 +5,7 @@
 package web
 
 import (
+	"context"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -38,6 +39,9 @@ type Deps struct {
 	// client's address and its X-Forwarded-Proto for HSTS.
 	BehindProxy bool
 	Now         func() time.Time
+	// Ready checks that the database and the session store answer, for
+	// /readyz; its error names the one that did not, for an operator.
+	Ready func(context.Context) error
 }
 
 type app struct {

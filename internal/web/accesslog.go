@@ -1,0 +1,79 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// RequestIDHeader carries each request's ID in the response, to match a
+// user's report with the access log's line.
+const RequestIDHeader = "X-Request-ID"
+
+// accessLog writes a line for each request once it is answered: method,
+// route pattern, status, bytes, duration, client address and request ID.
+// It never writes the path or the query (a path names people, a query can
+// hold a token), cookies or any header: the route pattern ("GET
+// /u/{username}") says which page without saying whose. Health checks
+// are logged at debug level only, for a load balancer asks every few
+// seconds. Security events keep their own records (the "security event"
+// lines and the database).
+func (a *app) accessLog(next http.Handler) http.Handler {
+	clientIP := ClientIP(a.BehindProxy)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		var raw [8]byte
+		rand.Read(raw[:])
+		id := hex.EncodeToString(raw[:])
+		w.Header().Set(RequestIDHeader, id)
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			level = slog.LevelDebug
+		}
+		if !a.Logger.Enabled(r.Context(), level) {
+			return
+		}
+		route := r.Pattern
+		if route == "" {
+			route = "(none)"
+		}
+		a.Logger.LogAttrs(r.Context(), level, "request",
+			slog.String("stream", "access"),
+			slog.String("method", r.Method),
+			slog.String("route", route),
+			slog.Int("status", rec.status),
+			slog.Int64("bytes", rec.bytes),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.String("client_ip", clientIP(r)),
+			slog.String("request_id", id))
+	})
+}
+
+// recorder notes the status and the size of a response.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = status, true
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wroteHeader = true
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
