@@ -17,7 +17,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Addr: "127.0.0.1:8080", DB: "connectbook.db", IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
-		ReauthWindow: 10 * time.Minute, MaxSessions: 50, LogFormat: "text",
+		ReauthWindow: 10 * time.Minute, MaxSessions: 50, LogFormat: "text", LogLevel: "info",
 		RotationInterval: 10 * time.Minute, DBSC: true, BoundCookieLifetime: 10 * time.Minute,
 		StoreTimeout: time.Second, SignUpsPerHour: 10, SignInsPerAccount: 40, SignInsPerNetwork: 120}
 	if c != want {
@@ -78,6 +78,7 @@ func TestRefusals(t *testing.T) {
 		{[]string{"--idle-timeout", "10s"}, nil, "too short"},
 		{[]string{"--idle-timeout", "2h", "--absolute-timeout", "1h"}, nil, "shorter than"},
 		{[]string{"--log-format", "xml"}, nil, "text or json"},
+		{[]string{"--log-level", "loud"}, nil, "debug, info, warn or error"},
 		{[]string{"--session-store", "memcached://x"}, nil, "redis://"},
 		{[]string{"--db", ""}, nil, "--db is empty"},
 		{nil, map[string]string{"CONNECTBOOK_IDLE_TIMEOUT": "soon"}, "not a duration"},
