@@ -18,6 +18,7 @@ var commands = []struct{ name, summary string }{
 	{"user", "add an account, set its password, or delete it"},
 	{"sessions", "list a user's sessions and end them"},
 	{"events", "read the security event log"},
+	{"backup", "copy a running SQLite database to a new file"},
 	{"probe", "run session attacks against a site you are allowed to test"},
 	{"lab", "serve a deliberately vulnerable replica, on loopback only"},
 	{"demo", "fill a database with a made-up network to try ConnectBook out"},
@@ -86,6 +87,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return sessionsCmd(ctx, rest, stdout, stderr)
 	case "events":
 		return eventsCmd(ctx, rest, stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, rest, stdout, stderr)
 	case "probe":
 		return probeCmd(ctx, rest, stdin, stdout, stderr)
 	case "lab":
