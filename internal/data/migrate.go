@@ -47,8 +47,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	sort.Strings(names)
-	if _, err := db.SQL.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+	if err := db.createMigrationsTable(ctx); err != nil {
 		return fmt.Errorf("data: migrate: %w", err)
 	}
 	for _, name := range names {
@@ -73,16 +72,45 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// createMigrationsTable creates the table of applied migrations, under the
+// migrations' lock: on PostgreSQL, two CREATE TABLE IF NOT EXISTS run at
+// once can both find no table, and the second then fails on the catalog's
+// unique index (pg_type_typname_nsp_index).
+func (db *DB) createMigrationsTable(ctx context.Context) error {
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := db.lockMigrations(ctx, tx); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// lockMigrations serialises migrations between processes until tx ends:
+// a PostgreSQL advisory lock (SQLite's write lock, taken at BEGIN, does it
+// there).
+func (db *DB) lockMigrations(ctx context.Context, tx *sql.Tx) error {
+	if !db.postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('connectbook migrations'))`)
+	return err
+}
+
 func (db *DB) apply(ctx context.Context, version int, stmts string) error {
 	tx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if db.postgres {
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('connectbook migrations'))`); err != nil {
-			return err
-		}
+	if err := db.lockMigrations(ctx, tx); err != nil {
+		return err
 	}
 	var one int
 	err = tx.QueryRowContext(ctx, db.q(`SELECT 1 FROM schema_migrations WHERE version = ?`), version).Scan(&one)
