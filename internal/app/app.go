@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -78,10 +79,11 @@ type App struct {
 	Auth     *auth.Service
 	Account  *account.Service
 
-	opts    Options
-	storeID string // the session store's identity, as RecordStore records it
-	store   session.Store
-	closers []func() error
+	opts     Options
+	storeID  string // the session store's identity, as RecordStore records it
+	store    session.Store
+	draining atomic.Bool
+	closers  []func() error
 }
 
 // sessionStoreSetting names the setting that records where sessions live.
@@ -188,10 +190,16 @@ func (a *App) Handler() http.Handler {
 	})
 }
 
+// Drain makes Ready fail from now on: the instance is shutting down.
+func (a *App) Drain() { a.draining.Store(true) }
+
 // Ready reports whether the database and the session store each answer
 // within the store timeout: the first runs a query, the second looks up a
 // session that cannot exist. The error names the one that did not answer.
 func (a *App) Ready(ctx context.Context) error {
+	if a.draining.Load() {
+		return &web.NotReady{Part: "this instance", Shutting: true}
+	}
 	timeout := a.opts.StoreTimeout
 	if timeout <= 0 {
 		timeout = session.DefaultStoreTimeout

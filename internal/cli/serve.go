@@ -156,6 +156,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	case <-ctx.Done():
 	}
+	// Draining: /readyz answers 503 while requests are still served, so
+	// that a load balancer stops sending new ones before the listener
+	// closes; then the requests in progress finish.
+	a.Drain()
+	if cfg.ShutdownDelay > 0 {
+		fmt.Fprintf(stdout, "ConnectBook is shutting down: not ready, still serving for %v\n", cfg.ShutdownDelay)
+		time.Sleep(cfg.ShutdownDelay)
+	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {

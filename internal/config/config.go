@@ -39,8 +39,9 @@ type Config struct {
 	TLSKey              string
 	TLSSelfSigned       bool
 	BehindProxy         bool
-	LogFormat           string // json or text
-	LogLevel            string // debug, info, warn or error
+	ShutdownDelay       time.Duration // how long to keep serving, not ready, after SIGTERM
+	LogFormat           string        // json or text
+	LogLevel            string        // debug, info, warn or error
 }
 
 // Defaults.
@@ -140,6 +141,7 @@ func Flags(getenv func(string) string) (*flag.FlagSet, *Config, error) {
 	str(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	boolean(&c.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a certificate generated in memory, to try HTTPS locally")
 	boolean(&c.BehindProxy, "behind-proxy", false, "trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy")
+	dur(&c.ShutdownDelay, "shutdown-delay", 0, "after SIGTERM, how long to keep serving while /readyz answers 503, so that a load balancer moves traffic away before the listener closes")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	str(&c.LogLevel, "log-level", "info", "the least severe log records written: debug, info (with one line per request), warn or error")
 	if err := errors.Join(errs...); err != nil {
@@ -207,6 +209,9 @@ func (c Config) Validate() error {
 	}
 	if c.TLSSelfSigned && c.TLSCert != "" {
 		return errors.New("--tls-self-signed and --tls-cert exclude each other: choose one")
+	}
+	if c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
+		return fmt.Errorf("--shutdown-delay %v: use 0 to 5m", c.ShutdownDelay)
 	}
 	if _, ok := LogLevels[c.LogLevel]; !ok {
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel)

@@ -17,7 +17,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Addr: "127.0.0.1:8080", DB: "connectbook.db", IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour,
-		ReauthWindow: 10 * time.Minute, MaxSessions: 50, LogFormat: "text", LogLevel: "info",
+		ReauthWindow: 10 * time.Minute, MaxSessions: 50, LogFormat: "text", LogLevel: "info", ShutdownDelay: 0,
 		RotationInterval: 10 * time.Minute, DBSC: true, BoundCookieLifetime: 10 * time.Minute,
 		StoreTimeout: time.Second, SignUpsPerHour: 10, SignInsPerAccount: 40, SignInsPerNetwork: 120}
 	if c != want {
@@ -79,6 +79,7 @@ func TestRefusals(t *testing.T) {
 		{[]string{"--idle-timeout", "2h", "--absolute-timeout", "1h"}, nil, "shorter than"},
 		{[]string{"--log-format", "xml"}, nil, "text or json"},
 		{[]string{"--log-level", "loud"}, nil, "debug, info, warn or error"},
+		{[]string{"--shutdown-delay", "6m"}, nil, "0 to 5m"},
 		{[]string{"--session-store", "memcached://x"}, nil, "redis://"},
 		{[]string{"--db", ""}, nil, "--db is empty"},
 		{nil, map[string]string{"CONNECTBOOK_IDLE_TIMEOUT": "soon"}, "not a duration"},

@@ -10,12 +10,16 @@ import (
 // NotReady is Deps.Ready's error: which part did not answer in time, and
 // why (logged, never shown: the cause can name hosts and addresses).
 type NotReady struct {
-	Part   string
-	Within time.Duration
-	Err    error
+	Part     string
+	Within   time.Duration
+	Err      error
+	Shutting bool // the instance is shutting down
 }
 
 func (e *NotReady) Error() string {
+	if e.Shutting {
+		return e.Part + " is shutting down"
+	}
 	return fmt.Sprintf("%s did not answer within %v: %v", e.Part, e.Within, e.Err)
 }
 
@@ -40,7 +44,9 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := a.Ready(r.Context()); err != nil {
 		a.Logger.WarnContext(r.Context(), "not ready", "err", err)
 		say := "not ready\n"
-		if nr, ok := errors.AsType[*NotReady](err); ok {
+		if nr, ok := errors.AsType[*NotReady](err); ok && nr.Shutting {
+			say = "not ready: " + nr.Error() + "\n"
+		} else if ok {
 			say = fmt.Sprintf("not ready: %s did not answer within %v\n", nr.Part, nr.Within)
 		}
 		w.Header().Set("Retry-After", "5")
