@@ -159,11 +159,12 @@ func (m *Manager) bindingHolds(w http.ResponseWriter, r *http.Request, st *state
 		return false
 	}
 	why := "ended because its cookie was used without the device it is bound to"
-	if _, err := m.end(ctx, *s, now, why); err != nil {
+	ended, err := m.end(ctx, *s, now, why)
+	if err != nil {
 		m.opts.Logger.ErrorContext(ctx, "ending a session used without its device", "err", err)
 	}
 	st.ended = why
-	m.reject(w, r, Event{Kind: EventBindingMissing, UserID: s.UserID, Session: s.Handle.Short(), Ended: true,
+	m.reject(w, r, Event{Kind: EventBindingMissing, UserID: s.UserID, Session: s.Handle.Short(), Ended: true, Ends: ends(ended),
 		Detail: fmt.Sprintf("the session is bound to a device and %d requests came without proof of it: the session was ended; "+
 			"its device's last IP address: %s", n, s.LastIP)})
 	return false

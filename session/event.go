@@ -87,4 +87,26 @@ type Event struct {
 	// back (EventTokenReused), or a bound session was used without its
 	// device too often (EventBindingMissing). Apps tell the owner.
 	Ended bool
+	// Ends is how many sessions the event ended: 1 for a sign-out, a
+	// session replaced at sign-in, an expiry noticed at a request, an
+	// eviction or a defence; the number revoked for EventRevoked; 0 for
+	// events that ended none (among them an expired token whose session
+	// the sweeper had removed already).
+	Ends int
+}
+
+// Why a session ended, in the Detail of EventDestroyed and EventExpired.
+const (
+	WhySignedOut       = "signed out"
+	WhyReplaced        = "replaced by a new sign-in in the same browser"
+	WhyIdleTimeout     = "idle timeout"
+	WhyAbsoluteTimeout = "absolute timeout"
+)
+
+// ends is an Event's Ends for one session that ended or did not.
+func ends(ended bool) int {
+	if ended {
+		return 1
+	}
+	return 0
 }

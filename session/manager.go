@@ -278,7 +278,7 @@ func (m *Manager) Create(w http.ResponseWriter, r *http.Request, l Login) (Sessi
 		return Session{}, fmt.Errorf("session: user id must be 1 to %d bytes", maxUserIDLen)
 	}
 	ctx := r.Context()
-	if err := m.destroyCarried(ctx, r, "replaced by a new sign-in in the same browser"); err != nil {
+	if err := m.destroyCarried(ctx, r, WhyReplaced); err != nil {
 		return Session{}, err
 	}
 	now := m.now()
@@ -342,7 +342,7 @@ func (m *Manager) confirmEpoch(ctx context.Context, r *http.Request, s Session) 
 	if err != nil {
 		return fmt.Errorf("session: epoch: %w", err)
 	}
-	m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: s.UserID, Session: s.Handle.Short(), Detail: "credentials changed while signing in"})
+	m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: s.UserID, Session: s.Handle.Short(), Detail: "credentials changed while signing in", Ends: 1})
 	return ErrStaleEpoch
 }
 
@@ -372,7 +372,8 @@ func (m *Manager) enforceCap(ctx context.Context, r *http.Request, s Session) er
 			return err
 		default:
 			m.emit(ctx, r, Event{Kind: EventEvicted, UserID: s.UserID, Session: o.Handle.Short(),
-				Detail: fmt.Sprintf("the least recently used session (last active %s) was ended: a new sign-in went past the limit of %d", o.LastSeenAt.Format(time.RFC3339), limit)})
+				Detail: fmt.Sprintf("the least recently used session (last active %s) was ended: a new sign-in went past the limit of %d", o.LastSeenAt.Format(time.RFC3339), limit),
+				Ends: 1})
 		}
 	}
 	return nil
@@ -400,7 +401,7 @@ func (m *Manager) destroyCarried(ctx context.Context, r *http.Request, why strin
 		case err != nil:
 			return fmt.Errorf("session: delete: %w", err)
 		case ended:
-			m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: st.sess.UserID, Session: st.sess.Handle.Short(), Detail: why})
+			m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: st.sess.UserID, Session: st.sess.Handle.Short(), Detail: why, Ends: 1})
 		}
 		list = append(list, carried{id: st.sess.ID})
 	}
@@ -423,7 +424,7 @@ func (m *Manager) destroyCarried(ctx context.Context, r *http.Request, why strin
 		case err != nil:
 			return fmt.Errorf("session: delete: %w", err)
 		default:
-			m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: c.user, Session: c.short, Detail: why})
+			m.emit(ctx, r, Event{Kind: EventDestroyed, UserID: c.user, Session: c.short, Detail: why, Ends: 1})
 		}
 	}
 	if st != nil {
@@ -496,7 +497,7 @@ func (m *Manager) rotate(w http.ResponseWriter, r *http.Request, st *state, auth
 // store fails, the cookie is left alone and the error returned, so that the
 // user can try again rather than believe a session is over that is not.
 func (m *Manager) Destroy(w http.ResponseWriter, r *http.Request) error {
-	if err := m.destroyCarried(r.Context(), r, "signed out"); err != nil {
+	if err := m.destroyCarried(r.Context(), r, WhySignedOut); err != nil {
 		return err
 	}
 	m.clearCookie(w)
@@ -539,7 +540,7 @@ func (m *Manager) Revoke(ctx context.Context, r *http.Request, userID string, h 
 		if err != nil {
 			return fmt.Errorf("session: revoke: %w", err)
 		}
-		m.emit(ctx, r, Event{Kind: EventRevoked, UserID: userID, Session: h.Short(), Detail: "1 session " + why})
+		m.emit(ctx, r, Event{Kind: EventRevoked, UserID: userID, Session: h.Short(), Detail: "1 session " + why, Ends: 1})
 		if st := stateFrom(ctx); st != nil && st.ok && st.sess.Handle == h {
 			st.ok = false
 		}
@@ -594,7 +595,7 @@ func (m *Manager) revokeAll(ctx context.Context, r *http.Request, userID string,
 		return 0, fmt.Errorf("session: revoke: %w", err)
 	}
 	if n > 0 {
-		m.emit(ctx, r, Event{Kind: EventRevoked, UserID: userID, Detail: plural(n, "session") + " " + why})
+		m.emit(ctx, r, Event{Kind: EventRevoked, UserID: userID, Detail: plural(n, "session") + " " + why, Ends: n})
 	}
 	return n, nil
 }

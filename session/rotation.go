@@ -181,11 +181,12 @@ func (m *Manager) resolveReplaced(w http.ResponseWriter, r *http.Request, st *st
 // no longer have was presented: a copy of the cookie is in use.
 func (m *Manager) reused(w http.ResponseWriter, r *http.Request, st *state, s Session, e Ending, now time.Time, what string) (Session, bool, error) {
 	why := "ended because it was used from two places: a copy of its cookie was in use elsewhere"
-	if _, err := m.end(r.Context(), s, now, why); err != nil {
+	ended, err := m.end(r.Context(), s, now, why)
+	if err != nil {
 		return Session{}, false, err
 	}
 	st.ended = why
-	m.reject(w, r, Event{Kind: EventTokenReused, UserID: s.UserID, Session: s.Handle.Short(), Ended: true,
+	m.reject(w, r, Event{Kind: EventTokenReused, UserID: s.UserID, Session: s.Handle.Short(), Ended: true, Ends: ends(ended),
 		Detail: fmt.Sprintf("%s, so the session was ended; the session's other client: %s, %s",
 			what, s.LastIP, clip(s.UserAgent, 200))})
 	return Session{}, false, nil
@@ -250,15 +251,16 @@ func (m *Manager) alive(w http.ResponseWriter, r *http.Request, st *state, s Ses
 	if s.ValidAt(now) {
 		return true, nil
 	}
-	why := "idle timeout"
+	why := WhyIdleTimeout
 	if !now.Before(s.AbsoluteDeadline) {
-		why = "absolute timeout"
+		why = WhyAbsoluteTimeout
 	}
-	if err := m.store.Delete(r.Context(), s.ID, now, ""); err != nil && !errors.Is(err, ErrNotFound) {
+	err := m.store.Delete(r.Context(), s.ID, now, "")
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return false, err
 	}
 	st.ended = why
-	m.reject(w, r, Event{Kind: EventExpired, UserID: s.UserID, Session: s.Handle.Short(), Detail: why})
+	m.reject(w, r, Event{Kind: EventExpired, UserID: s.UserID, Session: s.Handle.Short(), Detail: why, Ends: ends(err == nil)})
 	return false, nil
 }
 
@@ -277,11 +279,12 @@ func (m *Manager) sameClient(w http.ResponseWriter, r *http.Request, st *state, 
 		return true, nil
 	}
 	why := "ended because it was used from another browser or system (" + what + ")"
-	if _, err := m.end(r.Context(), s, now, clip(why, maxWhyLen)); err != nil {
+	ended, err := m.end(r.Context(), s, now, clip(why, maxWhyLen))
+	if err != nil {
 		return false, err
 	}
 	st.ended = why
-	m.reject(w, r, Event{Kind: EventClientChanged, UserID: s.UserID, Session: s.Handle.Short(), Ended: true,
+	m.reject(w, r, Event{Kind: EventClientChanged, UserID: s.UserID, Session: s.Handle.Short(), Ended: true, Ends: ends(ended),
 		Detail: "signed in from " + s.CreatedIP + " with " + clip(s.UserAgent, 200) + "; used from this client: " + what})
 	return false, nil
 }

@@ -59,6 +59,9 @@ type Service struct {
 	Now      func() time.Time
 	// SudoWindow is DefaultSudoWindow if zero.
 	SudoWindow time.Duration
+	// OnLogin, if set, is told the outcome of each sign-in with a
+	// password, one of LoginOutcomes.
+	OnLogin func(outcome string)
 
 	users *userCache
 }

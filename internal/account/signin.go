@@ -58,7 +58,10 @@ func (s *Service) AddUser(ctx context.Context, username, password, confirm strin
 // unknown users), records the attempt, and signs the browser in. A sign-in
 // from a browser and system the user has not used for 90 days is announced
 // to the user's other sessions.
-func (s *Service) LogIn(w http.ResponseWriter, r *http.Request, username, password string) (data.User, error) {
+func (s *Service) LogIn(w http.ResponseWriter, r *http.Request, username, password string) (_ data.User, err error) {
+	if s.OnLogin != nil {
+		defer func() { s.OnLogin(loginOutcome(err)) }()
+	}
 	ctx := r.Context()
 	username = strings.TrimSpace(username)
 	p, err := s.Auth.Login(ctx, username, password, s.ClientIP(r))
@@ -91,6 +94,38 @@ func (s *Service) LogIn(w http.ResponseWriter, r *http.Request, username, passwo
 		return data.User{}, ErrStale
 	}
 	return user, err
+}
+
+// Outcomes of a sign-in with a password, for OnLogin.
+const (
+	LoginSucceeded = "succeeded" // signed in
+	LoginFailed    = "failed"    // wrong username or password
+	LoginThrottled = "throttled" // refused by a throttle before the password was checked
+	LoginBusy      = "busy"      // password hashing at capacity, or the client's share of it in use
+	LoginRefused   = "refused"   // refused otherwise (the account changed meanwhile), or the client went away
+	LoginError     = "error"     // the server failed (a database or session store error)
+)
+
+// LoginOutcomes are every outcome OnLogin is told.
+var LoginOutcomes = []string{LoginSucceeded, LoginFailed, LoginThrottled, LoginBusy, LoginRefused, LoginError}
+
+// loginOutcome classifies LogIn's error.
+func loginOutcome(err error) string {
+	var e *Error
+	var throttled *auth.ThrottledError
+	switch {
+	case err == nil:
+		return LoginSucceeded
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return LoginFailed
+	case errors.As(err, &throttled):
+		return LoginThrottled
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrClientBusy):
+		return LoginBusy
+	case errors.As(err, &e), errors.Is(err, context.Canceled):
+		return LoginRefused
+	}
+	return LoginError
 }
 
 func (s *Service) createError(err error) error {

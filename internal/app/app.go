@@ -22,6 +22,7 @@ import (
 	"github.com/connectbook/connectbook/internal/data"
 	"github.com/connectbook/connectbook/internal/feed"
 	"github.com/connectbook/connectbook/internal/follow"
+	"github.com/connectbook/connectbook/internal/metrics"
 	"github.com/connectbook/connectbook/internal/notify"
 	"github.com/connectbook/connectbook/internal/post"
 	"github.com/connectbook/connectbook/internal/web"
@@ -78,6 +79,8 @@ type App struct {
 	Audit    *audit.Log
 	Auth     *auth.Service
 	Account  *account.Service
+	// Metrics counts what the app does, for Prometheus.
+	Metrics *metrics.Metrics
 
 	opts     Options
 	storeID  string // the session store's identity, as RecordStore records it
@@ -98,7 +101,8 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &App{opts: o}
+	a := &App{opts: o, Metrics: metrics.New(metrics.Labels{
+		SecurityEvents: audit.Kinds(), ThrottleScopes: data.Scopes, LoginOutcomes: account.LoginOutcomes})}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -124,7 +128,7 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.store = st
+	a.store = a.Metrics.Store(st, a.storeKind())
 	if o.Admin {
 		if err := a.checkStore(recorded); err != nil {
 			return nil, err
@@ -133,7 +137,7 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	clientIP := web.ClientIP(o.BehindProxy)
 	// Security events are a stream of their own in the log, apart from
 	// the access log's lines.
-	a.Audit = &audit.Log{DB: a.DB, Logger: o.Logger.With("stream", "security"), Now: o.Now}
+	a.Audit = &audit.Log{DB: a.DB, Logger: o.Logger.With("stream", "security"), Now: o.Now, Counted: a.Metrics.SecurityEvent}
 	a.Auth = auth.NewService(a.DB)
 	a.Auth.Now = o.Now
 	if o.SignUpsPerHour != 0 {
@@ -148,9 +152,11 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	if o.Hasher != nil {
 		a.Auth.Hasher = o.Hasher
 	}
+	a.Auth.OnThrottled = a.Metrics.Throttled
+	a.Metrics.Hashing(a.Auth.Hasher.Stats)
 	a.Account = account.New(account.Service{DB: a.DB, Auth: a.Auth, Audit: a.Audit, Logger: o.Logger,
-		ClientIP: clientIP, Now: o.Now, SudoWindow: o.ReauthWindow})
-	a.Sessions, err = session.New(st, session.Options{
+		ClientIP: clientIP, Now: o.Now, SudoWindow: o.ReauthWindow, OnLogin: a.Metrics.Login})
+	a.Sessions, err = session.New(a.store, session.Options{
 		IdleTimeout:         o.IdleTimeout,
 		AbsoluteTimeout:     o.AbsoluteTimeout,
 		MaxSessions:         o.MaxSessions,
@@ -160,10 +166,13 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		StoreTimeout:        o.StoreTimeout,
 		// A stalled store fails the request closed, with the site's own
 		// page (the middleware has logged why).
-		OnError:       func(w http.ResponseWriter, r *http.Request, _ error) { web.Unavailable(w, r) },
-		Now:           o.Now,
-		ClientIP:      clientIP,
-		OnEvent:       a.Account.SessionEvent,
+		OnError:  func(w http.ResponseWriter, r *http.Request, _ error) { web.Unavailable(w, r) },
+		Now:      o.Now,
+		ClientIP: clientIP,
+		OnEvent: func(ctx context.Context, ev session.Event) {
+			a.Metrics.SessionEvent(ev)
+			a.Account.SessionEvent(ctx, ev)
+		},
 		ClientChanged: account.ClientChanged,
 		Logger:        o.Logger,
 		Epoch:         a.Account.Epoch,
@@ -186,8 +195,47 @@ func (a *App) Handler() http.Handler {
 		Account: a.Account, Sessions: a.Sessions, Audit: a.Audit, Logger: a.opts.Logger,
 		Posts:  &post.Service{DB: a.DB, Follow: follows, Now: now, Changed: a.Account.Forget},
 		Follow: follows, Feed: &feed.Service{DB: a.DB}, Notify: &notify.Service{DB: a.DB, Changed: a.Account.Forget},
-		TLS: a.opts.TLS, BehindProxy: a.opts.BehindProxy, Now: a.opts.Now, Ready: a.Ready,
+		TLS: a.opts.TLS, BehindProxy: a.opts.BehindProxy, Now: a.opts.Now, Ready: a.Ready, Metrics: a.Metrics,
 	})
+}
+
+// RunSweeper removes expired sessions every interval until ctx is done,
+// counting them.
+func (a *App) RunSweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.Sweep(ctx)
+			if err != nil && ctx.Err() == nil {
+				a.opts.Logger.Error("sweeping expired sessions", "err", err)
+			}
+			if n > 0 {
+				a.opts.Logger.Info("swept expired sessions", "count", n)
+			}
+		}
+	}
+}
+
+// Sweep removes expired sessions, counting them.
+func (a *App) Sweep(ctx context.Context) (int, error) {
+	n, err := a.Sessions.Sweep(ctx)
+	a.Metrics.SessionsSwept(n)
+	return n, err
+}
+
+// storeKind names the session store's kind: redis, postgres or sqlite.
+func (a *App) storeKind() string {
+	switch {
+	case a.opts.SessionStore != "":
+		return "redis"
+	case a.DB.Postgres():
+		return "postgres"
+	}
+	return "sqlite"
 }
 
 // Drain makes Ready fail from now on: the instance is shutting down.

@@ -69,6 +69,9 @@ type Log struct {
 	DB     *data.DB
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Counted, if set, is told of every event, recorded or suppressed by
+	// the per-client limit.
+	Counted func(kind string, suppressed bool)
 
 	mu      sync.Mutex
 	windows map[string]*rateWindow
@@ -134,6 +137,9 @@ func (l *Log) Record(ctx context.Context, e data.Event) {
 		e.At = l.Now().UTC()
 	}
 	ok, suppressed := l.admit(e)
+	if l.Counted != nil {
+		l.Counted(e.Kind, !ok)
+	}
 	if !ok {
 		return
 	}

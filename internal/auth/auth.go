@@ -105,8 +105,20 @@ type Service struct {
 	// SignUpsPerHour limits sign-ups per client network (negative: no
 	// limit).
 	SignUpsPerHour int
+	// OnThrottled, if set, is told the scope of each attempt a throttle
+	// refuses.
+	OnThrottled func(scope string)
 
 	afterRead func() // tests: runs between reading and counting failures
+}
+
+// throttled returns the error of an attempt refused by the throttle of
+// that scope, and tells OnThrottled.
+func (s *Service) throttled(wait time.Duration, scope string) error {
+	if s.OnThrottled != nil {
+		s.OnThrottled(scope)
+	}
+	return &ThrottledError{RetryAfter: wait, Scope: scope}
 }
 
 // NewService returns a Service with the default hashing parameters and
@@ -145,7 +157,7 @@ func (s *Service) SignUp(ctx context.Context, username, password, confirm string
 		}
 		for i, f := range prior {
 			if wait := until(f, limits[i], s.Now()); wait > 0 {
-				return data.User{}, &ThrottledError{RetryAfter: wait, Scope: data.ScopeSignUp}
+				return data.User{}, s.throttled(wait, data.ScopeSignUp)
 			}
 		}
 	}
@@ -266,7 +278,7 @@ func (s *Service) login(ctx context.Context, username, password, clientIP string
 	for i, f := range prior {
 		p, k := policyOf(i, policies, successPolicies), keyOf(i, keys, successes)
 		if wait := until(f, p, now); wait > 0 {
-			return Principal{}, &ThrottledError{RetryAfter: wait, Scope: k.Scope}
+			return Principal{}, s.throttled(wait, k.Scope)
 		}
 	}
 	prior = prior[:len(keys)]
@@ -287,7 +299,7 @@ func (s *Service) login(ctx context.Context, username, password, clientIP string
 		}
 		if n > expected {
 			if wait := policies[i].Delay(n - 1); wait > 0 {
-				return Principal{}, &ThrottledError{RetryAfter: wait, Scope: k.Scope}
+				return Principal{}, s.throttled(wait, k.Scope)
 			}
 		}
 	}

@@ -78,9 +78,11 @@ type Hasher struct {
 	groups  map[string][]*waiter // waiting, per group, first come first
 	ring    []string             // groups with waiters, in the order of their turns
 
-	dummyOnce sync.Once
-	dummy     string
-	computed  atomic.Int64
+	dummyOnce      sync.Once
+	dummy          string
+	computed       atomic.Int64
+	rejectedBusy   atomic.Int64 // ErrBusy answers
+	rejectedClient atomic.Int64 // ErrClientBusy answers
 }
 
 type waiter struct {
@@ -129,6 +131,14 @@ func clientOf(ctx context.Context) clientID {
 }
 
 func (h *Hasher) acquire(ctx context.Context) (release func(), err error) {
+	defer func() {
+		switch err {
+		case ErrBusy:
+			h.rejectedBusy.Add(1)
+		case ErrClientBusy:
+			h.rejectedClient.Add(1)
+		}
+	}()
 	c := clientOf(ctx)
 	h.mu.Lock()
 	if h.running < h.slots && h.queued == 0 {
@@ -283,6 +293,26 @@ func (h *Hasher) WithShare(n int) *Hasher {
 
 // Computed returns how many argon2id computations the Hasher has run.
 func (h *Hasher) Computed() int64 { return h.computed.Load() }
+
+// HasherStats is a Hasher's state and counts, for monitoring.
+type HasherStats struct {
+	Slots, Running int // hashes computed at once at most, and now
+	Queued, Queue  int // requests waiting now, and at most
+	Computed       int64
+	RejectedBusy   int64 // refused with ErrBusy: the queue full, or the wait too long
+	RejectedClient int64 // refused with ErrClientBusy: the client's network had its share
+}
+
+// Stats returns the Hasher's state and counts.
+func (h *Hasher) Stats() HasherStats {
+	h.mu.Lock()
+	st := HasherStats{Slots: h.slots, Running: h.running, Queued: h.queued, Queue: h.queue}
+	h.mu.Unlock()
+	st.Computed = h.computed.Load()
+	st.RejectedBusy = h.rejectedBusy.Load()
+	st.RejectedClient = h.rejectedClient.Load()
+	return st
+}
 
 // Slot is the right to compute hashes now, held from Reserve to Release.
 // Reserving before other work (reading the database, say) lets a request

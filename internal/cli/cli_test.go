@@ -272,3 +272,40 @@ func TestPlural(t *testing.T) {
 		}
 	}
 }
+
+// --metrics-addr with a port alone serves Prometheus metrics on loopback,
+// apart from the app, whose own listener has no /metrics.
+func TestServeMetrics(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := startServe(t, ctx, "--addr", "127.0.0.1:0", "--db", testdb.SQLite(t), "--metrics-addr", ":0")
+	m := regexp.MustCompile(`Metrics at (http://127\.0\.0\.1:\d+/metrics)\n`).FindStringSubmatch(s.output)
+	if m == nil {
+		t.Fatalf("no metrics address on loopback in %q", s.output)
+	}
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := get(s.url + "/login"); code != http.StatusOK {
+		t.Fatalf("GET /login: %d", code)
+	}
+	code, body := get(m[1])
+	for _, want := range []string{`connectbook_http_requests_total{code="200",route="GET /login"} 1`, "go_goroutines ",
+		"process_cpu_seconds_total ", "connectbook_password_hashing_queue_depth 0", `go_build_info{`} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("metrics: %d, no %q", code, want)
+		}
+	}
+	if code, body := get(s.url + "/metrics"); code != http.StatusNotFound || strings.Contains(body, "connectbook_") {
+		t.Errorf("the app's listener serves /metrics: %d", code)
+	}
+	cancel()
+	s.wait(t)
+}

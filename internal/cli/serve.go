@@ -121,6 +121,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
 		return 1
 	}
+	var metricsSrv *http.Server
+	if cfg.MetricsAddr != "" {
+		if metricsSrv, err = serveMetrics(cfg.MetricsListenAddr(), a, logger, stdout); err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
+			return 1
+		}
+		defer metricsSrv.Close()
+	}
 	// Connected and listening: now the admin commands may rely on it.
 	if err := a.RecordStore(ctx); err != nil {
 		ln.Close()
@@ -130,7 +139,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
-	go a.Sessions.RunSweeper(bg, time.Minute)
+	go a.RunSweeper(bg, time.Minute)
 	go housekeeping(bg, a, logger)
 
 	scheme := "http"
@@ -172,6 +181,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "ConnectBook stopped")
 	return 0
+}
+
+// serveMetrics serves the app's metrics at /metrics on addr, with the
+// app's own bounds on slow clients.
+func serveMetrics(addr string, a *app.App, logger *slog.Logger, stdout io.Writer) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    8 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "Metrics at http://%s/metrics\n", ln.Addr())
+	go srv.Serve(ln)
+	return srv, nil
 }
 
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {

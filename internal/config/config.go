@@ -40,6 +40,7 @@ type Config struct {
 	TLSSelfSigned       bool
 	BehindProxy         bool
 	ShutdownDelay       time.Duration // how long to keep serving, not ready, after SIGTERM
+	MetricsAddr         string        // where to serve Prometheus metrics; "" for nowhere
 	LogFormat           string        // json or text
 	LogLevel            string        // debug, info, warn or error
 }
@@ -142,6 +143,7 @@ func Flags(getenv func(string) string) (*flag.FlagSet, *Config, error) {
 	boolean(&c.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a certificate generated in memory, to try HTTPS locally")
 	boolean(&c.BehindProxy, "behind-proxy", false, "trust X-Forwarded-For and X-Forwarded-Proto from a reverse proxy")
 	dur(&c.ShutdownDelay, "shutdown-delay", 0, "after SIGTERM, how long to keep serving while /readyz answers 503, so that a load balancer moves traffic away before the listener closes")
+	str(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics on this address, apart from the app (a port alone, such as :9464, listens on loopback; name a host to listen elsewhere); empty for none")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	str(&c.LogLevel, "log-level", "info", "the least severe log records written: debug, info (with one line per request), warn or error")
 	if err := errors.Join(errs...); err != nil {
@@ -156,6 +158,16 @@ func envName(flagName string) string {
 
 // TLS reports whether the server terminates TLS itself.
 func (c Config) TLS() bool { return c.TLSSelfSigned || c.TLSCert != "" }
+
+// MetricsListenAddr is where the metrics listener listens: MetricsAddr,
+// on loopback when it names a port only.
+func (c Config) MetricsListenAddr() string {
+	host, port, err := net.SplitHostPort(c.MetricsAddr)
+	if err == nil && host == "" {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return c.MetricsAddr
+}
 
 // Postgres reports whether the database is PostgreSQL.
 func (c Config) Postgres() bool { return IsPostgresURL(c.DB) }
@@ -212,6 +224,14 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownDelay < 0 || c.ShutdownDelay > 5*time.Minute {
 		return fmt.Errorf("--shutdown-delay %v: use 0 to 5m", c.ShutdownDelay)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("--metrics-addr %q: want host:port, such as 127.0.0.1:9464, or :9464 for loopback", c.MetricsAddr)
+		}
+		if _, port, _ := net.SplitHostPort(c.Addr); port != "0" && c.MetricsListenAddr() == c.Addr {
+			return fmt.Errorf("--metrics-addr %q is --addr too: metrics need an address of their own", c.MetricsAddr)
+		}
 	}
 	if _, ok := LogLevels[c.LogLevel]; !ok {
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel)

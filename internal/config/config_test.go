@@ -80,6 +80,9 @@ func TestRefusals(t *testing.T) {
 		{[]string{"--log-format", "xml"}, nil, "text or json"},
 		{[]string{"--log-level", "loud"}, nil, "debug, info, warn or error"},
 		{[]string{"--shutdown-delay", "6m"}, nil, "0 to 5m"},
+		{[]string{"--metrics-addr", "9464"}, nil, "want host:port"},
+		{[]string{"--metrics-addr", "127.0.0.1:8080"}, nil, "address of their own"},
+		{[]string{"--addr", "127.0.0.1:9464", "--metrics-addr", ":9464"}, nil, "address of their own"},
 		{[]string{"--session-store", "memcached://x"}, nil, "redis://"},
 		{[]string{"--db", ""}, nil, "--db is empty"},
 		{nil, map[string]string{"CONNECTBOOK_IDLE_TIMEOUT": "soon"}, "not a duration"},
@@ -193,5 +196,32 @@ func TestFlags(t *testing.T) {
 	}
 	if _, _, err := Flags(env(map[string]string{"CONNECTBOOK_MAX_SESSIONS": "many"})); err == nil || !strings.Contains(err.Error(), "CONNECTBOOK_MAX_SESSIONS") {
 		t.Fatalf("a bad variable: %v", err)
+	}
+}
+
+// Metrics listen on loopback unless an address says otherwise.
+func TestMetricsAddr(t *testing.T) {
+	for _, tc := range []struct{ flag, want string }{
+		{":9464", "127.0.0.1:9464"},
+		{":0", "127.0.0.1:0"},
+		{"127.0.0.1:9464", "127.0.0.1:9464"},
+		{"[::1]:9464", "[::1]:9464"},
+		{"0.0.0.0:9464", "0.0.0.0:9464"},
+		{"10.1.2.3:9464", "10.1.2.3:9464"},
+	} {
+		c, err := Load([]string{"--metrics-addr", tc.flag}, env(nil), io.Discard)
+		if err != nil {
+			t.Fatalf("--metrics-addr %s: %v", tc.flag, err)
+		}
+		if got := c.MetricsListenAddr(); got != tc.want {
+			t.Errorf("--metrics-addr %s listens on %s, want %s", tc.flag, got, tc.want)
+		}
+	}
+	c, err := Load(nil, env(map[string]string{"CONNECTBOOK_METRICS_ADDR": ":9100"}), io.Discard)
+	if err != nil || c.MetricsListenAddr() != "127.0.0.1:9100" {
+		t.Errorf("CONNECTBOOK_METRICS_ADDR=:9100: %q, %v", c.MetricsListenAddr(), err)
+	}
+	if c, _ := Load(nil, env(nil), io.Discard); c.MetricsAddr != "" {
+		t.Errorf("metrics are served by default, on %q", c.MetricsAddr)
 	}
 }

@@ -19,6 +19,9 @@ const (
 	ScopeSignUp        = "signup"             // accounts created from one client network
 )
 
+// Scopes are every scope, in the order above.
+var Scopes = []string{ScopeAccount, ScopeAccountIP, ScopeIP, ScopeSignInAccount, ScopeSignInAnyNet, ScopeSignInNetwork, ScopeSignUp}
+
 // Failures is the failed-login record of one subject.
 type Failures struct {
 	Count int

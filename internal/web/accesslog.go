@@ -29,7 +29,10 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 		id := hex.EncodeToString(raw[:])
 		w.Header().Set(RequestIDHeader, id)
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		a.Metrics.RequestStarted()
 		next.ServeHTTP(rec, r)
+		took := time.Since(start)
+		a.Metrics.RequestDone(r.Pattern, rec.status, took)
 		level := slog.LevelInfo
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			level = slog.LevelDebug
@@ -47,7 +50,7 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 			slog.String("route", route),
 			slog.Int("status", rec.status),
 			slog.Int64("bytes", rec.bytes),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 			slog.String("client_ip", clientIP(r)),
 			slog.String("request_id", id))
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/connectbook/connectbook/internal/data"
 	"github.com/connectbook/connectbook/internal/feed"
 	"github.com/connectbook/connectbook/internal/follow"
+	"github.com/connectbook/connectbook/internal/metrics"
 	"github.com/connectbook/connectbook/internal/notify"
 	"github.com/connectbook/connectbook/internal/post"
 	"github.com/connectbook/connectbook/session"
@@ -42,6 +43,8 @@ type Deps struct {
 	// Ready checks that the database and the session store answer, for
 	// /readyz; its error names the one that did not, for an operator.
 	Ready func(context.Context) error
+	// Metrics counts requests by route and status; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 type app struct {
