@@ -26,48 +26,88 @@ func baseFuncs() template.FuncMap {
 }
 
 // nav writes the header's links, this page's marked current: on every
-// page, so written here rather than by a dozen template actions. Every
-// value is escaped here, as the template would.
+// page, so written here rather than by a dozen template actions, from
+// pieces made once. Every value is escaped here, as the template would.
 func nav(p *page) template.HTML {
 	var b strings.Builder
-	b.Grow(1200)
-	link := func(href, class, label string, current bool, icon template.HTML, extra string) {
-		b.WriteString(`<li><a`)
-		if class != "" {
-			b.WriteString(` class="` + class + `"`)
-		}
-		b.WriteString(` href="` + template.HTMLEscapeString(href) + `"`)
-		if current {
-			b.WriteString(` aria-current="page"`)
-		}
-		b.WriteString(`>` + string(icon) + label + extra + "</a></li>\n")
-	}
-	label := func(s string) string { return `<span class="label">` + s + `</span>` }
+	b.Grow(1536)
 	b.WriteString("<ul class=\"nav\">\n")
 	if u := p.Viewer; u != nil {
-		link("/", "", label("Home"), p.Path == "/", icon("home"), "")
-		link("/search", "", label("Search"), p.Path == "/search", icon("search"), "")
-		count := ""
+		navHome.write(&b, p.Path == "/")
+		navSearch.write(&b, p.Path == "/search")
+		navNotifications.open(&b, p.Path == "/notifications")
 		if n := p.Unread; n > 0 {
 			shown, said := strconv.Itoa(n), strconv.Itoa(n)
 			if n > 99 {
 				shown, said = "99+", "more than 99"
 			}
-			count = ` <span class="count"><span aria-hidden="true">` + shown + `</span><span class="visually-hidden">, ` + said + ` unread</span></span>`
+			b.WriteString(` <span class="count"><span aria-hidden="true">`)
+			b.WriteString(shown)
+			b.WriteString(`</span><span class="visually-hidden">, `)
+			b.WriteString(said)
+			b.WriteString(` unread</span></span>`)
 		}
-		link("/notifications", "", label("Notifications"), p.Path == "/notifications", icon("bell"), count)
-		avatar := template.HTML(`<span class="avatar-sm hue-` + strconv.Itoa(avatarHue(u.Username)) + `" aria-hidden="true">` +
-			template.HTMLEscapeString(initial(u.DisplayName)) + `</span>`)
-		link("/u/"+u.Username, "me", label("Profile"), p.Path == "/u/"+u.Username, avatar, "")
-		link("/settings/sessions", "", label("Settings"), strings.HasPrefix(p.Path, "/settings"), icon("settings"), "")
-		b.WriteString(`<li><form method="post" action="/logout" class="inline">` + "\n" +
-			`<input type="hidden" name="csrf_token" value="` + template.HTMLEscapeString(p.CSRF) + `">` + "\n" +
-			`<button type="submit" class="link">` + string(icon("logout")) + label("Log out") + "</button>\n</form></li>\n")
+		b.WriteString("</a></li>\n")
+		name := template.HTMLEscapeString(u.Username)
+		b.WriteString(`<li><a class="me" href="/u/`)
+		b.WriteString(name)
+		b.WriteString(`"`)
+		if len(p.Path) == 3+len(u.Username) && strings.HasPrefix(p.Path, "/u/") && p.Path[3:] == u.Username {
+			b.WriteString(` aria-current="page"`)
+		}
+		b.WriteString(`><span class="avatar-sm hue-`)
+		b.WriteString(strconv.Itoa(avatarHue(u.Username)))
+		b.WriteString(`" aria-hidden="true">`)
+		b.WriteString(template.HTMLEscapeString(initial(u.DisplayName)))
+		b.WriteString(`</span>` + navLabelProfile + "</a></li>\n")
+		navSettings.write(&b, strings.HasPrefix(p.Path, "/settings"))
+		b.WriteString(`<li><form method="post" action="/logout" class="inline">` + "\n" + `<input type="hidden" name="csrf_token" value="`)
+		b.WriteString(template.HTMLEscapeString(p.CSRF))
+		b.WriteString(navLogout)
 	} else {
-		link("/search", "", label("Search"), p.Path == "/search", icon("search"), "")
-		link("/login", "", "Log in", p.Path == "/login", "", "")
-		link("/signup", "button small", "Sign up", false, "", "")
+		navSearch.write(&b, p.Path == "/search")
+		navLogin.write(&b, p.Path == "/login")
+		b.WriteString(navSignUp)
 	}
 	b.WriteString("</ul>")
 	return template.HTML(b.String())
 }
+
+// navLink is a header link up to the end of its name, both as a link and
+// as the link to the current page.
+type navLink struct{ plain, current string }
+
+// write writes the link.
+func (l navLink) write(b *strings.Builder, current bool) {
+	l.open(b, current)
+	b.WriteString("</a></li>\n")
+}
+
+func newNavLink(href, label string, icon template.HTML) navLink {
+	return navLink{
+		plain:   `<li><a href="` + href + `">` + string(icon) + label,
+		current: `<li><a href="` + href + `" aria-current="page">` + string(icon) + label,
+	}
+}
+
+// open writes the link up to the end of its name, for more to follow.
+func (l navLink) open(b *strings.Builder, current bool) {
+	if current {
+		b.WriteString(l.current)
+	} else {
+		b.WriteString(l.plain)
+	}
+}
+
+func navLabel(s string) string { return `<span class="label">` + s + `</span>` }
+
+var (
+	navHome          = newNavLink("/", navLabel("Home"), icon("home"))
+	navSearch        = newNavLink("/search", navLabel("Search"), icon("search"))
+	navNotifications = newNavLink("/notifications", navLabel("Notifications"), icon("bell"))
+	navSettings      = newNavLink("/settings/sessions", navLabel("Settings"), icon("settings"))
+	navLogin         = newNavLink("/login", "Log in", "")
+	navLabelProfile  = navLabel("Profile")
+	navSignUp        = `<li><a class="button small" href="/signup">Sign up</a></li>` + "\n"
+	navLogout        = `">` + "\n" + `<button type="submit" class="link">` + string(icon("logout")) + navLabel("Log out") + "</button>\n</form></li>\n"
+)
