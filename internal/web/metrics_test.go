@@ -148,7 +148,10 @@ func grep(page, what string) string {
 // session ended.
 func testMetricsSessions(t *testing.T, s *server, backend string) {
 	s.addUser("alice", alicePW)
-	ended := func(reason string) float64 { t.Helper(); return s.metric("connectbook_sessions_ended_total", "reason", reason) }
+	ended := func(reason string) float64 {
+		t.Helper()
+		return s.metric("connectbook_sessions_ended_total", "reason", reason)
+	}
 	want := map[string]float64{}
 	check := func(step string) {
 		t.Helper()
