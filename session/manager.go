@@ -373,7 +373,7 @@ func (m *Manager) enforceCap(ctx context.Context, r *http.Request, s Session) er
 		default:
 			m.emit(ctx, r, Event{Kind: EventEvicted, UserID: s.UserID, Session: o.Handle.Short(),
 				Detail: fmt.Sprintf("the least recently used session (last active %s) was ended: a new sign-in went past the limit of %d", o.LastSeenAt.Format(time.RFC3339), limit),
-				Ends: 1})
+				Ends:   1})
 		}
 	}
 	return nil

@@ -164,7 +164,9 @@ type failing struct {
 	err error
 }
 
-func (f failing) Find(context.Context, session.ID) (session.Session, error) { return session.Session{}, f.err }
+func (f failing) Find(context.Context, session.ID) (session.Session, error) {
+	return session.Session{}, f.err
+}
 func (f failing) Delete(context.Context, session.ID, time.Time, string) error {
 	return f.err
 }

@@ -212,7 +212,7 @@ func Unavailable(w http.ResponseWriter, r *http.Request) {
 		Message: "ConnectBook cannot reach its session store right now. Please try again in a few seconds; if you were changing something, check afterwards whether it was saved."}}
 	w.Header().Set("Retry-After", "5")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := unavailablePage().ExecuteTemplate(&buf, "base", p); err != nil {
+	if err := writePage(&buf, unavailablePage(), p); err != nil {
 		http.Error(w, "ConnectBook is temporarily unavailable. Please try again in a few seconds.", http.StatusServiceUnavailable)
 		return
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"html/template"
 	"strconv"
 	"strings"
@@ -20,22 +21,20 @@ func icon(name string) template.HTML {
 	return template.HTML(`<span class="i i-` + name + `" aria-hidden="true"></span>`)
 }
 
-// baseFuncs are the functions the page frame (base.html) uses.
+// baseFuncs are the functions every page's templates may use.
 func baseFuncs() template.FuncMap {
-	return template.FuncMap{"icon": icon, "nav": nav, "initial": initial, "avatarHue": avatarHue}
+	return template.FuncMap{"icon": icon, "initial": initial, "avatarHue": avatarHue}
 }
 
 // nav writes the header's links, this page's marked current: on every
 // page, so written here rather than by a dozen template actions, from
 // pieces made once. Every value is escaped here, as the template would.
-func nav(p *page) template.HTML {
-	var b strings.Builder
-	b.Grow(1536)
+func nav(b *bytes.Buffer, p *page) {
 	b.WriteString("<ul class=\"nav\">\n")
 	if u := p.Viewer; u != nil {
-		navHome.write(&b, p.Path == "/")
-		navSearch.write(&b, p.Path == "/search")
-		navNotifications.open(&b, p.Path == "/notifications")
+		navHome.write(b, p.Path == "/")
+		navSearch.write(b, p.Path == "/search")
+		navNotifications.open(b, p.Path == "/notifications")
 		if n := p.Unread; n > 0 {
 			shown, said := strconv.Itoa(n), strconv.Itoa(n)
 			if n > 99 {
@@ -60,17 +59,16 @@ func nav(p *page) template.HTML {
 		b.WriteString(`" aria-hidden="true">`)
 		b.WriteString(template.HTMLEscapeString(initial(u.DisplayName)))
 		b.WriteString(`</span>` + navLabelProfile + "</a></li>\n")
-		navSettings.write(&b, strings.HasPrefix(p.Path, "/settings"))
+		navSettings.write(b, strings.HasPrefix(p.Path, "/settings"))
 		b.WriteString(`<li><form method="post" action="/logout" class="inline">` + "\n" + `<input type="hidden" name="csrf_token" value="`)
 		b.WriteString(template.HTMLEscapeString(p.CSRF))
 		b.WriteString(navLogout)
 	} else {
-		navSearch.write(&b, p.Path == "/search")
-		navLogin.write(&b, p.Path == "/login")
+		navSearch.write(b, p.Path == "/search")
+		navLogin.write(b, p.Path == "/login")
 		b.WriteString(navSignUp)
 	}
 	b.WriteString("</ul>")
-	return template.HTML(b.String())
 }
 
 // navLink is a header link up to the end of its name, both as a link and
@@ -78,7 +76,7 @@ func nav(p *page) template.HTML {
 type navLink struct{ plain, current string }
 
 // write writes the link.
-func (l navLink) write(b *strings.Builder, current bool) {
+func (l navLink) write(b *bytes.Buffer, current bool) {
 	l.open(b, current)
 	b.WriteString("</a></li>\n")
 }
@@ -91,7 +89,7 @@ func newNavLink(href, label string, icon template.HTML) navLink {
 }
 
 // open writes the link up to the end of its name, for more to follow.
-func (l navLink) open(b *strings.Builder, current bool) {
+func (l navLink) open(b *bytes.Buffer, current bool) {
 	if current {
 		b.WriteString(l.current)
 	} else {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"html/template"
 	"strconv"
 	"strings"
@@ -63,7 +64,9 @@ func TestNav(t *testing.T) {
 		for _, path := range paths {
 			for _, unread := range []int{0, 1, 99, 100, 5000} {
 				p := &page{Viewer: u, Path: path, Unread: unread, CSRF: "tok\"<en>"}
-				if got, want := nav(p), navPlain(p); got != want {
+				var b bytes.Buffer
+				nav(&b, p)
+				if got, want := template.HTML(b.String()), navPlain(p); got != want {
 					t.Fatalf("user %v, path %s, unread %d:\n got %s\nwant %s", u, path, unread, got, want)
 				}
 			}

@@ -68,13 +68,26 @@ var settingsNavs = func() map[string]template.HTML {
 
 type pages struct{ t map[string]*template.Template }
 
-var pageNames = []string{"home.html", "signup.html", "login.html", "profile.html", "user.html", "error.html",
+// page returns the templates of the named page; with no name, those of a
+// page written in Go (see goPage), for its notices and flash.
+func (p *pages) page(name string) *template.Template {
+	if name == "" {
+		return p.t[goPageTemplates]
+	}
+	return p.t[name]
+}
+
+// goPageTemplates names the templates of pages written in Go.
+const goPageTemplates = "base.html"
+
+var pageNames = []string{"home.html", "signup.html", "login.html", "user.html", "error.html",
 	"sessions.html", "password.html", "reauth.html", "delete.html", "activity.html",
 	"feed.html", "post.html", "post_delete.html", "people.html", "search.html", "notifications.html",
 	"requests.html", "privacy.html", "security.html", "logout.html"}
 
 func mustParsePages(funcs template.FuncMap) *pages {
 	p := &pages{t: map[string]*template.Template{}}
+	p.t[goPageTemplates] = template.Must(template.New(goPageTemplates).Funcs(funcs).ParseFS(ui.Files, "templates/base.html"))
 	for _, name := range pageNames {
 		p.t[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(ui.Files,
 			"templates/base.html", "templates/settings_nav.html", "templates/parts.html", "templates/"+name))
@@ -115,7 +128,7 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 		p.Unread = unread
 	}
 	p.Flash = a.takeFlash(w, r)
-	if err := a.pages.t[name].ExecuteTemplate(buf, "base", p); err != nil {
+	if err := writePage(buf, a.pages.page(name), p); err != nil {
 		a.Logger.ErrorContext(r.Context(), "rendering page", "page", name, "err", err)
 		http.Error(w, "Something went wrong on our side. Please try again.", http.StatusInternalServerError)
 		return
