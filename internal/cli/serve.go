@@ -73,7 +73,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "connectbook serve: %v\n", err)
 		return 2
 	}
-	logger := newLogger(cfg.LogFormat, config.LogLevels[cfg.LogLevel], stderr)
+	logs := newLogWriter(stderr)
+	defer logs.Flush()
+	logger := newLogger(cfg.LogFormat, config.LogLevels[cfg.LogLevel], logs)
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 		if os.Getenv("GOGC") == "" {
@@ -206,12 +208,18 @@ func serveMetrics(addr string, a *app.App, logger *slog.Logger, stdout io.Writer
 	return srv, nil
 }
 
+// newLogger logs to w; a *logWriter is flushed after each warning or
+// error.
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	if lw, ok := w.(*logWriter); ok {
+		h = flushingHandler{h, lw, slog.LevelWarn}
+	}
+	return slog.New(h)
 }
 
 // eventRetention is how long the security event log keeps events, and
