@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,6 +72,7 @@ type Metrics struct {
 	suppressed    prometheus.Counter
 	storeDuration *prometheus.HistogramVec
 	storeErrors   *prometheus.CounterVec
+	series        sync.Map // requestKey to *requestSeries
 }
 
 // storeBuckets suit calls that take from a tenth of a millisecond (a
@@ -181,12 +183,31 @@ func (m *Metrics) RequestDone(route string, status int, d time.Duration) {
 		return
 	}
 	m.inFlight.Dec()
-	if route == "" {
-		route = "(none)"
+	key := requestKey{route, status}
+	rs, ok := m.series.Load(key)
+	if !ok {
+		label := route
+		if label == "" {
+			label = "(none)"
+		}
+		code := strconv.Itoa(status)
+		rs, _ = m.series.LoadOrStore(key, &requestSeries{m.requests.WithLabelValues(label, code), m.duration.WithLabelValues(label, code)})
 	}
-	code := strconv.Itoa(status)
-	m.requests.WithLabelValues(route, code).Inc()
-	m.duration.WithLabelValues(route, code).Observe(d.Seconds())
+	s := rs.(*requestSeries)
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
+}
+
+// requestKey and requestSeries keep each route and status's series at
+// hand: looking them up by their labels costs more than counting.
+type requestKey struct {
+	route  string
+	status int
+}
+
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // SessionEvent counts what an event of the session manager did: a
