@@ -196,6 +196,7 @@ func (a *App) Handler() http.Handler {
 		Posts:  &post.Service{DB: a.DB, Follow: follows, Now: now, Changed: a.Account.Forget},
 		Follow: follows, Feed: &feed.Service{DB: a.DB}, Notify: &notify.Service{DB: a.DB, Changed: a.Account.Forget},
 		TLS: a.opts.TLS, BehindProxy: a.opts.BehindProxy, Now: a.opts.Now, Ready: a.Ready, Metrics: a.Metrics,
+		Draining: a.draining.Load,
 	})
 }
 
@@ -238,7 +239,8 @@ func (a *App) storeKind() string {
 	return "sqlite"
 }
 
-// Drain makes Ready fail from now on: the instance is shutting down.
+// Drain makes Ready fail from now on, and each response close its
+// connection: the instance is shutting down.
 func (a *App) Drain() { a.draining.Store(true) }
 
 // Ready reports whether the database and the session store each answer

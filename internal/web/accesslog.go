@@ -28,6 +28,9 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 		rand.Read(raw[:])
 		id := hex.EncodeToString(raw[:])
 		w.Header().Set(RequestIDHeader, id)
+		if a.Draining != nil && a.Draining() {
+			w.Header().Set("Connection", "close")
+		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		a.Metrics.RequestStarted()
 		next.ServeHTTP(rec, r)

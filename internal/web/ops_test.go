@@ -12,6 +12,7 @@ func TestOperations(t *testing.T) {
 	forEachBackend(t, map[string]func(*testing.T, *server){
 		"health":           testHealth,
 		"not_ready":        testNotReady,
+		"draining":         testDraining,
 		"access_log":       testAccessLog,
 		"access_log_level": testAccessLogLevel,
 	})
@@ -129,5 +130,25 @@ func testAccessLogLevel(t *testing.T, s *server) {
 	b.get("/login")
 	if got := s.accessLines()[n:]; len(got) != 1 || !strings.Contains(got[0], `route="GET /login"`) {
 		t.Errorf("GET /login logged as %v", got)
+	}
+}
+
+// Once the instance drains, /readyz says so and every response closes its
+// connection (a proxy's kept-alive ones end after an answer, never while a
+// request is on its way); pages are still served.
+func testDraining(t *testing.T, s *server) {
+	b := s.browser()
+	if r := b.get("/"); r.StatusCode != http.StatusOK || r.Close {
+		t.Fatalf("before draining: %d, connection closed: %v", r.StatusCode, r.Close)
+	}
+	s.st.Drain()
+	r := b.get("/readyz")
+	if r.StatusCode != http.StatusServiceUnavailable || !strings.Contains(r.body, "shutting down") || !r.Close {
+		t.Errorf("readyz while draining: %d %q, connection closed: %v", r.StatusCode, r.body, r.Close)
+	}
+	for _, path := range []string{"/", "/login", "/healthz", "/no-such-page"} {
+		if r := b.get(path); r.StatusCode >= 500 || !r.Close {
+			t.Errorf("GET %s while draining: %d, connection closed: %v", path, r.StatusCode, r.Close)
+		}
 	}
 }

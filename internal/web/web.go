@@ -45,6 +45,11 @@ type Deps struct {
 	Ready func(context.Context) error
 	// Metrics counts requests by route and status; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Draining reports that the instance is shutting down: each response
+	// then closes its connection, so that a proxy's kept-alive connections
+	// end cleanly, each after an answer, instead of being cut while a
+	// request may be on its way (nil: never).
+	Draining func() bool
 }
 
 type app struct {
