@@ -80,6 +80,9 @@ type Options struct {
 	// OnEvent receives every Event; if nil, events are logged at Info level.
 	// It runs on the request's goroutine and should not block for long.
 	OnEvent func(context.Context, Event)
+	// OnSweep, if set, is told how many expired sessions each Sweep
+	// removed (sessions that ended unseen, without an Event).
+	OnSweep func(n int)
 	// Logger receives store failures; slog.Default() if nil.
 	Logger *slog.Logger
 	// Unauthorized answers requests that RequireUser turns away; a plain
@@ -609,8 +612,10 @@ func plural(n int, what string) string {
 
 // Sweep deletes expired sessions in batches until none is left, and returns
 // how many it deleted.
-func (m *Manager) Sweep(ctx context.Context) (int, error) {
-	total := 0
+func (m *Manager) Sweep(ctx context.Context) (total int, err error) {
+	if m.opts.OnSweep != nil {
+		defer func() { m.opts.OnSweep(total) }()
+	}
 	for {
 		n, err := m.store.DeleteExpired(ctx, m.now(), sweepBatch)
 		total += n

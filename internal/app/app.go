@@ -169,6 +169,7 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 		OnError:  func(w http.ResponseWriter, r *http.Request, _ error) { web.Unavailable(w, r) },
 		Now:      o.Now,
 		ClientIP: clientIP,
+		OnSweep:  a.Metrics.SessionsSwept,
 		OnEvent: func(ctx context.Context, ev session.Event) {
 			a.Metrics.SessionEvent(ev)
 			a.Account.SessionEvent(ctx, ev)
@@ -198,34 +199,6 @@ func (a *App) Handler() http.Handler {
 		TLS: a.opts.TLS, BehindProxy: a.opts.BehindProxy, Now: a.opts.Now, Ready: a.Ready, Metrics: a.Metrics,
 		Draining: a.draining.Load,
 	})
-}
-
-// RunSweeper removes expired sessions every interval until ctx is done,
-// counting them.
-func (a *App) RunSweeper(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := a.Sweep(ctx)
-			if err != nil && ctx.Err() == nil {
-				a.opts.Logger.Error("sweeping expired sessions", "err", err)
-			}
-			if n > 0 {
-				a.opts.Logger.Info("swept expired sessions", "count", n)
-			}
-		}
-	}
-}
-
-// Sweep removes expired sessions, counting them.
-func (a *App) Sweep(ctx context.Context) (int, error) {
-	n, err := a.Sessions.Sweep(ctx)
-	a.Metrics.SessionsSwept(n)
-	return n, err
 }
 
 // storeKind names the session store's kind: redis, postgres or sqlite.

@@ -141,7 +141,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
-	go a.RunSweeper(bg, time.Minute)
+	go a.Sessions.RunSweeper(bg, time.Minute)
 	go housekeeping(bg, a, logger)
 
 	scheme := "http"

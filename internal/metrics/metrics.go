@@ -157,6 +157,45 @@ func New(l Labels) *Metrics {
 	return m
 }
 
+// Value returns the value of the series of the metric called name with
+// exactly these labels (name, value, name, value…), a histogram's count,
+// and whether there is such a series: for tests and diagnostics.
+func (m *Metrics) Value(name string, labels ...string) (float64, bool, error) {
+	fams, err := m.reg.Gather()
+	if err != nil {
+		return 0, false, err
+	}
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, s := range f.GetMetric() {
+			if len(s.GetLabel()) != len(want) {
+				continue
+			}
+			for _, l := range s.GetLabel() {
+				if want[l.GetName()] != l.GetValue() {
+					continue series
+				}
+			}
+			switch {
+			case s.Counter != nil:
+				return s.Counter.GetValue(), true, nil
+			case s.Gauge != nil:
+				return s.Gauge.GetValue(), true, nil
+			case s.Histogram != nil:
+				return float64(s.Histogram.GetSampleCount()), true, nil
+			}
+		}
+	}
+	return 0, false, nil
+}
+
 // Registry is where the metrics are registered, for more of them.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 

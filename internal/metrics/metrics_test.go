@@ -14,43 +14,13 @@ import (
 	"github.com/connectbook/connectbook/session"
 )
 
-// value returns the value of the series of name with exactly these
-// labels, and whether there is one. A histogram's value is its count.
 func value(t *testing.T, m *Metrics, name string, labels ...string) (float64, bool) {
 	t.Helper()
-	fams, err := m.reg.Gather()
+	v, ok, err := m.Value(name, labels...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{}
-	for i := 0; i+1 < len(labels); i += 2 {
-		want[labels[i]] = labels[i+1]
-	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, s := range f.GetMetric() {
-			if len(s.GetLabel()) != len(want) {
-				continue
-			}
-			for _, l := range s.GetLabel() {
-				if want[l.GetName()] != l.GetValue() {
-					continue series
-				}
-			}
-			switch {
-			case s.Counter != nil:
-				return s.Counter.GetValue(), true
-			case s.Gauge != nil:
-				return s.Gauge.GetValue(), true
-			case s.Histogram != nil:
-				return float64(s.Histogram.GetSampleCount()), true
-			}
-		}
-	}
-	return 0, false
+	return v, ok
 }
 
 func mustValue(t *testing.T, m *Metrics, name string, labels ...string) float64 {

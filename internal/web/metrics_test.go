@@ -31,39 +31,14 @@ func TestMetrics(t *testing.T) {
 // these labels (a histogram's count), or -1 if there is none.
 func (s *server) metric(name string, labels ...string) float64 {
 	s.t.Helper()
-	fams, err := s.st.Metrics.Registry().Gather()
+	v, ok, err := s.st.Metrics.Value(name, labels...)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	want := map[string]string{}
-	for i := 0; i+1 < len(labels); i += 2 {
-		want[labels[i]] = labels[i+1]
+	if !ok {
+		return -1
 	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range f.GetMetric() {
-			if len(m.GetLabel()) != len(want) {
-				continue
-			}
-			for _, l := range m.GetLabel() {
-				if want[l.GetName()] != l.GetValue() {
-					continue series
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return -1
+	return v
 }
 
 // scrape returns the metrics page.
@@ -241,7 +216,7 @@ func testMetricsSessions(t *testing.T, s *server, backend string) {
 	// Expired and never seen again: the sweeper removes it.
 	s.browserAs(firefoxLinux, "alice", alicePW)
 	s.clock.Advance(31 * time.Minute)
-	if _, err := s.st.Sweep(context.Background()); err != nil {
+	if _, err := s.st.Sessions.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	want["swept"]++
