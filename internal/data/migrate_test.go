@@ -15,7 +15,7 @@ import (
 func TestMigrationsStartingTogether(t *testing.T) {
 	for _, be := range testdb.Backends {
 		t.Run(be.Name, func(t *testing.T) {
-			for round := range 5 {
+			for round := range 10 {
 				dsn := be.DSN(t)
 				const instances = 6
 				var wg sync.WaitGroup

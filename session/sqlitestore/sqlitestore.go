@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	mathrand "math/rand/v2"
 	"net/url"
 	"os"
 	"regexp"
@@ -90,8 +91,11 @@ func Open(path string) (*sql.DB, error) {
 // opens the file Open checked and created.
 func open(path string) (*sql.DB, error) {
 	q := url.Values{}
-	q.Add("_pragma", "journal_mode(WAL)")
+	// The busy timeout first: switching to WAL takes a lock that another
+	// process opening the database at the same moment may hold, and
+	// without a timeout that fails at once with SQLITE_BUSY.
 	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	// After a checkpoint, the write-ahead log is cut back to 64 MiB: a
@@ -103,7 +107,19 @@ func open(path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
-	if err := db.Ping(); err != nil {
+	// Processes opening a new database at the same moment each switch it
+	// to WAL; SQLite fails one of two such switches at once with
+	// SQLITE_BUSY, without waiting (each would wait for the other), so
+	// opening tries again for as long as the busy timeout.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err = db.Ping()
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Duration(5+mathrand.IntN(20)) * time.Millisecond)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
