@@ -11,12 +11,13 @@ import (
 // The probe's attacks all fail against ConnectBook, on every store: no
 // finding, and no check skipped (so logout was found and used), with a
 // second account for fixation by an authenticated session. Sessions
-// here end after two seconds unused, and the probe waits longer than that.
+// here end after five seconds unused (long enough for a sign-in and the
+// page after it on a loaded machine), and the probe waits longer than that.
 func TestProbeFindsNothing(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
 			opts := be.store(t)
-			opts.IdleTimeout = 2 * time.Second
+			opts.IdleTimeout = 5 * time.Second
 			opts.Now = time.Now // the probe waits in real time
 			s := newServerOn(t, opts, defaultHasher())
 			s.addUser("alice", alicePW)
@@ -26,7 +27,7 @@ func TestProbeFindsNothing(t *testing.T) {
 			rep, err := probe.Run(ctx, probe.Config{
 				Target: s.srv.URL, Username: "alice", Password: alicePW,
 				Username2: "mallory", Password2: "mallory's own passphrase",
-				IdleWait: 2500 * time.Millisecond, Rate: 2000, Client: s.srv.Client(),
+				IdleWait: 6 * time.Second, Rate: 2000, Client: s.srv.Client(),
 			})
 			if err != nil {
 				t.Fatalf("probe.Run: %v", err)
