@@ -219,6 +219,10 @@ func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error
 	if err := ctx.Err(); err != nil {
 		return session.Session{}, fmt.Errorf("sqlitestore: %w", err)
 	}
+	cached, stamp, hit, stampOK := s.cache.get(id)
+	if hit {
+		return cached, nil
+	}
 	r, err := s.readers.get(ctx)
 	if err != nil {
 		return session.Session{}, err
@@ -240,6 +244,9 @@ func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error
 		return session.Session{}, fmt.Errorf("sqlitestore: corrupt session record %s", id.Short())
 	}
 	ss.ID = id
+	if stampOK {
+		s.cache.put(stamp, ss)
+	}
 	return ss, nil
 }
 

@@ -291,9 +291,18 @@ func TestNewRefusesTooFewConnections(t *testing.T) {
 }
 
 // BenchmarkFind is the store's share of the request path: one Find of a
-// bound session, through a reader.
+// bound session, from the cache (the database unchanged since the last
+// Find), and through a reader (the cache off).
 func BenchmarkFind(b *testing.B) {
+	b.Run("cached", func(b *testing.B) { benchmarkFind(b, true) })
+	b.Run("read", func(b *testing.B) { benchmarkFind(b, false) })
+}
+
+func benchmarkFind(b *testing.B, cached bool) {
 	st := newTestStore(b)
+	if !cached {
+		st.cache.close()
+	}
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	s := session.Session{

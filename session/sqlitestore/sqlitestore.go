@@ -184,6 +184,7 @@ type Store struct {
 	touch    *sql.Stmt
 	seen     *sql.Stmt
 	alive    *sql.Stmt
+	cache    findCache // see cache.go
 
 	closeOnce sync.Once
 	closeErr  error
@@ -245,6 +246,14 @@ func (s *Store) prepare(ctx context.Context) error {
 	}
 	if err == nil {
 		err = s.openReaders(ctx)
+	}
+	if err == nil {
+		r, _ := s.readers.get(ctx)
+		s.cache.hdr, err = openCache(ctx, r.conn)
+		s.readers.put(r)
+		if err != nil {
+			s.closeReaders()
+		}
 	}
 	if err != nil {
 		for _, st := range stmts {
@@ -398,7 +407,8 @@ func addColumns(ctx context.Context, tx *sql.Tx, table string, cols []column) er
 // not close the database. Calling it again returns the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.closeReaders(), s.touch.Close(), s.seen.Close(), s.alive.Close())
+		// The map first, while the readers keep the file in place.
+		s.closeErr = errors.Join(s.cache.close(), s.closeReaders(), s.touch.Close(), s.seen.Close(), s.alive.Close())
 	})
 	return s.closeErr
 }
