@@ -20,8 +20,14 @@ var ErrUnavailable = errors.New("session: the store did not answer in time")
 // instead of holding it and its connection for as long as the stall lasts.
 // Stores must honour their context's deadline.
 type deadlineStore struct {
-	s Store
-	d time.Duration
+	s      Store
+	d      time.Duration
+	cached CachedFinder // s, if it is one
+}
+
+func newDeadlineStore(s Store, d time.Duration) deadlineStore {
+	cf, _ := s.(CachedFinder)
+	return deadlineStore{s: s, d: d, cached: cf}
 }
 
 func (t deadlineStore) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -42,7 +48,14 @@ func (t deadlineStore) Create(ctx context.Context, s Session) error {
 	return t.done(ctx, t.s.Create(ctx, s))
 }
 
+// Find takes a session the store has at hand without a deadline: nothing
+// to wait for.
 func (t deadlineStore) Find(ctx context.Context, id ID) (Session, error) {
+	if t.cached != nil {
+		if s, ok := t.cached.FindCached(id); ok {
+			return s, nil
+		}
+	}
 	ctx, cancel := t.ctx(ctx)
 	defer cancel()
 	v, err := t.s.Find(ctx, id)

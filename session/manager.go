@@ -213,7 +213,7 @@ func New(store Store, opts Options) (*Manager, error) {
 		opts.StoreTimeout = DefaultStoreTimeout
 	}
 	if opts.StoreTimeout > 0 {
-		store = deadlineStore{store, opts.StoreTimeout}
+		store = newDeadlineStore(store, opts.StoreTimeout)
 	}
 	if opts.BindingPath == "" {
 		opts.BindingPath = DefaultBindingPath

@@ -53,10 +53,13 @@ func newStore(t testing.TB) *sqlitestore.Store {
 
 func newEnv(t testing.TB, opts session.Options) *env {
 	t.Helper()
-	e := &env{t: t}
-	if e.st == nil {
-		e.st = newStore(t)
-	}
+	return newEnvOn(t, newStore(t), opts)
+}
+
+// newEnvOn is newEnv on the store st.
+func newEnvOn(t testing.TB, st session.Store, opts session.Options) *env {
+	t.Helper()
+	e := &env{t: t, st: st}
 	if opts.OnEvent == nil {
 		opts.OnEvent = func(_ context.Context, ev session.Event) {
 			e.mu.Lock()
@@ -443,6 +446,59 @@ func TestStalledStoreFailsFast(t *testing.T) {
 	}
 	if n := strings.Count(logged.String(), "level=ERROR"); n != 1 {
 		t.Fatalf("logged %d errors, want 1:\n%s", n, logged.String())
+	}
+}
+
+// stallingFinder stalls every Find until its context is done, as a locked
+// database would, but answers FindCached from its SQLite store's cache.
+type stallingFinder struct{ *sqlitestore.Store }
+
+func (stallingFinder) Find(ctx context.Context, _ session.ID) (session.Session, error) {
+	<-ctx.Done()
+	return session.Session{}, ctx.Err()
+}
+
+// A session the store has at hand (session.CachedFinder) is taken without
+// a call to Find; one it does not have, or no longer has once it has been
+// ended, goes to Find, within the store timeout.
+func TestManagerTakesCachedSessions(t *testing.T) {
+	st := newStore(t)
+	e := newEnvOn(t, st, session.Options{})
+	cookie := e.m.CookieName() + "=" + e.login()
+	stalled, err := session.New(stallingFinder{st}, session.Options{StoreTimeout: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := stalled.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "user="+session.UserID(r.Context()))
+	}))
+	get := func() *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Cookie", cookie)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := get(); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("before any Find: %d %s; want 503 (Find stalls)", w.Code, w.Body)
+	}
+	// A request through the store itself reads the session into its cache.
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", cookie)
+	if who, _ := e.whoami(r); who != "alice" {
+		t.Fatalf("signed in as %q", who)
+	}
+	if w := get(); w.Code != 200 || w.Body.String() != "user=alice" {
+		t.Fatalf("with the session cached: %d %s; want alice's answer without Find", w.Code, w.Body)
+	}
+	r = httptest.NewRequest("POST", "/logout", nil)
+	r.Header.Set("Cookie", cookie)
+	if w := e.serve(r); w.Code != 200 {
+		t.Fatalf("logout: %d %s", w.Code, w.Body)
+	}
+	if w := get(); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("after sign-out: %d %s; want 503 (not cached any more, and Find stalls)", w.Code, w.Body)
 	}
 }
 

@@ -119,6 +119,18 @@ func (s *Session) ExpiresAt() time.Time {
 	return s.AbsoluteDeadline
 }
 
+// A CachedFinder is a Store that can answer some Finds from memory, at
+// once: FindCached returns the session that Find would return at this
+// moment, if it has it at hand, and false otherwise (the caller then calls
+// Find). It must never return a session that Find would not return, nor
+// an older copy of one: a session that a call to the store has changed or
+// deleted by the time FindCached is called is never returned as it was.
+// The Manager tries it before giving Find its deadline, which costs more
+// than the answer. (sqlitestore's Store is one.)
+type CachedFinder interface {
+	FindCached(id ID) (Session, bool)
+}
+
 // Store keeps sessions by ID. Implementations must be safe for concurrent
 // use, and every write after Create must be conditional as documented, so
 // that nothing can re-create a session that was deleted, rotated or expired.

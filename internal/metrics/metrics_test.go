@@ -178,6 +178,37 @@ func TestStoreCalls(t *testing.T) {
 	}
 }
 
+// cachedFinder answers FindCached for one ID.
+type cachedFinder struct {
+	session.Store
+	have session.ID
+}
+
+func (c cachedFinder) FindCached(id session.ID) (session.Session, bool) {
+	return session.Session{ID: id}, id == c.have
+}
+
+// A find answered from the store's memory counts as a find; one it does
+// not have counts nothing (the Find that follows does); a store that keeps
+// nothing at hand answers none.
+func TestStoreCachedFinds(t *testing.T) {
+	m := newMetrics()
+	st := m.Store(cachedFinder{Store: failing{}, have: session.ID{1}}, "sqlite").(session.CachedFinder)
+	if _, ok := st.FindCached(session.ID{1}); !ok {
+		t.Fatal("the wrapper did not pass the answer on")
+	}
+	if _, ok := st.FindCached(session.ID{2}); ok {
+		t.Fatal("the wrapper answered for an ID the store does not have")
+	}
+	if n := mustValue(t, m, "connectbook_session_store_call_duration_seconds", "store", "sqlite", "op", "find"); n != 1 {
+		t.Errorf("%v finds timed, want 1", n)
+	}
+	plain := m.Store(failing{}, "redis").(session.CachedFinder)
+	if _, ok := plain.FindCached(session.ID{1}); ok {
+		t.Fatal("the wrapper of a store without a cache answered")
+	}
+}
+
 // The hashing queue's depth and its rejections are read from the hasher
 // at each scrape.
 func TestHashing(t *testing.T) {

@@ -76,7 +76,7 @@ type findCache struct {
 	stamp walStamp
 	m     map[session.ID]session.Session
 
-	hits, misses atomic.Int64 // for tests and the benchmark
+	hits, misses atomic.Int64 // answers from the cache, and Finds that read the database
 }
 
 // get returns the session cached under id for the database's present
@@ -90,11 +90,6 @@ func (c *findCache) get(id session.ID) (ss session.Session, stamp walStamp, ok, 
 		}
 	}
 	c.mu.Unlock()
-	if ok {
-		c.hits.Add(1)
-	} else {
-		c.misses.Add(1)
-	}
 	return ss, stamp, ok, stampOK
 }
 
@@ -145,7 +140,7 @@ func (c *findCache) close() error {
 
 // walHeader is the WAL index header of a database, mapped read-only.
 type walHeader struct {
-	mem   []byte    // the mapping, len(mem) >= 2*walHeaderSize
+	mem   []byte // the mapping, len(mem) >= 2*walHeaderSize
 	unmap func() error
 }
 
@@ -237,6 +232,16 @@ func openCache(ctx context.Context, conn *sql.Conn) (*walHeader, error) {
 
 // errNoMmap is mapWALHeader's answer on systems without mmap.
 var errNoMmap = errors.New("sqlitestore: no shared memory mapping on this system")
+
+// FindCached returns the session Find would return if the cache has it
+// (see session.CachedFinder).
+func (s *Store) FindCached(id session.ID) (session.Session, bool) {
+	ss, _, ok, _ := s.cache.get(id)
+	if ok {
+		s.cache.hits.Add(1)
+	}
+	return ss, ok
+}
 
 // CacheStats reports how many Finds the cache answered and how many read
 // the database (all of them when the cache is off).

@@ -104,7 +104,18 @@ func findCached(t *testing.T, st *Store, id session.ID) session.Session {
 	if h, _ := st.CacheStats(); h != hits+1 {
 		t.Fatalf("a second Find in the same state did not come from the cache (hits %d -> %d)", hits, h)
 	}
+	if c, ok := st.FindCached(id); !ok || c != s {
+		t.Fatalf("FindCached = %v, %v; want the session Find returned", c, ok)
+	}
 	return s
+}
+
+// notCached fails the test if FindCached answers for id.
+func notCached(t *testing.T, st *Store, id session.ID, after string) {
+	t.Helper()
+	if _, ok := st.FindCached(id); ok {
+		t.Fatalf("FindCached answered after %s", after)
+	}
 }
 
 // Every change to a cached session is seen by the next Find, whoever
@@ -120,6 +131,7 @@ func TestFindCacheSeesEveryCommit(t *testing.T) {
 	if err := st.Delete(ctx, s.ID, time.Now(), "signed out"); err != nil {
 		t.Fatal(err)
 	}
+	notCached(t, st, s.ID, "the Store's Delete")
 	if _, err := st.Find(ctx, s.ID); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Find after the Store's Delete = %v, want ErrNotFound", err)
 	}
@@ -129,6 +141,7 @@ func TestFindCacheSeesEveryCommit(t *testing.T) {
 	if _, err := db.ExecContext(ctx, q(`UPDATE %s SET epoch = 7 WHERE id = ?`), s.ID[:]); err != nil {
 		t.Fatal(err)
 	}
+	notCached(t, st, s.ID, "an UPDATE on the same pool")
 	if got, err := st.Find(ctx, s.ID); err != nil || got.Epoch != 7 {
 		t.Fatalf("Find after an UPDATE on the same pool: epoch %d, %v; want 7", got.Epoch, err)
 	}
@@ -142,6 +155,7 @@ func TestFindCacheSeesEveryCommit(t *testing.T) {
 	if _, err := other.ExecContext(ctx, q(`UPDATE %s SET idle_deadline = 0 WHERE id = ?`), s.ID[:]); err != nil {
 		t.Fatal(err)
 	}
+	notCached(t, st, s.ID, "an UPDATE through another pool")
 	if got, err := st.Find(ctx, s.ID); err != nil || !got.IdleDeadline.Equal(time.UnixMicro(0)) {
 		t.Fatalf("Find after an UPDATE through another pool: idle deadline %v, %v; want the epoch", got.IdleDeadline, err)
 	}
@@ -175,6 +189,7 @@ func TestFindCacheSeesOtherProcesses(t *testing.T) {
 	s := cacheTestSession(t, st, 3)
 	findCached(t, st, s.ID)
 	run(fmt.Sprintf(`UPDATE %s SET method = 'changed elsewhere' WHERE user_id = 'user-3'`, st.Table()))
+	notCached(t, st, s.ID, "another process's UPDATE")
 	if got, err := st.Find(ctx, s.ID); err != nil || got.Method != "changed elsewhere" {
 		t.Fatalf("Find after another process's UPDATE: method %q, %v", got.Method, err)
 	}
@@ -182,6 +197,7 @@ func TestFindCacheSeesOtherProcesses(t *testing.T) {
 	// A checkpoint that starts the log over, then a delete: the header's
 	// salts change as well as its frame count.
 	run(fmt.Sprintf(`PRAGMA wal_checkpoint(TRUNCATE); DELETE FROM %s WHERE user_id = 'user-3'`, st.Table()))
+	notCached(t, st, s.ID, "another process's DELETE")
 	if _, err := st.Find(ctx, s.ID); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("Find after another process deleted the session = %v, want ErrNotFound", err)
 	}
@@ -232,7 +248,7 @@ func TestFindCacheNeverStale(t *testing.T) {
 		}
 	}()
 	var errs atomic.Int64
-	for range 4 {
+	for i := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -243,7 +259,12 @@ func TestFindCacheNeverStale(t *testing.T) {
 				default:
 				}
 				before := committed.Load()
-				got, err := st.Find(ctx, s.ID)
+				// Half as the Manager asks: FindCached, then Find.
+				got, ok := st.FindCached(s.ID)
+				var err error
+				if i%2 == 0 || !ok {
+					got, err = st.Find(ctx, s.ID)
+				}
 				if err != nil || got.Epoch < before {
 					if errs.Add(1) <= 5 {
 						t.Errorf("Find returned epoch %d (%v) after epoch %d was committed", got.Epoch, err, before)
