@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -57,7 +58,43 @@ func CSRFToken(ctx context.Context) string {
 	if st == nil || !st.ok {
 		return ""
 	}
-	return base64.RawURLEncoding.EncodeToString(derive(st.sess, "form token"))
+	return formTokens.get(st.sess)
+}
+
+// formTokens remembers the form tokens of recent sessions. Most pages
+// carry a form (signing out is one), so the token would be derived (an
+// HMAC, a few microseconds) on nearly every request, while a session's
+// token never changes. Entries are keyed by everything the token is
+// derived from, the secret and the handle, so one can only give the token
+// that deriving it would.
+var formTokens = tokenMemo{m: make(map[[48]byte]string)}
+
+// tokenMemoMax bounds how many tokens formTokens holds.
+const tokenMemoMax = 1 << 14
+
+type tokenMemo struct {
+	mu sync.Mutex
+	m  map[[48]byte]string
+}
+
+func (c *tokenMemo) get(s Session) string {
+	var k [48]byte
+	copy(k[:32], s.Secret[:])
+	copy(k[32:], s.Handle[:])
+	c.mu.Lock()
+	tok, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return tok
+	}
+	tok = base64.RawURLEncoding.EncodeToString(derive(s, "form token"))
+	c.mu.Lock()
+	if len(c.m) >= tokenMemoMax {
+		clear(c.m) // rare, and cheaper than tracking recency
+	}
+	c.m[k] = tok
+	c.mu.Unlock()
+	return tok
 }
 
 // EndReason returns, for a request whose cookie named a session that no

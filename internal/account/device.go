@@ -23,12 +23,52 @@ func ParseDevice(ua string) Device {
 	if ua == "" {
 		return Device{}
 	}
+	if d, ok := devices.get(ua); ok {
+		return d
+	}
 	p := uaParser().Parse(ua)
 	d := Device{Browser: string(p.Browser()), OS: string(p.OS()), Mobile: p.IsMobile() || p.IsTablet()}
 	if name, ok := osNames[d.OS]; ok {
 		d.OS = name
 	}
+	devices.put(ua, d)
 	return d
+}
+
+// devices remembers what recent User-Agent headers said: a session whose
+// requests come with another header than it signed in with (a browser
+// that updated, a script) has both parsed on every request otherwise.
+var devices = deviceMemo{m: make(map[string]Device)}
+
+// Bounds of devices: how many headers, and how long each may be (a longer
+// one is parsed every time).
+const (
+	deviceMemoMax    = 4096
+	deviceMemoMaxLen = 512
+)
+
+type deviceMemo struct {
+	mu sync.Mutex
+	m  map[string]Device
+}
+
+func (c *deviceMemo) get(ua string) (Device, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.m[ua]
+	return d, ok
+}
+
+func (c *deviceMemo) put(ua string, d Device) {
+	if len(ua) > deviceMemoMaxLen {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= deviceMemoMax {
+		clear(c.m) // rare, and cheaper than tracking recency
+	}
+	c.m[strings.Clone(ua)] = d
 }
 
 // ClientChanged says what changed between the User-Agent a session signed

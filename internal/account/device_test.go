@@ -1,6 +1,10 @@
 package account
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestParseDevice(t *testing.T) {
 	for _, tc := range []struct{ ua, want string }{
@@ -14,8 +18,31 @@ func TestParseDevice(t *testing.T) {
 		{"\x01\x02/3", "Unknown browser"},
 		{"Mozilla/5.0", "Unknown browser"},
 	} {
-		if got := ParseDevice(tc.ua).Label(); got != tc.want {
-			t.Errorf("ParseDevice(%q) = %q, want %q", tc.ua, got, tc.want)
+		// Parsed, then remembered: the same both times.
+		for round := range 2 {
+			if got := ParseDevice(tc.ua).Label(); got != tc.want {
+				t.Errorf("round %d: ParseDevice(%q) = %q, want %q", round, tc.ua, got, tc.want)
+			}
+		}
+	}
+}
+
+// What is remembered of User-Agent headers is bounded in number and size.
+func TestParseDeviceRemembersBounded(t *testing.T) {
+	long := "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0 " + strings.Repeat("x", deviceMemoMaxLen)
+	if got := ParseDevice(long).Label(); got != "Firefox on Linux" {
+		t.Fatalf("a long header: %q", got)
+	}
+	if _, ok := devices.get(long); ok {
+		t.Fatal("a header longer than the bound was remembered")
+	}
+	for i := range deviceMemoMax + 10 {
+		ParseDevice(fmt.Sprintf("agent/%d", i))
+		devices.mu.Lock()
+		n := len(devices.m)
+		devices.mu.Unlock()
+		if n > deviceMemoMax {
+			t.Fatalf("%d headers remembered", n)
 		}
 	}
 }

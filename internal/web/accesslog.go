@@ -12,6 +12,11 @@ import (
 // user's report with the access log's line.
 const RequestIDHeader = "X-Request-ID"
 
+// requestIDKey is RequestIDHeader as net/http keeps it.
+var requestIDKey = http.CanonicalHeaderKey(RequestIDHeader)
+
+var connectionClose = []string{"close"}
+
 // accessLog writes a line for each request once it is answered: method,
 // route pattern, status, bytes, duration, client address and request ID.
 // It never writes the path or the query (a path names people, a query can
@@ -22,14 +27,16 @@ const RequestIDHeader = "X-Request-ID"
 // lines and the database).
 func (a *app) accessLog(next http.Handler) http.Handler {
 	clientIP := ClientIP(a.BehindProxy)
+	handler := a.Logger.Handler().WithAttrs([]slog.Attr{slog.String("stream", "access")})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		var raw [8]byte
 		rand.Read(raw[:])
 		id := hex.EncodeToString(raw[:])
-		w.Header().Set(RequestIDHeader, id)
+		h := w.Header()
+		h[requestIDKey] = []string{id}
 		if a.Draining != nil && a.Draining() {
-			w.Header().Set("Connection", "close")
+			h["Connection"] = connectionClose
 		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		a.Metrics.RequestStarted()
@@ -40,15 +47,17 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			level = slog.LevelDebug
 		}
-		if !a.Logger.Enabled(r.Context(), level) {
+		if !handler.Enabled(r.Context(), level) {
 			return
 		}
 		route := r.Pattern
 		if route == "" {
 			route = "(none)"
 		}
-		a.Logger.LogAttrs(r.Context(), level, "request",
-			slog.String("stream", "access"),
+		// A record of its own rather than Logger.LogAttrs, which would
+		// look up the caller's source line for a log that never shows it.
+		line := slog.NewRecord(start.Add(took), level, "request", 0)
+		line.AddAttrs(
 			slog.String("method", r.Method),
 			slog.String("route", route),
 			slog.Int("status", rec.status),
@@ -56,6 +65,7 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 			slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 			slog.String("client_ip", clientIP(r)),
 			slog.String("request_id", id))
+		handler.Handle(r.Context(), line)
 	})
 }
 

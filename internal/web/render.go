@@ -134,13 +134,17 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
+	h["Content-Type"] = htmlType
 	// A length rather than chunks: one write, and the client knows where
 	// the page ends.
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
+
+// htmlType is the Content-Type of pages, shared by every response (net/http
+// never writes into a header's values).
+var htmlType = []string{"text/html; charset=utf-8"}
 
 // initial is the letter an avatar shows: the name's first, upper case.
 func initial(name string) string {
