@@ -208,14 +208,15 @@ func serveMetrics(addr string, a *app.App, logger *slog.Logger, stdout io.Writer
 	return srv, nil
 }
 
-// newLogger logs to w; a *logWriter is flushed after each warning or
-// error.
+// newLogger logs to w in format, its common lines through a flatHandler;
+// a *logWriter is flushed after each warning or error.
 func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if format == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
+	h = newFlatHandler(h, format == "json", w)
 	if lw, ok := w.(*logWriter); ok {
 		h = flushingHandler{h, lw, slog.LevelWarn}
 	}
