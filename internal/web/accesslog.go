@@ -33,12 +33,12 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 		var raw [8]byte
 		rand.Read(raw[:])
 		id := hex.EncodeToString(raw[:])
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK, id: [1]string{id}}
 		h := w.Header()
-		h[requestIDKey] = []string{id}
+		h[requestIDKey] = rec.id[:] // one allocation for both
 		if a.Draining != nil && a.Draining() {
 			h["Connection"] = connectionClose
 		}
-		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		a.Metrics.RequestStarted()
 		next.ServeHTTP(rec, r)
 		took := time.Since(start)
@@ -75,6 +75,7 @@ type recorder struct {
 	status      int
 	bytes       int64
 	wroteHeader bool
+	id          [1]string // the request ID header's value
 }
 
 func (r *recorder) WriteHeader(status int) {

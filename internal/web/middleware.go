@@ -56,21 +56,30 @@ func (a *app) crossOrigin(next http.Handler) http.Handler {
 
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if r.Body != http.NoBody { // a GET's, most of the time: nothing to limit
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// Cache-Control values, shared by every response (net/http never writes
+// into a header's values).
+var (
+	cacheNoStore = []string{"no-store"}
+	cachePublic  = []string{"public, max-age=3600"}
+)
+
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = cacheNoStore
 		next.ServeHTTP(w, r)
 	})
 }
 
 func cacheStatic(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header()["Cache-Control"] = cachePublic
 		next.ServeHTTP(w, r)
 	})
 }

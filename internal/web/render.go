@@ -152,8 +152,20 @@ func initial(name string) string {
 	if r == utf8.RuneError {
 		return "?"
 	}
+	if r < utf8.RuneSelf {
+		return asciiUpper[r]
+	}
 	return strings.ToUpper(string(r))
 }
+
+// asciiUpper holds each ASCII character upper-cased, as a string: most
+// names start with one.
+var asciiUpper = func() (t [utf8.RuneSelf]string) {
+	for i := range t {
+		t[i] = strings.ToUpper(string(rune(i)))
+	}
+	return t
+}()
 
 // avatarHue gives each username a stable colour: one of avatarHues
 // classes in the style sheet (hue-0 …), each dark enough for white
