@@ -70,7 +70,7 @@ func (h *flatHandler) WithGroup(name string) slog.Handler {
 var flatLineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func (h *flatHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Time.IsZero() || r.Time.Year() < 0 || r.Time.Year() >= 10000 {
+	if y := r.Time.Year(); r.Time.IsZero() || y < 0 || y >= 10000 {
 		return h.inner.Handle(ctx, r)
 	}
 	ok := true
