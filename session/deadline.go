@@ -53,7 +53,7 @@ func (t deadlineStore) Create(ctx context.Context, s Session) error {
 func (t deadlineStore) Find(ctx context.Context, id ID) (Session, error) {
 	if t.cached != nil {
 		if s, ok := t.cached.FindCached(id); ok {
-			return s, nil
+			return *s, nil
 		}
 	}
 	ctx, cancel := t.ctx(ctx)

@@ -127,8 +127,10 @@ func (s *Session) ExpiresAt() time.Time {
 // deleted by the time FindCached is called is never returned as it was.
 // The Manager tries it before giving Find its deadline, which costs more
 // than the answer. (sqlitestore's Store is one.)
+//
+// The session returned is shared: it must not be changed.
 type CachedFinder interface {
-	FindCached(id ID) (Session, bool)
+	FindCached(id ID) (*Session, bool)
 }
 
 // Store keeps sessions by ID. Implementations must be safe for concurrent

@@ -29,12 +29,16 @@ type flatHandler struct {
 	inner slog.Handler // the same handler, with the same attributes
 	json  bool
 	w     io.Writer
-	mu    *sync.Mutex // shared by the handlers WithAttrs makes, as slog's are
+	mu    *sync.Mutex // shared by the handlers WithAttrs makes, as slog's are; nil for a logWriter
 	pre   []byte      // the attributes added with WithAttrs, formatted, separated
 }
 
 func newFlatHandler(inner slog.Handler, json bool, w io.Writer) *flatHandler {
-	return &flatHandler{inner: inner, json: json, w: w, mu: new(sync.Mutex)}
+	h := &flatHandler{inner: inner, json: json, w: w}
+	if _, ok := w.(*logWriter); !ok {
+		h.mu = new(sync.Mutex) // a logWriter takes each line whole itself
+	}
+	return h
 }
 
 func (h *flatHandler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -113,9 +117,13 @@ func (h *flatHandler) Handle(ctx context.Context, r slog.Record) error {
 		b = append(b, '}')
 	}
 	b = append(b, '\n')
-	h.mu.Lock()
+	if h.mu != nil {
+		h.mu.Lock()
+	}
 	_, err := h.w.Write(b)
-	h.mu.Unlock()
+	if h.mu != nil {
+		h.mu.Unlock()
+	}
 	if cap(b) <= 16<<10 {
 		*bp = b
 		flatLineBufs.Put(bp)

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,7 +63,7 @@ type Metrics struct {
 
 	requests      *prometheus.CounterVec
 	duration      *prometheus.HistogramVec
-	inFlight      prometheus.Gauge
+	inFlight      atomic.Int64 // read at each scrape
 	created       prometheus.Counter
 	ended         *prometheus.CounterVec
 	rotated       prometheus.Counter
@@ -96,10 +97,10 @@ func New(l Labels) *Metrics {
 		Help:    "Time from a request's arrival to its answer, by route pattern and status code.",
 		Buckets: requestBuckets,
 	}, []string{"route", "code"})
-	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+	inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: namespace, Subsystem: "http", Name: "requests_in_flight",
 		Help: "Requests being answered.",
-	})
+	}, func() float64 { return float64(m.inFlight.Load()) })
 	m.created = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: namespace, Name: "sessions_created_total",
 		Help: "Sessions created by a sign-in or a sign-up.",
@@ -138,7 +139,7 @@ func New(l Labels) *Metrics {
 		Help: "Session store calls that failed (not counting a session that was not found), by store and operation.",
 	}, []string{"store", "op"})
 
-	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.created, m.ended, m.rotated, m.logins,
+	m.reg.MustRegister(m.requests, m.duration, inFlight, m.created, m.ended, m.rotated, m.logins,
 		m.throttled, m.events, m.suppressed, m.storeDuration, m.storeErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector())
@@ -212,7 +213,7 @@ func (m *Metrics) Handler() http.Handler {
 // ("" when none matched), status the one answered.
 func (m *Metrics) RequestStarted() {
 	if m != nil {
-		m.inFlight.Inc()
+		m.inFlight.Add(1)
 	}
 }
 
@@ -221,7 +222,7 @@ func (m *Metrics) RequestDone(route string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.inFlight.Dec()
+	m.inFlight.Add(-1)
 	key := requestKey{route, status}
 	rs, ok := m.series.Load(key)
 	if !ok {

@@ -184,8 +184,8 @@ type cachedFinder struct {
 	have session.ID
 }
 
-func (c cachedFinder) FindCached(id session.ID) (session.Session, bool) {
-	return session.Session{ID: id}, id == c.have
+func (c cachedFinder) FindCached(id session.ID) (*session.Session, bool) {
+	return &session.Session{ID: id}, id == c.have
 }
 
 // CacheStats counts the cached finds as a store does.

@@ -86,10 +86,10 @@ type cacheCounter interface {
 // FindCached passes the call on to a store that answers from memory. Its
 // answers are not timed (they take a fraction of a microsecond, on every
 // request); a store that counts them has them read at each scrape.
-func (s *store) FindCached(id session.ID) (session.Session, bool) {
+func (s *store) FindCached(id session.ID) (*session.Session, bool) {
 	cf, ok := s.s.(session.CachedFinder)
 	if !ok {
-		return session.Session{}, false
+		return nil, false
 	}
 	return cf.FindCached(id)
 }

@@ -1,9 +1,10 @@
 package web
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"time"
 )
@@ -30,8 +31,10 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 	handler := a.Logger.Handler().WithAttrs([]slog.Attr{slog.String("stream", "access")})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// An ID tells requests apart in the log; it needs no secrecy, so
+		// it comes from the fast generator.
 		var raw [8]byte
-		rand.Read(raw[:])
+		binary.LittleEndian.PutUint64(raw[:], rand.Uint64())
 		id := hex.EncodeToString(raw[:])
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK, id: [1]string{id}}
 		h := w.Header()

@@ -20,20 +20,28 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 const maxBody = 64 << 10
 
 func (a *app) securityHeaders(next http.Handler) http.Handler {
-	fixed := http.Header{}
-	fixed.Set("Content-Security-Policy", contentSecurityPolicy)
-	fixed.Set("X-Content-Type-Options", "nosniff")
-	fixed.Set("Referrer-Policy", "same-origin")
-	fixed.Set("Cross-Origin-Opener-Policy", "same-origin")
-	fixed.Set("Cross-Origin-Resource-Policy", "same-origin")
-	fixed.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	type header struct {
+		key   string // canonical
+		value []string
+	}
+	var fixed []header
+	for _, kv := range [][2]string{
+		{"Content-Security-Policy", contentSecurityPolicy},
+		{"X-Content-Type-Options", "nosniff"},
+		{"Referrer-Policy", "same-origin"},
+		{"Cross-Origin-Opener-Policy", "same-origin"},
+		{"Cross-Origin-Resource-Policy", "same-origin"},
+		{"Permissions-Policy", "camera=(), microphone=(), geolocation=()"},
+	} {
+		fixed = append(fixed, header{http.CanonicalHeaderKey(kv[0]), []string{kv[1]}})
+	}
 	hsts := []string{"max-age=63072000; includeSubDomains"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		// The value slices are shared by every response; Header.Set and
 		// Header.Add replace or grow them without writing into them.
-		for k, v := range fixed {
-			h[k] = v
+		for _, f := range fixed {
+			h[f.key] = f.value
 		}
 		if a.TLS || a.BehindProxy && r.Header.Get("X-Forwarded-Proto") == "https" && fromProxy(r) {
 			h["Strict-Transport-Security"] = hsts

@@ -74,7 +74,7 @@ type findCache struct {
 	mu    sync.Mutex
 	hdr   *walHeader // nil: the cache is off, or closed
 	stamp walStamp
-	m     map[session.ID]session.Session
+	m     map[session.ID]*session.Session // never changed once put
 
 	hits, misses atomic.Int64 // answers from the cache, and Finds that read the database
 }
@@ -82,7 +82,7 @@ type findCache struct {
 // get returns the session cached under id for the database's present
 // state, and that state for put. ok is false on a miss; stampOK is false
 // when the state cannot be read now (then nothing is to be put).
-func (c *findCache) get(id session.ID) (ss session.Session, stamp walStamp, ok, stampOK bool) {
+func (c *findCache) get(id session.ID) (ss *session.Session, stamp walStamp, ok, stampOK bool) {
 	c.mu.Lock()
 	if c.hdr != nil {
 		if stamp, stampOK = c.hdr.read(); stampOK && c.stamp == stamp {
@@ -108,12 +108,12 @@ func (c *findCache) put(before walStamp, ss session.Session) {
 		// Another state's entries can never be used again (or this
 		// state has enough).
 		if c.m == nil {
-			c.m = make(map[session.ID]session.Session)
+			c.m = make(map[session.ID]*session.Session)
 		}
 		clear(c.m)
 		c.stamp = before
 	}
-	c.m[ss.ID] = ss
+	c.m[ss.ID] = &ss
 }
 
 // on reports whether the cache is in use.
@@ -235,7 +235,7 @@ var errNoMmap = errors.New("sqlitestore: no shared memory mapping on this system
 
 // FindCached returns the session Find would return if the cache has it
 // (see session.CachedFinder).
-func (s *Store) FindCached(id session.ID) (session.Session, bool) {
+func (s *Store) FindCached(id session.ID) (*session.Session, bool) {
 	ss, _, ok, _ := s.cache.get(id)
 	if ok {
 		s.cache.hits.Add(1)

@@ -104,7 +104,7 @@ func findCached(t *testing.T, st *Store, id session.ID) session.Session {
 	if h, _ := st.CacheStats(); h != hits+1 {
 		t.Fatalf("a second Find in the same state did not come from the cache (hits %d -> %d)", hits, h)
 	}
-	if c, ok := st.FindCached(id); !ok || c != s {
+	if c, ok := st.FindCached(id); !ok || *c != s {
 		t.Fatalf("FindCached = %v, %v; want the session Find returned", c, ok)
 	}
 	return s
@@ -260,10 +260,13 @@ func TestFindCacheNeverStale(t *testing.T) {
 				}
 				before := committed.Load()
 				// Half as the Manager asks: FindCached, then Find.
-				got, ok := st.FindCached(s.ID)
+				var got session.Session
+				cached, ok := st.FindCached(s.ID)
 				var err error
 				if i%2 == 0 || !ok {
 					got, err = st.Find(ctx, s.ID)
+				} else {
+					got = *cached
 				}
 				if err != nil || got.Epoch < before {
 					if errs.Add(1) <= 5 {
@@ -386,7 +389,7 @@ func TestFindCacheClosed(t *testing.T) {
 
 // The cache holds at most findCacheMax sessions.
 func TestFindCacheBounded(t *testing.T) {
-	c := findCache{m: map[session.ID]session.Session{}}
+	c := findCache{m: map[session.ID]*session.Session{}}
 	h := &walHeader{mem: make([]byte, 2*walHeaderSize)}
 	var st walStamp
 	st[0] = walIndexVersion

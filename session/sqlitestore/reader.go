@@ -222,7 +222,7 @@ func (s *Store) Find(ctx context.Context, id session.ID) (session.Session, error
 	cached, stamp, hit, stampOK := s.cache.get(id)
 	if hit {
 		s.cache.hits.Add(1)
-		return cached, nil
+		return *cached, nil
 	}
 	s.cache.misses.Add(1)
 	r, err := s.readers.get(ctx)
