@@ -23,9 +23,13 @@ const (
 type logWriter struct {
 	w io.Writer
 
+	// wmu orders the writes to w; mu guards the rest, and is never held
+	// during a write, so that lines are added while a batch goes out.
+	wmu   sync.Mutex
 	mu    sync.Mutex
 	buf   []byte
-	armed bool // a flush is scheduled
+	spare []byte // the last batch's buffer, for the next
+	armed bool   // a flush is scheduled
 }
 
 func newLogWriter(w io.Writer) *logWriter { return &logWriter{w: w} }
@@ -33,35 +37,42 @@ func newLogWriter(w io.Writer) *logWriter { return &logWriter{w: w} }
 // Write takes one record (slog writes each record with one call).
 func (l *logWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.buf = append(l.buf, p...)
-	if len(l.buf) >= logBatchBytes {
-		return len(p), l.flushLocked()
-	}
-	if !l.armed {
+	full := len(l.buf) >= logBatchBytes
+	if !full && !l.armed {
 		l.armed = true
 		time.AfterFunc(logFlushEvery, func() { l.Flush() })
+	}
+	l.mu.Unlock()
+	if full {
+		return len(p), l.flush(false)
 	}
 	return len(p), nil
 }
 
 // Flush writes out what is buffered.
-func (l *logWriter) Flush() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.armed = false
-	return l.flushLocked()
-}
+func (l *logWriter) Flush() error { return l.flush(true) }
 
-func (l *logWriter) flushLocked() error {
-	if len(l.buf) == 0 {
+// flush writes out the lines buffered so far; timer says the scheduled
+// flush is done.
+func (l *logWriter) flush(timer bool) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	if timer {
+		l.armed = false
+	}
+	out := l.buf
+	l.buf, l.spare = l.spare[:0], nil
+	l.mu.Unlock()
+	if len(out) == 0 {
 		return nil
 	}
-	_, err := l.w.Write(l.buf)
-	if cap(l.buf) > 4*logBatchBytes {
-		l.buf = nil
-	} else {
-		l.buf = l.buf[:0]
+	_, err := l.w.Write(out)
+	if cap(out) <= 4*logBatchBytes {
+		l.mu.Lock()
+		l.spare = out[:0]
+		l.mu.Unlock()
 	}
 	return err
 }

@@ -89,3 +89,53 @@ func TestLogWriter(t *testing.T) {
 		t.Fatalf("a full batch was not written at once: %d bytes", len(got))
 	}
 }
+
+// stallingWriter blocks each write until release is closed.
+type stallingWriter struct {
+	countingBuffer
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s *stallingWriter) Write(p []byte) (int, error) {
+	select {
+	case s.started <- struct{}{}:
+	default:
+	}
+	<-s.release
+	return s.countingBuffer.Write(p)
+}
+
+// Lines are taken while a batch is being written (a slow disk or pipe
+// holds up the writer, not the requests), and batches go out in order.
+func TestLogWriterTakesLinesDuringWrite(t *testing.T) {
+	out := &stallingWriter{started: make(chan struct{}, 1), release: make(chan struct{})}
+	lw := newLogWriter(out)
+	lw.Write([]byte("first\n"))
+	flushed := make(chan error)
+	go func() { flushed <- lw.Flush() }()
+	<-out.started
+	took := make(chan struct{})
+	go func() {
+		for i := range 100 {
+			lw.Write([]byte("during " + strings.Repeat("x", i%7) + "\n"))
+		}
+		close(took)
+	}()
+	select {
+	case <-took:
+	case <-time.After(5 * time.Second):
+		t.Fatal("lines waited for a write in progress")
+	}
+	close(out.release)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	lw.Write([]byte("last\n"))
+	lw.Flush()
+	got, _ := out.Contents()
+	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	if len(lines) != 102 || lines[0] != "first" || lines[101] != "last" {
+		t.Fatalf("%d lines, first %q, last %q", len(lines), lines[0], lines[len(lines)-1])
+	}
+}

@@ -69,9 +69,10 @@ const walIndexVersion = 3007000
 type walStamp [walHeaderSize / 4]uint32
 
 type findCache struct {
-	// mu guards everything below. The header is read under it too, so
-	// that close cannot unmap it under a reader.
-	mu    sync.Mutex
+	// mu guards everything below. The header is read under it too (a
+	// read lock: gets run side by side), so that close cannot unmap it
+	// under a reader.
+	mu    sync.RWMutex
 	hdr   *walHeader // nil: the cache is off, or closed
 	stamp walStamp
 	m     map[session.ID]*session.Session // never changed once put
@@ -83,13 +84,13 @@ type findCache struct {
 // state, and that state for put. ok is false on a miss; stampOK is false
 // when the state cannot be read now (then nothing is to be put).
 func (c *findCache) get(id session.ID) (ss *session.Session, stamp walStamp, ok, stampOK bool) {
-	c.mu.Lock()
+	c.mu.RLock()
 	if c.hdr != nil {
 		if stamp, stampOK = c.hdr.read(); stampOK && c.stamp == stamp {
 			ss, ok = c.m[id]
 		}
 	}
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	return ss, stamp, ok, stampOK
 }
 
@@ -118,8 +119,8 @@ func (c *findCache) put(before walStamp, ss session.Session) {
 
 // on reports whether the cache is in use.
 func (c *findCache) on() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return c.hdr != nil
 }
 
