@@ -70,6 +70,10 @@ type Options struct {
 	// Admin makes Open check that the session store is the one serve
 	// recorded (see RecordStore), and refuse another.
 	Admin bool
+	// NoMetrics leaves App.Metrics nil: nothing is counted. serve sets it
+	// unless it serves the metrics (--metrics-addr), for counting what no
+	// one can read costs on every request.
+	NoMetrics bool
 }
 
 // App is ConnectBook, open on its stores.
@@ -79,7 +83,8 @@ type App struct {
 	Audit    *audit.Log
 	Auth     *auth.Service
 	Account  *account.Service
-	// Metrics counts what the app does, for Prometheus.
+	// Metrics counts what the app does, for Prometheus; nil with
+	// Options.NoMetrics.
 	Metrics *metrics.Metrics
 
 	opts     Options
@@ -101,8 +106,11 @@ func Open(ctx context.Context, o Options) (_ *App, err error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &App{opts: o, Metrics: metrics.New(metrics.Labels{
-		SecurityEvents: audit.Kinds(), ThrottleScopes: data.Scopes, LoginOutcomes: account.LoginOutcomes})}
+	a := &App{opts: o}
+	if !o.NoMetrics {
+		a.Metrics = metrics.New(metrics.Labels{
+			SecurityEvents: audit.Kinds(), ThrottleScopes: data.Scopes, LoginOutcomes: account.LoginOutcomes})
+	}
 	defer func() {
 		if err != nil {
 			a.Close()

@@ -87,7 +87,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		IdleTimeout: cfg.IdleTimeout, AbsoluteTimeout: cfg.AbsoluteTimeout,
 		ReauthWindow: cfg.ReauthWindow, MaxSessions: cfg.MaxSessions,
 		RotationInterval: rotation(cfg.RotationInterval), NoDBSC: !cfg.DBSC, BoundCookieLifetime: cfg.BoundCookieLifetime,
-		StoreTimeout: cfg.StoreTimeout, SignUpsPerHour: signUpLimit(cfg.SignUpsPerHour),
+		StoreTimeout: cfg.StoreTimeout, SignUpsPerHour: signUpLimit(cfg.SignUpsPerHour), NoMetrics: cfg.MetricsAddr == "",
 		SignInsPerAccount: cfg.SignInsPerAccount, SignInsPerNetwork: cfg.SignInsPerNetwork,
 		TLS: cfg.TLS(), BehindProxy: cfg.BehindProxy, Logger: logger,
 	})
