@@ -35,23 +35,16 @@ func restrictDBFiles(dsn string, logger *slog.Logger) error {
 }
 
 // restrictDBFile reads the owner and mode of the file at path, if there is
-// one, and changes the mode, through one descriptor, so that all three are
-// the same file's.
+// one, and changes the mode. It works by the file's name, never through a
+// descriptor: closing any descriptor of a file drops every POSIX lock the
+// process holds on it (fcntl(2)), SQLite's included, and another part of
+// the process may have the database open (without its locks, another
+// process takes the database for unused and deletes the log it writes to).
 func restrictDBFile(path string, logger *slog.Logger) error {
-	f, err := os.Open(path)
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err != nil {
-		if fi, serr := os.Stat(path); serr == nil {
-			if err := checkOwner(path, fi); err != nil {
-				return err
-			}
-		}
-		return fmt.Errorf("cannot check the database file %s: %w", path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("cannot check the database file %s: %w", path, err)
 	}
@@ -62,7 +55,7 @@ func restrictDBFile(path string, logger *slog.Logger) error {
 	if !fi.Mode().IsRegular() || was&0o077 == 0 {
 		return nil
 	}
-	if err := f.Chmod(was &^ 0o077); err != nil {
+	if err := os.Chmod(path, was&^0o077); err != nil {
 		return fmt.Errorf("the database file %s is open to other local users (mode %04o) and cannot be made owner-only: %w; make it so (chmod 600 %s) and start again",
 			path, was, err, path)
 	}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,5 +41,50 @@ func TestUnrestrictableDatabaseRefused(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+	}
+}
+
+// posixLocks counts the POSIX locks this process holds (/proc/locks).
+func posixLocks(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[1] == "POSIX" && f[4] == strconv.Itoa(os.Getpid()) {
+			n++
+		}
+	}
+	return n
+}
+
+// Opening the app checks the database's files while this process may hold
+// them open already: it must not drop SQLite's locks on them (closing any
+// descriptor of a file drops every POSIX lock the process holds on it),
+// or another process would take the database for unused and delete the
+// log this one writes to.
+func TestOpeningKeepsTheLocks(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "c.db")
+	open := func() *app.App {
+		t.Helper()
+		a, err := app.Open(context.Background(), app.Options{DB: dsn, Logger: slog.New(slog.DiscardHandler), NoMetrics: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	open().Close() // the database exists from here on, in WAL mode
+	first := open()
+	defer first.Close()
+	held := posixLocks(t)
+	if held == 0 {
+		t.Fatal("the open database holds no POSIX lock")
+	}
+	second := open()
+	defer second.Close()
+	if n := posixLocks(t); n < held {
+		t.Fatalf("opening the database again left %d POSIX locks of %d", n, held)
 	}
 }

@@ -52,7 +52,8 @@ import (
 //
 // The cache is off (every Find reads the database) when the database is
 // not a file in WAL mode with normal locking, or the header cannot be
-// mapped or does not look like one (on systems without mmap, say).
+// mapped or does not look like one. It maps the header through SQLite's own
+// descriptor of the file (see mapWALHeader), on Linux; elsewhere it is off.
 
 // findCacheMax bounds how many sessions the cache holds.
 const findCacheMax = 1 << 14
@@ -231,8 +232,8 @@ func openCache(ctx context.Context, conn *sql.Conn) (*walHeader, error) {
 	return h, nil
 }
 
-// errNoMmap is mapWALHeader's answer on systems without mmap.
-var errNoMmap = errors.New("sqlitestore: no shared memory mapping on this system")
+// errNoMmap is mapWALHeader's answer on systems where the cache is off.
+var errNoMmap = errors.New("sqlitestore: the WAL index is not mapped on this system")
 
 // FindCached returns the session Find would return if the cache has it
 // (see session.CachedFinder).

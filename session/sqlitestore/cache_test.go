@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,7 +34,7 @@ func TestMain(m *testing.M) {
 }
 
 // runHelper runs one statement on the database at path, as another
-// program would, and exits.
+// program would, and exits. A SELECT's single number is printed.
 func runHelper(path, stmt string) int {
 	db, err := Open(path)
 	if err != nil {
@@ -40,6 +42,15 @@ func runHelper(path, stmt string) int {
 		return 1
 	}
 	defer db.Close()
+	if strings.HasPrefix(stmt, "SELECT") {
+		var n int64
+		if err := db.QueryRow(stmt).Scan(&n); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println(n)
+		return 0
+	}
 	res, err := db.Exec(stmt)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -203,6 +214,59 @@ func TestFindCacheSeesOtherProcesses(t *testing.T) {
 	}
 }
 
+// Another process that opens the database and closes it again (the
+// command-line tool) leaves it to this one: the log stays in place, and
+// what this process commits afterwards is what the next process reads. A
+// process that dropped its own locks (by closing a descriptor of one of
+// the files, which drops them all) would see the other one delete the log
+// it goes on writing to, and lose those commits.
+func TestAnotherProcessLeavesTheLog(t *testing.T) {
+	// A database that exists already, as a server's does when it starts:
+	// opening it maps its WAL index and takes the locks at once.
+	path := filepath.Join(t.TempDir(), "s.db")
+	first, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(context.Background(), first, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := New(context.Background(), db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	count := func() string {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperDB+"="+path, helperSQL+"="+fmt.Sprintf("SELECT count(*) FROM %s", st.Table()))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("the other process: %v\n%s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	cacheTestSession(t, st, 7)
+	if n := count(); n != "1" {
+		t.Fatalf("the other process counted %s sessions, want 1", n)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + suffix); err != nil {
+			t.Fatalf("after another process closed the database: %v", err)
+		}
+	}
+	cacheTestSession(t, st, 8)
+	if n := count(); n != "2" {
+		t.Fatalf("the other process counted %s sessions after this one added one, want 2", n)
+	}
+}
+
 // Under concurrent commits, no Find returns an older row than the last
 // one committed before it started. A writer counts a session's epoch up,
 // checkpointing now and then (the log starts over); readers check what
@@ -258,6 +322,9 @@ func TestFindCacheNeverStale(t *testing.T) {
 					return
 				default:
 				}
+				// Answers from memory never block: leave the writer
+				// a processor.
+				runtime.Gosched()
 				before := committed.Load()
 				// Half as the Manager asks: FindCached, then Find.
 				var got session.Session

@@ -138,20 +138,15 @@ func checkFiles(path string) error {
 }
 
 func checkOwner(path string) error {
-	f, err := os.Open(path)
+	// By its name, never through a descriptor of its own: closing any
+	// descriptor of a file drops every POSIX lock the process holds on
+	// it (fcntl(2)), SQLite's included, and this runs while the process
+	// has the database open. Without its locks, another process (the
+	// command-line tool) takes the database for unused, checkpoints it
+	// and deletes the log that this one goes on writing to.
+	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
-	}
-	var fi fs.FileInfo
-	if err == nil {
-		fi, err = f.Stat() // of the file opened, even if another replaced it since
-		f.Close()
-	} else if errors.Is(err, fs.ErrPermission) {
-		// Not readable: most likely another user's 0600 file, which
-		// the error should say.
-		if sfi, serr := os.Stat(path); serr == nil {
-			fi, err = sfi, nil
-		}
 	}
 	if err != nil {
 		return fmt.Errorf("sqlitestore: check the owner of %s: %w", path, err)

@@ -1,6 +1,7 @@
-//go:build !unix
+//go:build !linux
 
 package sqlitestore
 
-// mapWALHeader: no mmap here, so no cache.
+// mapWALHeader: the cache needs SQLite's descriptor of the WAL index, found
+// through /proc/self/fd, so it is off on other systems.
 func mapWALHeader(string) (*walHeader, error) { return nil, errNoMmap }
