@@ -17,6 +17,17 @@
 // New brings tables created by an earlier version up to date in place: it
 // adds the columns that version lacked and gives the rows that predate
 // handles and secrets random ones.
+//
+// Find keeps the rows it read in memory for as long as the database is in
+// the state they were read in: any commit to the database, by any
+// connection of any process, and the next Find reads again (see cache.go).
+// A session deleted or revoked by anyone is therefore refused from the
+// first request after the call that ended it, as without the cache.
+//
+// Nothing in the process may open and close the database's files while it
+// has them open through SQLite: closing any descriptor of a file drops
+// every POSIX lock the process holds on it, SQLite's included, and another
+// process would then take the database for unused and delete its log.
 package sqlitestore
 
 import (
