@@ -130,7 +130,13 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		}
 		st := &state{}
 		if err := m.load(w, r, st); err != nil {
-			m.opts.Logger.ErrorContext(r.Context(), "loading session", "err", err)
+			if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+				// The client went away while its session was read:
+				// nothing failed here, and no one waits for the answer.
+				m.opts.Logger.DebugContext(r.Context(), "loading session: the client went away", "err", err)
+			} else {
+				m.opts.Logger.ErrorContext(r.Context(), "loading session", "err", err)
+			}
 			m.opts.OnError(w, r, err)
 			return
 		}

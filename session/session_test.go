@@ -449,6 +449,30 @@ func TestStalledStoreFailsFast(t *testing.T) {
 	}
 }
 
+// A client that goes away while its session is read is no failure of the
+// server's: nothing is logged as an error, the handler does not run.
+func TestClientGoneWhileLoading(t *testing.T) {
+	var logged bytes.Buffer
+	m, err := session.New(stallingStore{}, session.Options{StoreTimeout: 10 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	h := m.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true }))
+	ctx, cancel := context.WithCancel(context.Background())
+	r := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+	r.Header.Set("Cookie", m.CookieName()+"="+base64.RawURLEncoding.EncodeToString(make([]byte, 32)))
+	time.AfterFunc(20*time.Millisecond, cancel)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if called {
+		t.Fatal("the handler ran")
+	}
+	if strings.Contains(logged.String(), "level=ERROR") || !strings.Contains(logged.String(), "client went away") {
+		t.Fatalf("logged:\n%s", logged.String())
+	}
+}
+
 // stallingFinder stalls every Find until its context is done, as a locked
 // database would, but answers FindCached from its SQLite store's cache.
 type stallingFinder struct{ *sqlitestore.Store }
