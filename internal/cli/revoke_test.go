@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -27,29 +26,7 @@ func TestRevokedWhileServing(t *testing.T) {
 	if code, _, errs := cmd(t, "correct horse battery\n", "user", "add", "alice", "--db", db); code != 0 {
 		t.Fatal(errs)
 	}
-	proc := exec.Command(os.Args[0], "-test.run=^$")
-	proc.Env = append(os.Environ(), serveProcessEnv+"=serve --addr 127.0.0.1:0 --db "+db)
-	out, err := proc.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	proc.Stderr = &stderr
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { proc.Process.Kill(); proc.Wait() }()
-	lines := bufio.NewScanner(out)
-	var base string
-	for lines.Scan() {
-		if _, after, ok := strings.Cut(lines.Text(), "ConnectBook is serving http://"); ok {
-			base, _, _ = strings.Cut("http://"+after, " ")
-			break
-		}
-	}
-	if base == "" {
-		t.Fatalf("the server did not start: %s", stderr.String())
-	}
+	base, _, lines, _ := startServeProcess(t, "--addr 127.0.0.1:0 --db "+db)
 	go func() {
 		for lines.Scan() {
 		}

@@ -35,6 +35,35 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// startServeProcess starts the test binary as "connectbook serve" with
+// args, in a process of its own killed at the end of the test, and waits
+// for it to serve. It returns the server's address, the process, the rest
+// of its standard output and its standard error.
+func startServeProcess(t *testing.T, args string) (string, *exec.Cmd, *bufio.Scanner, *strings.Builder) {
+	t.Helper()
+	proc := exec.Command(os.Args[0], "-test.run=^$")
+	proc.Env = append(os.Environ(), serveProcessEnv+"=serve "+args)
+	out, err := proc.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &strings.Builder{}
+	proc.Stderr = stderr
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Process.Kill() })
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		if _, after, ok := strings.Cut(lines.Text(), "ConnectBook is serving http://"); ok {
+			base, _, _ := strings.Cut("http://"+after, " ")
+			return base, proc, lines, stderr
+		}
+	}
+	t.Fatalf("the server did not start: %s", stderr.String())
+	return "", nil, nil, nil
+}
+
 // SIGTERM while sign-ups pour in through a balancer: the instance turns
 // not ready at once and keeps serving for --shutdown-delay, the balancer
 // (here, the clients themselves, polling /readyz) stops sending, and then
@@ -46,30 +75,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 		t.Skip("starts a server process")
 	}
 	db := filepath.Join(t.TempDir(), "connectbook.db")
-	proc := exec.Command(os.Args[0], "-test.run=^$")
-	proc.Env = append(os.Environ(), serveProcessEnv+"=serve --addr 127.0.0.1:0 --db "+db+" --signups-per-hour 0 --shutdown-delay 1s")
-	out, err := proc.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	proc.Stderr = &stderr
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Process.Kill()
-	lines := bufio.NewScanner(out)
-	var base string
-	for lines.Scan() {
-		if _, after, ok := strings.Cut(lines.Text(), "ConnectBook is serving http://"); ok {
-			after = "http://" + after
-			base, _, _ = strings.Cut(after, " ")
-			break
-		}
-	}
-	if base == "" {
-		t.Fatalf("the server did not start: %s", stderr.String())
-	}
+	base, proc, lines, stderr := startServeProcess(t, "--addr 127.0.0.1:0 --db "+db+" --signups-per-hour 0 --shutdown-delay 1s")
 	rest := make(chan string, 1)
 	go func() {
 		var b strings.Builder

@@ -67,17 +67,7 @@ func runHelper(path, stmt string) int {
 // the file's path; it fails the test if Find's cache is off.
 func newCachedStore(t testing.TB) (*Store, *sql.DB, string) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "s.db")
-	db, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := New(context.Background(), db, Options{})
-	if err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close(); db.Close() })
+	st, db, path := openTestStore(t)
 	if !st.cache.on() {
 		t.Fatal("Find's cache is off on a database file in WAL mode")
 	}

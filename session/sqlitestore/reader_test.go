@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"math"
 	"path/filepath"
@@ -15,7 +16,16 @@ import (
 
 func newTestStore(t testing.TB) *Store {
 	t.Helper()
-	db, err := Open(filepath.Join(t.TempDir(), "s.db"))
+	st, _, _ := openTestStore(t)
+	return st
+}
+
+// openTestStore returns a Store on a new database file, its *sql.DB and
+// the file's path, all closed at the end of the test.
+func openTestStore(t testing.TB) (*Store, *sql.DB, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	db, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +35,7 @@ func newTestStore(t testing.TB) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close(); db.Close() })
-	return st
+	return st, db, path
 }
 
 // Values that could confuse the single-value record: separators, digits,
